@@ -1,0 +1,92 @@
+// Package sandbox turns a workspace.Policy into an OS sandbox and runs one
+// command in it. Backends: Linux (bubblewrap + seccomp), macOS (seatbelt).
+package sandbox
+
+import (
+	"context"
+	"io"
+	"os"
+	"time"
+
+	"github.com/cordon-dev/cordon/workspace"
+)
+
+// Spec is one command to run under a policy.
+type Spec struct {
+	Policy *workspace.Policy
+	Argv   []string // the command; Argv[0] looked up on PATH inside
+	Dir    string   // working directory inside the sandbox (absolute); default Policy.Root
+	// Env is the starting environment (usually the host's); the backend
+	// scrubs secret-looking names and applies [env] from the policy.
+	Env []string
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+
+	// Timeout overrides Policy.Limits.Timeout when non-zero.
+	Timeout time.Duration
+
+	// Network is the proxy the command may reach; nil means no network at all.
+	Network *Network
+
+	// Label names the run in reports (the command line by default).
+	Label string
+}
+
+// Network describes the host-side proxy a run reaches through the bridge.
+type Network struct {
+	// ProxySocket is the unix socket of the run's proxy session on the host.
+	ProxySocket string
+	// MirrorPorts are host loopback ports mirrored to the sandbox's own
+	// loopback (from localhost:PORT rules).
+	MirrorPorts []int
+}
+
+// Backend starts sandboxed processes.
+type Backend interface {
+	// Name is "bwrap" or "seatbelt".
+	Name() string
+	// Check reports why this backend cannot run here, or nil.
+	Check(ctx context.Context) error
+	// Start sets up the sandbox and starts spec's command. Any error means
+	// nothing was run (fail closed).
+	Start(ctx context.Context, spec Spec) (Process, error)
+}
+
+// Process is a running sandboxed command and everything it started.
+type Process interface {
+	// Wait blocks until the command and every process of the run are gone.
+	Wait() (*Result, error)
+	// Signal sends sig to the command's process group inside the sandbox.
+	Signal(sig os.Signal) error
+	// Kill ends every process of the run at once.
+	Kill() error
+}
+
+// Result is how a run ended.
+type Result struct {
+	ExitCode   int  // the command's own status, or 128+Signal
+	Signal     int  // the signal that ended it, 0 if none
+	TimedOut   bool // the policy's or spec's timeout ended it
+	Violations []Violation
+}
+
+// Kind of a blocked access.
+type Kind string
+
+const (
+	KindWrite      Kind = "write"
+	KindRead       Kind = "read"
+	KindNet        Kind = "net"
+	KindUnixSocket Kind = "unix-socket"
+)
+
+// Violation is one blocked access.
+type Violation struct {
+	RunID   string           `json:"runId"`
+	Command string           `json:"command"`
+	Kind    Kind             `json:"kind"`
+	Target  string           `json:"target"`
+	Rule    workspace.Source `json:"-"`
+	Time    time.Time        `json:"time"`
+}
