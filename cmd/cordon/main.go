@@ -1,12 +1,93 @@
-// Command cordon runs commands inside an OS sandbox with a per-workspace policy.
+// Command cordon runs commands inside an OS sandbox whose limits the user
+// set once per workspace in .sandbox.toml. See README.md.
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// exitSetup is DESIGN's status for "the sandbox could not be set up".
+const exitSetup = 125
+
+const usage = `usage:
+  cordon run [-w DIR] [--policy FILE] [--json] -- COMMAND [ARG...]
+  cordon run [-w DIR] [--policy FILE] [--json] -c 'SHELL STRING'
+  cordon lsp                      JSON-RPC (LSP base protocol) over stdio
+  cordon check [FILE]             validate a policy file
+  cordon explain [-w DIR]         the effective policy, rule by rule
+  cordon doctor                   what this machine supports
+  cordon init [-w DIR]            write a commented starter .sandbox.toml
+  cordon trust [-w DIR]           approve the workspace policy's widenings
+  cordon version
+`
+
 func main() {
-	fmt.Fprintln(os.Stderr, "cordon: not yet wired")
-	os.Exit(125)
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	// The in-sandbox stages are re-executions of this binary; they take
+	// over before anything else (no logging set-up, no signal handlers).
+	if code, ok := runHidden(args); ok {
+		return code
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	logger := newLogger(os.Stderr)
+
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, logger, rest)
+	case "lsp":
+		return cmdLSP(ctx, logger, rest)
+	case "check":
+		return cmdCheck(rest)
+	case "explain":
+		return cmdExplain(rest)
+	case "doctor":
+		return cmdDoctor(ctx, rest)
+	case "init":
+		return cmdInit(rest)
+	case "trust":
+		return cmdTrust(rest)
+	case "connect":
+		return runConnect(ctx, rest)
+	case "version", "--version", "-version":
+		fmt.Println("cordon", version)
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Print(usage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "cordon: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// newLogger logs to stderr, never stdout (stdout belongs to the command or
+// to the protocol). CORDON_LOG=debug turns on debug records.
+func newLogger(w io.Writer) *slog.Logger {
+	level := slog.LevelWarn
+	switch os.Getenv("CORDON_LOG") {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

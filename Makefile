@@ -1,0 +1,55 @@
+# cordon — build, test, demo, bench.
+GO      ?= go
+BIN     := bin/cordon
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZTIME ?= 5s
+
+.PHONY: all build test unit e2e fuzz lint demo bench deps e2e-vscode clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/cordon
+
+# deps installs what the sandbox and the tests need (Debian/Ubuntu).
+deps:
+	@missing=""; \
+	for p in bwrap:bubblewrap nvim:neovim sshd:openssh-server ssh:openssh-client curl:curl python3:python3 ip:iproute2; do \
+	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# test runs everything CI runs: vet, unit and end-to-end tests under -race,
+# short fuzzing of every parser, and the editor integrations.
+test: deps build lint unit fuzz editors-test
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit: build
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+editors-test: build
+	$(MAKE) -C editors test CORDON=$(CURDIR)/$(BIN)
+
+# demo runs one sandboxed command in a scratch workspace on the built-in defaults.
+demo: deps build
+	@scripts/demo.sh $(CURDIR)/$(BIN)
+
+# bench measures start-up, policy build, network and editor figures against
+# their baselines in the same run (see README "Performance").
+bench: deps build
+	@scripts/bench.sh $(CURDIR)/$(BIN)
+
+e2e-vscode: build
+	$(MAKE) -C editors e2e-vscode CORDON=$(CURDIR)/$(BIN)
+
+clean:
+	rm -rf bin

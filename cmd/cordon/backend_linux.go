@@ -1,0 +1,24 @@
+//go:build linux
+
+package main
+
+import (
+	"log/slog"
+
+	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/linux"
+)
+
+func newBackend(logger *slog.Logger) (sandbox.Backend, error) {
+	return linux.New(linux.Options{Logger: logger}), nil
+}
+
+// runHidden runs the stages cordon re-executes itself for inside the
+// sandbox. ok is false when args name none of them.
+func runHidden(args []string) (code int, ok bool) {
+	switch args[0] {
+	case linux.InitArg:
+		return linux.InitMain(args[1:]), true
+	}
+	return 0, false
+}

@@ -1,0 +1,17 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"runtime"
+
+	"github.com/cordon-dev/cordon/sandbox"
+)
+
+func newBackend(*slog.Logger) (sandbox.Backend, error) {
+	return nil, errors.New("no sandbox backend for " + runtime.GOOS + " in this build")
+}
+
+func runHidden([]string) (int, bool) { return 0, false }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cordon-dev/cordon/proxy"
+	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/server/runner"
+	"github.com/cordon-dev/cordon/workspace"
+)
+
+func cmdRun(ctx context.Context, logger *slog.Logger, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var (
+		wf     workspaceFlags
+		asJSON bool
+		shell  string
+	)
+	wf.register(fs, true)
+	fs.BoolVar(&asJSON, "json", false, "report blocked accesses as JSON lines on stderr")
+	fs.StringVar(&shell, "c", "", "run `SHELL STRING` with /bin/sh -c")
+	if err := fs.Parse(args); err != nil {
+		return exitSetup
+	}
+	argv := fs.Args()
+	switch {
+	case shell != "" && len(argv) > 0:
+		return setupFailed(errors.New("give either -c 'SHELL STRING' or -- COMMAND, not both"))
+	case shell != "":
+		argv = []string{"/bin/sh", "-c", shell}
+	case len(argv) == 0:
+		return setupFailed(errors.New("no command: cordon run -- COMMAND [ARG...]"))
+	}
+
+	opts, err := wf.options()
+	if err != nil {
+		return setupFailed(err)
+	}
+	pol, err := loadForRun(opts)
+	if err != nil {
+		return setupFailed(err)
+	}
+	backend, err := newBackend(logger)
+	if err != nil {
+		return setupFailed(err)
+	}
+	if err := backend.Check(ctx); err != nil {
+		return setupFailed(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return setupFailed(err)
+	}
+	audit, err := proxy.OpenAudit(filepath.Join(opts.Dirs.StateDir, "audit.log"))
+	if err != nil {
+		return setupFailed(fmt.Errorf("audit log: %w", err))
+	}
+	defer audit.Close()
+
+	r := &runner.Runner{Backend: backend, Audit: audit, Logger: logger}
+	out, err := r.Run(ctx, runner.Request{
+		RunID:    newRunID(),
+		Policy:   func() *workspace.Policy { return pol },
+		Argv:     argv,
+		Dir:      runDir(wd, pol),
+		Env:      os.Environ(),
+		Stdin:    os.Stdin,
+		Stdout:   os.Stdout,
+		Stderr:   os.Stderr,
+		Approver: newTerminalApprover(),
+	})
+	if err != nil {
+		return setupFailed(err)
+	}
+	reportViolations(os.Stderr, out.Violations, asJSON)
+	if out.TimedOut {
+		fmt.Fprintln(os.Stderr, "cordon: the command timed out and was killed")
+	}
+	return out.ExitCode
+}
+
+// loadForRun loads the policy; when the workspace file widens the user
+// defaults and is not trusted yet, it asks on the terminal, and otherwise
+// says on stderr what is left out.
+func loadForRun(opts workspace.LoadOptions) (*workspace.Policy, error) {
+	pol, err := workspace.Load(opts)
+	if err != nil {
+		return nil, policyLoadError(err)
+	}
+	if len(pol.Untrusted) == 0 {
+		return pol, nil
+	}
+	if tty, ok := openTerminal(); ok {
+		defer tty.Close()
+		fmt.Fprintf(tty, "cordon: %s widens your defaults:\n", pol.File)
+		for _, w := range pol.Untrusted {
+			fmt.Fprintf(tty, "  %s\n", w)
+		}
+		if askYesNo(tty, "Trust this file's current content? [y/N] ") {
+			if err := (workspace.TrustStore{Dir: opts.Dirs.StateDir}).Trust(pol.File, pol.Hash); err != nil {
+				return nil, fmt.Errorf("trusting %s: %w", pol.File, err)
+			}
+			if pol, err = workspace.Load(opts); err != nil {
+				return nil, policyLoadError(err)
+			}
+			return pol, nil
+		}
+	}
+	fmt.Fprintf(os.Stderr, "cordon: %s is not trusted; running without what it widens (`cordon trust` to approve):\n", pol.File)
+	for _, w := range pol.Untrusted {
+		fmt.Fprintf(os.Stderr, "cordon:   left out: %s\n", w)
+	}
+	return pol, nil
+}
+
+// policyLoadError makes an invalid policy a one-line reason.
+func policyLoadError(err error) error {
+	var pe *workspace.PolicyError
+	if errors.As(err, &pe) && len(pe.Diagnostics) > 0 {
+		msg := "invalid policy: " + pe.Diagnostics[0].Error()
+		if n := len(pe.Diagnostics) - 1; n > 0 {
+			msg += fmt.Sprintf(" (and %d more; see cordon check)", n)
+		}
+		return errors.New(msg)
+	}
+	return err
+}
+
+// runDir is where the command starts: the caller's directory when it is
+// inside the workspace, else the workspace root.
+func runDir(wd string, pol *workspace.Policy) string {
+	for _, root := range append([]string{pol.Root}, pol.Folders...) {
+		if rel, err := filepath.Rel(root, wd); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return wd
+		}
+	}
+	return pol.Root
+}
+
+func setupFailed(err error) int {
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	fmt.Fprintf(os.Stderr, "cordon: %s\n", msg)
+	return exitSetup
+}
+
+// violationJSON is the --json form of one blocked access (DESIGN's Violation).
+type violationJSON struct {
+	RunID   string    `json:"runId"`
+	Command string    `json:"command"`
+	Kind    string    `json:"kind"`
+	Target  string    `json:"target"`
+	Rule    *ruleJSON `json:"rule,omitempty"`
+	Time    time.Time `json:"time"`
+}
+
+type ruleJSON struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+func reportViolations(w io.Writer, vs []sandbox.Violation, asJSON bool) {
+	enc := json.NewEncoder(w)
+	for _, v := range vs {
+		if !asJSON {
+			fmt.Fprintf(w, "cordon: blocked %s %s (%s)\n", v.Kind, v.Target, v.Rule)
+			continue
+		}
+		j := violationJSON{RunID: v.RunID, Command: v.Command, Kind: string(v.Kind), Target: v.Target, Time: v.Time}
+		if !v.Rule.IsDefault() {
+			j.Rule = &ruleJSON{File: v.Rule.File, Line: v.Rule.Line}
+		}
+		_ = enc.Encode(j)
+	}
+}
