@@ -1,0 +1,135 @@
+package workspace
+
+import (
+	"path"
+	"strings"
+	"testing"
+)
+
+func TestMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"/ws/*.pem", "/ws/a.pem", true},
+		{"/ws/*.pem", "/ws/sub/a.pem", false},
+		{"/ws/**/*.pem", "/ws/a.pem", true},
+		{"/ws/**/*.pem", "/ws/a/b/c.pem", true},
+		{"/ws/secrets/**", "/ws/secrets", true},
+		{"/ws/secrets/**", "/ws/secrets/a/b", true},
+		{"/ws/secrets/**", "/ws/secretsx", false},
+		{"/ws/secrets/**", "/ws/other/secrets", false},
+		{"/ws/a?c", "/ws/abc", true},
+		{"/ws/a?c", "/ws/a/c", false},
+		{"/ws/[ab].txt", "/ws/b.txt", true},
+		{"/ws/[!ab].txt", "/ws/b.txt", false},
+		{"/ws/**", "/ws", true},
+		{"/**/.env", "/x/y/.env", true},
+		{"/ws/**/**/x", "/ws/x", true},
+		{"/ws/.env", "/ws/.env", true},
+		{"/ws/*", "/ws/.hidden", true},
+	} {
+		if got := Match(tc.pattern, tc.name); got != tc.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tc.pattern, tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestGlobBaseAndPrefix(t *testing.T) {
+	for pattern, want := range map[string]string{
+		"/ws/secrets/**":  "/ws/secrets",
+		"/ws/*.pem":       "/ws",
+		"/ws/a/b":         "/ws/a/b",
+		"/*/x":            "/",
+		"/ws/a/[bc]/d/**": "/ws/a",
+	} {
+		if got := GlobBase(pattern); got != want {
+			t.Errorf("GlobBase(%q) = %q, want %q", pattern, got, want)
+		}
+	}
+	if !MatchPrefix("/ws/a/*/c", "/ws/a/zz") || MatchPrefix("/ws/a/*/c", "/ws/b") || !MatchPrefix("/ws/**/c", "/ws/q/r/s") {
+		t.Error("MatchPrefix prunes wrongly")
+	}
+}
+
+func TestValidGlob(t *testing.T) {
+	for _, bad := range []string{"/ws/[a", "/ws/a**", "/ws/**b/c", "/ws/\\"} {
+		if ValidGlob(bad) == nil {
+			t.Errorf("ValidGlob(%q) = nil", bad)
+		}
+	}
+	for _, good := range []string{"/ws/**", "/ws/*.pem", "/ws/[a-z]?/**/x"} {
+		if err := ValidGlob(good); err != nil {
+			t.Errorf("ValidGlob(%q) = %v", good, err)
+		}
+	}
+}
+
+func FuzzMatch(f *testing.F) {
+	for _, s := range [][2]string{{"/ws/*.pem", "/ws/a.pem"}, {"/ws/**/x", "/ws/a/b/x"}, {"/[a-", "/a"}, {"/ws/[!x]?", "/ws/ab"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		if len(pattern) > 200 || len(name) > 200 || strings.Count(pattern, "**") > 4 {
+			return
+		}
+		got := Match(pattern, name)
+		// Without "**" and "/", Match must agree with path.Match.
+		if !strings.Contains(pattern, "**") && !strings.Contains(pattern, "/") && !strings.Contains(name, "/") {
+			want, err := path.Match(pattern, name)
+			if err == nil && got != want {
+				t.Fatalf("Match(%q, %q) = %v, path.Match says %v", pattern, name, got, want)
+			}
+			if err != nil && got {
+				t.Fatalf("Match(%q, %q) matched a malformed pattern", pattern, name)
+			}
+		}
+	})
+}
+
+func FuzzCanonicalHost(f *testing.F) {
+	for _, s := range []string{"GitHub.com.", "bücher.example", "a\x00b", "[::1]", "1.2.3.4", "xn--bcher-kva.example", "a..b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		c, err := CanonicalHost(host)
+		if err != nil {
+			return
+		}
+		if strings.ContainsAny(c, "\x00 \t\r\n") || strings.HasSuffix(c, ".") || c != strings.ToLower(c) {
+			t.Fatalf("CanonicalHost(%q) = %q: not canonical", host, c)
+		}
+		// Canonical forms are fixed points.
+		if c2, err := CanonicalHost(c); err != nil || c2 != c {
+			t.Fatalf("CanonicalHost(%q) = %q, but again gives %q, %v", host, c, c2, err)
+		}
+	})
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"[filesystem]\nallow_write = [\"a\"]\n",
+		"[network]\nallow = [\"*.x.com:443\"]\nunknown = \"deny\"\n",
+		"[env]\nset = { A = \"1\" }\n[limits]\nmemory = \"1GiB\"\n",
+		"[network\n", "x = 1\n", "[filesystem]\ndeny_read = [\"a/[b\"]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	d := Dirs{Home: "/home/u", ConfigDir: "/home/u/.config/cordon", StateDir: "/home/u/.local/state/cordon"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := Parse("/ws/.sandbox.toml", data, d, "/ws")
+		if err == nil {
+			return
+		}
+		pe, ok := err.(*PolicyError)
+		if !ok || len(pe.Diagnostics) == 0 {
+			t.Fatalf("error %v is not a *PolicyError with diagnostics", err)
+		}
+		lines := strings.Split(string(data), "\n")
+		for _, dg := range pe.Diagnostics {
+			if dg.Line < 1 || dg.Line > len(lines) || dg.Col < 1 || dg.Col > len(lines[dg.Line-1])+1 {
+				t.Fatalf("diagnostic %q outside the file (%d lines)", dg.Error(), len(lines))
+			}
+		}
+	})
+}

@@ -1,0 +1,301 @@
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// LoadOptions says which workspace to load.
+type LoadOptions struct {
+	Root       string   // workspace root (absolute)
+	Folders    []string // other workspace folders
+	PolicyFile string   // default Root/.sandbox.toml
+	Dirs       Dirs
+}
+
+// maxPolicySize bounds what we read: a policy is a few hundred bytes.
+const maxPolicySize = 1 << 20
+
+// Load builds the effective policy: the built-in defaults, the user
+// defaults file over them, the workspace file over that. The workspace
+// file's narrowings always apply; its widenings only once its exact content
+// is trusted. An invalid file is a *PolicyError.
+func Load(opts LoadOptions) (*Policy, error) {
+	if !filepath.IsAbs(opts.Root) {
+		return nil, fmt.Errorf("workspace root %q is not absolute", opts.Root)
+	}
+	root := filepath.Clean(opts.Root)
+	file := opts.PolicyFile
+	if file == "" {
+		file = filepath.Join(root, ".sandbox.toml")
+	}
+	d := opts.Dirs
+	p := &Policy{
+		Root:      root,
+		Folders:   append([]string{root}, opts.Folders...),
+		Home:      d.Home,
+		File:      file,
+		UserFile:  d.UserFile(),
+		StateDir:  d.StateDir,
+		ConfigDir: d.ConfigDir,
+		Trusted:   true,
+	}
+	p.Network.Unknown = UnknownAsk
+	for _, c := range CredentialPaths(d) {
+		p.Filesystem.DenyRead = append(p.Filesystem.DenyRead, PathRule{Pattern: c, Path: c})
+	}
+
+	user, err := readPolicy(p.UserFile, d, root)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := readPolicy(file, d, root)
+	if err != nil {
+		return nil, err
+	}
+	if user != nil {
+		applyAll(p, user)
+		p.Warnings = append(p.Warnings, user.Warnings()...)
+	}
+	if ws != nil {
+		p.Hash = ws.Hash
+		p.Warnings = append(p.Warnings, ws.Warnings()...)
+		widenings := Widenings(p, user, ws)
+		trusted := len(widenings) == 0
+		if !trusted {
+			ok, err := TrustStore{Dir: d.StateDir}.Trusted(file, ws.Hash)
+			if err != nil {
+				return nil, err
+			}
+			trusted = ok
+		}
+		p.Trusted = trusted
+		if !trusted {
+			p.Untrusted = widenings
+		}
+		applyWorkspace(p, user, ws, trusted)
+	}
+	return p, nil
+}
+
+// readPolicy parses file, or returns nil when it does not exist.
+func readPolicy(file string, d Dirs, root string) (*File, error) {
+	fh, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &PolicyError{Diagnostics: []Diagnostic{{File: file, Line: 1, Col: 1, Severity: SeverityError, Message: err.Error()}}}
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxPolicySize+1))
+	if err != nil {
+		return nil, &PolicyError{Diagnostics: []Diagnostic{{File: file, Line: 1, Col: 1, Severity: SeverityError, Message: err.Error()}}}
+	}
+	if len(data) > maxPolicySize {
+		return nil, &PolicyError{Diagnostics: []Diagnostic{{File: file, Line: 1, Col: 1, Severity: SeverityError, Message: "larger than 1 MiB"}}}
+	}
+	return Parse(file, data, d, root)
+}
+
+// applyAll applies every rule of a trusted file.
+func applyAll(p *Policy, f *File) {
+	fs := &p.Filesystem
+	fs.AllowWrite = append(fs.AllowWrite, f.Filesystem.AllowWrite...)
+	fs.DenyWrite = append(fs.DenyWrite, f.Filesystem.DenyWrite...)
+	fs.DenyRead = append(fs.DenyRead, f.Filesystem.DenyRead...)
+	fs.AllowRead = append(fs.AllowRead, f.Filesystem.AllowRead...)
+	p.Network.Allow = append(p.Network.Allow, f.Network.Allow...)
+	p.Network.Deny = append(p.Network.Deny, f.Network.Deny...)
+	p.Network.AllowUnixSockets = append(p.Network.AllowUnixSockets, f.Network.AllowUnixSockets...)
+	if f.HasUnknown {
+		p.Network.Unknown, p.Network.UnknownSource = f.Network.Unknown, f.Network.UnknownSource
+	}
+	p.Env.Pass = append(p.Env.Pass, f.Env.Pass...)
+	p.Env.Set = append(p.Env.Set, f.Env.Set...)
+	p.Limits = narrower(p.Limits, f.Limits)
+}
+
+// applyWorkspace applies the workspace file: narrowings always, widenings
+// only when trusted.
+func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
+	if trusted {
+		applyAll(p, ws)
+		return
+	}
+	fs := &p.Filesystem
+	fs.DenyWrite = append(fs.DenyWrite, ws.Filesystem.DenyWrite...)
+	fs.DenyRead = append(fs.DenyRead, ws.Filesystem.DenyRead...)
+	p.Network.Deny = append(p.Network.Deny, ws.Network.Deny...)
+	for _, r := range ws.Filesystem.AllowWrite {
+		if !widensWrite(p, user, r) {
+			fs.AllowWrite = append(fs.AllowWrite, r)
+		}
+	}
+	for _, r := range ws.Filesystem.AllowRead {
+		if !widensRead(p, user, r) {
+			fs.AllowRead = append(fs.AllowRead, r)
+		}
+	}
+	for _, r := range ws.Network.Allow {
+		if coveredHost(user, r) {
+			p.Network.Allow = append(p.Network.Allow, r)
+		}
+	}
+	for _, r := range ws.Network.AllowUnixSockets {
+		if coveredSocket(user, r) {
+			p.Network.AllowUnixSockets = append(p.Network.AllowUnixSockets, r)
+		}
+	}
+	if ws.HasUnknown && !(ws.Network.Unknown == UnknownAsk && p.Network.Unknown == UnknownDeny) {
+		p.Network.Unknown, p.Network.UnknownSource = ws.Network.Unknown, ws.Network.UnknownSource
+	}
+	for _, e := range ws.Env.Pass {
+		if !widensEnv(user, e) {
+			p.Env.Pass = append(p.Env.Pass, e)
+		}
+	}
+	p.Env.Set = append(p.Env.Set, ws.Env.Set...)
+	p.Limits = narrower(p.Limits, ws.Limits)
+}
+
+// Widenings lists what the workspace file ws allows beyond the built-in
+// defaults and the user file: a write outside the workspace, a read inside
+// a denied place, an allowed host, a passed secret, an allowed unix socket,
+// and asking where the user said deny.
+func Widenings(p *Policy, user, ws *File) []Widening {
+	var out []Widening
+	for _, r := range ws.Filesystem.AllowWrite {
+		if widensWrite(p, user, r) {
+			out = append(out, Widening{Kind: "write", Target: r.Path, Source: r.Source})
+		}
+	}
+	for _, r := range ws.Filesystem.AllowRead {
+		if widensRead(p, user, r) {
+			out = append(out, Widening{Kind: "read", Target: r.Path, Source: r.Source})
+		}
+	}
+	for _, r := range ws.Network.Allow {
+		if !coveredHost(user, r) {
+			out = append(out, Widening{Kind: "net", Target: r.Pattern, Source: r.Source})
+		}
+	}
+	for _, r := range ws.Network.AllowUnixSockets {
+		if !coveredSocket(user, r) {
+			out = append(out, Widening{Kind: "unix-socket", Target: r.Path, Source: r.Source})
+		}
+	}
+	for _, e := range ws.Env.Pass {
+		if widensEnv(user, e) {
+			out = append(out, Widening{Kind: "env", Target: e.Name, Source: e.Source})
+		}
+	}
+	if ws.HasUnknown && ws.Network.Unknown == UnknownAsk && user != nil && user.HasUnknown && user.Network.Unknown == UnknownDeny {
+		out = append(out, Widening{Kind: "net", Target: "unknown = \"ask\" (your defaults say deny)", Source: ws.Network.UnknownSource})
+	}
+	return out
+}
+
+func widensWrite(p *Policy, user *File, r PathRule) bool {
+	for _, f := range p.Folders {
+		if within(f, r.Path) {
+			return false
+		}
+	}
+	if user != nil {
+		for _, u := range user.Filesystem.AllowWrite {
+			if within(u.Path, r.Path) || (HasGlob(u.Path) && Match(u.Path, r.Path)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// widensRead: an allow_read re-opening something the credential set or
+// the user's own deny_read closed.
+func widensRead(p *Policy, user *File, r PathRule) bool {
+	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir})
+	if user != nil {
+		closed = append(closed, pathsOf(user.Filesystem.DenyRead)...)
+	}
+	for _, c := range closed {
+		if within(c, r.Path) || within(r.Path, c) || (HasGlob(c) && Match(c, r.Path)) {
+			if user != nil && coveredRead(user, r) {
+				return false
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func coveredRead(user *File, r PathRule) bool {
+	for _, u := range user.Filesystem.AllowRead {
+		if within(u.Path, r.Path) {
+			return true
+		}
+	}
+	return false
+}
+
+func coveredHost(user *File, r HostRule) bool {
+	if user == nil {
+		return false
+	}
+	for _, u := range user.Network.Allow {
+		if (u.Port == 0 || u.Port == r.Port) && (u.Host == r.Host || MatchHost(u.Host, r.Host)) {
+			return true
+		}
+	}
+	return false
+}
+
+func coveredSocket(user *File, r PathRule) bool {
+	if user == nil {
+		return false
+	}
+	for _, u := range user.Network.AllowUnixSockets {
+		if u.Path == r.Path {
+			return true
+		}
+	}
+	return false
+}
+
+func widensEnv(user *File, e EnvPass) bool {
+	if !IsSecretEnv(e.Name) {
+		return false
+	}
+	if user != nil {
+		for _, u := range user.Env.Pass {
+			if u.Name == e.Name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// narrower keeps, per limit, the smaller of two set values.
+func narrower(a, b Limits) Limits {
+	pick := func(x, y int64) int64 {
+		switch {
+		case x == 0:
+			return y
+		case y == 0 || x < y:
+			return x
+		}
+		return y
+	}
+	return Limits{
+		Timeout:   time.Duration(pick(int64(a.Timeout), int64(b.Timeout))),
+		Memory:    pick(a.Memory, b.Memory),
+		Processes: int(pick(int64(a.Processes), int64(b.Processes))),
+	}
+}

@@ -1,0 +1,259 @@
+package workspace
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func testDirs(t *testing.T) Dirs {
+	t.Helper()
+	home := t.TempDir()
+	return Dirs{Home: home, ConfigDir: filepath.Join(home, ".config", "cordon"), StateDir: filepath.Join(home, ".local", "state", "cordon")}
+}
+
+func mustParse(t *testing.T, src string) *File {
+	t.Helper()
+	d := testDirs(t)
+	f, err := Parse("/ws/.sandbox.toml", []byte(src), d, "/ws")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return f
+}
+
+func parseErrors(t *testing.T, src string) []Diagnostic {
+	t.Helper()
+	_, err := Parse("/ws/.sandbox.toml", []byte(src), testDirs(t), "/ws")
+	var pe *PolicyError
+	if !errors.As(err, &pe) {
+		t.Fatalf("Parse(%q) = %v, want a *PolicyError", src, err)
+	}
+	return pe.Diagnostics
+}
+
+func TestParseFullExample(t *testing.T) {
+	f := mustParse(t, `
+[filesystem]
+allow_write = ["~/.cache/go-build", "../shared"]
+deny_write  = [".env", "secrets/**", "*.pem"]
+deny_read   = ["~/.aws", "secrets/**"]
+allow_read  = ["~/.aws/config"]
+
+[network]
+allow   = ["github.com", "*.npmjs.org", "registry.npmjs.org:443", "localhost:5173"]
+deny    = ["telemetry.example.com"]
+unknown = "ask"
+allow_unix_sockets = ["/run/user/1000/ssh-agent.sock"]
+
+[env]
+pass = ["NPM_TOKEN"]
+set  = { CI = "1" }
+
+[limits]
+timeout   = "15m"
+memory    = "8GiB"
+processes = 1024
+`)
+	if got := f.Filesystem.AllowWrite[1].Path; got != "/shared" {
+		t.Errorf("../shared expanded to %q", got)
+	}
+	if got := f.Filesystem.DenyWrite[1]; got.Path != "/ws/secrets/**" || got.Source.Line != 4 || got.Source.Col != 24 {
+		t.Errorf("deny_write[1] = %+v col %d", got, got.Source.Col)
+	}
+	if got := f.Network.Allow[2]; got.Host != "registry.npmjs.org" || got.Port != 443 || got.Source.Line != 9 {
+		t.Errorf("allow[2] = %+v", got)
+	}
+	if got := f.Network.Allow[1].Host; got != "*.npmjs.org" {
+		t.Errorf("wildcard = %q", got)
+	}
+	if f.Limits.Memory != 8<<30 || f.Limits.Processes != 1024 || f.Limits.Timeout.Minutes() != 15 {
+		t.Errorf("limits = %+v", f.Limits)
+	}
+	if len(f.Env.Set) != 1 || f.Env.Set[0].Name != "CI" || f.Env.Set[0].Source.Line != 16 {
+		t.Errorf("env.set = %+v", f.Env.Set)
+	}
+	if f.Network.Unknown != UnknownAsk || f.Network.UnknownSource.Line != 11 {
+		t.Errorf("unknown = %v at %v", f.Network.Unknown, f.Network.UnknownSource)
+	}
+}
+
+func TestParseErrorsHavePositions(t *testing.T) {
+	for _, tc := range []struct {
+		name, src  string
+		line, col  int
+		msgContain string
+	}{
+		{"unknown key", "[filesystem]\nallow_writ = [\"x\"]\n", 2, 1, "unknown key"},
+		{"unknown table", "[network]\nallow = []\n[netwrk]\nallow = []\n", 3, 1, "unknown key"},
+		{"bad host element", "[network]\nallow = [\"ok.example\",\n  \"bad host\"]\n", 3, 3, "space"},
+		{"wildcard everything", "[network]\nallow = [\"*\"]\n", 2, 10, "allow-everything"},
+		{"bad port", "[network]\ndeny = [\"a.example:99999\"]\n", 2, 9, "port"},
+		{"bad unknown", "[network]\nunknown = \"maybe\"\n", 2, 11, "ask"},
+		{"bad glob", "[filesystem]\ndeny_read = [\"a/[b\"]\n", 2, 14, "glob"},
+		{"double star inside segment", "[filesystem]\ndeny_read = [\"a/x**\"]\n", 2, 14, "whole path segment"},
+		{"tilde user", "[filesystem]\ndeny_read = [\"~bob/x\"]\n", 2, 14, "~user"},
+		{"bad duration", "[limits]\ntimeout = \"soon\"\n", 2, 11, "duration"},
+		{"bad size", "[limits]\nmemory = \"lots\"\n", 2, 10, "size"},
+		{"zero processes", "[limits]\nprocesses = 0\n", 2, 13, "processes"},
+		{"wrong type", "[network]\nallow = \"github.com\"\n", 2, 1, ""},
+		{"syntax", "[network\n", 2, 1, ""},
+		{"bad env name", "[env]\npass = [\"A B\"]\n", 2, 9, "variable name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := parseErrors(t, tc.src)
+			d := ds[0]
+			if d.Line != tc.line || (tc.col != 0 && d.Col != tc.col) {
+				t.Errorf("at %d:%d, want %d:%d (%s)", d.Line, d.Col, tc.line, tc.col, d.Message)
+			}
+			if !strings.Contains(d.Message, tc.msgContain) {
+				t.Errorf("message %q lacks %q", d.Message, tc.msgContain)
+			}
+			if !strings.HasPrefix(d.Error(), "/ws/.sandbox.toml:") {
+				t.Errorf("Error() = %q", d.Error())
+			}
+		})
+	}
+}
+
+func TestParseCollectsEveryError(t *testing.T) {
+	ds := parseErrors(t, "[network]\nallow = [\"a b\", \"c\\u0000d\"]\nunknown = \"x\"\n")
+	if len(ds) != 3 {
+		t.Fatalf("got %d diagnostics, want 3: %v", len(ds), ds)
+	}
+}
+
+func TestParseNULByte(t *testing.T) {
+	ds := parseErrors(t, "[network]\nallow = [\"a\x00b\"]\n")
+	if len(ds) == 0 {
+		t.Fatal("a NUL byte passed")
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	d := testDirs(t)
+	src := "[filesystem]\nallow_write = [\"/\", \"~\", \"/var/run/docker.sock\", \"data\"]\ndeny_read = [\"data\"]\nallow_read = [\"/opt/x\"]\n[network]\nallow = [\"*.com\"]\n"
+	f, err := Parse("/ws/.sandbox.toml", []byte(src), d, "/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, w := range f.Warnings() {
+		if w.Severity != SeverityWarning || w.Line == 0 {
+			t.Errorf("bad warning %+v", w)
+		}
+		msgs = append(msgs, w.Message)
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{"whole machine", "whole home", "docker", "both denied", "changes nothing", "top-level domain"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning mentioning %q in:\n%s", want, all)
+		}
+	}
+}
+
+func TestCanonicalHost(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"GitHub.COM", "github.com"},
+		{"github.com.", "github.com"},
+		{"bücher.example", "xn--bcher-kva.example"},
+		{"127.0.0.1", "127.0.0.1"},
+		{"::1", "[::1]"},
+		{"[::1]", "[::1]"},
+		{"[0:0:0:0:0:0:0:1]", "[::1]"},
+		{"::ffff:10.0.0.1", "10.0.0.1"},
+	} {
+		got, err := CanonicalHost(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("CanonicalHost(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "a\x00b.example.com", "a b", "tab\there", "a..b", ".", "x\n", strings.Repeat("a.", 140) + "com",
+		strings.Repeat("a", 64) + ".com", "[::1", "[1.2.3.4]", "1.2.3", "0x7f.1", "fe80::1%eth0"} {
+		if got, err := CanonicalHost(bad); err == nil {
+			t.Errorf("CanonicalHost(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestMatchHost(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, host string
+		want          bool
+	}{
+		{"*.example.com", "a.example.com", true},
+		{"*.example.com", "a.b.example.com", true},
+		{"*.example.com", "example.com", false},
+		{"*.example.com", "evilexample.com", false},
+		{"*.example.com", "example.com.evil.net", false},
+		{"example.com", "example.com", true},
+		{"example.com", "a.example.com", false},
+	} {
+		if got := MatchHost(tc.pattern, tc.host); got != tc.want {
+			t.Errorf("MatchHost(%q, %q) = %v", tc.pattern, tc.host, got)
+		}
+	}
+}
+
+func TestParseHostRule(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		host string
+		port int
+	}{
+		{"GitHub.com:443", "github.com", 443},
+		{"*.NPMJS.org", "*.npmjs.org", 0},
+		{"[::1]:8080", "[::1]", 8080},
+		{"10.0.0.7:5432", "10.0.0.7", 5432},
+		{"localhost:5173", "localhost", 5173},
+	} {
+		r, err := ParseHostRule(tc.in)
+		if err != nil || r.Host != tc.host || r.Port != tc.port {
+			t.Errorf("ParseHostRule(%q) = %+v, %v", tc.in, r, err)
+		}
+	}
+	for _, bad := range []string{"*", "*.", "a.*.com", "*.10.0.0.1", "::1", "host:", "host:0", "host:x", "[::1]x"} {
+		if r, err := ParseHostRule(bad); err == nil {
+			t.Errorf("ParseHostRule(%q) = %+v, want an error", bad, r)
+		}
+	}
+}
+
+func TestIsSecretEnv(t *testing.T) {
+	for name, want := range map[string]bool{
+		"NPM_TOKEN": true, "GITHUB_TOKEN": true, "DB_PASSWORD": true, "API_KEY": true, "X_SECRET": true,
+		"GOOGLE_CREDENTIALS": true, "AWS_REGION": true, "GH_HOST": true, "SSH_AUTH_SOCK": true,
+		"PATH": false, "HOME": false, "KEYBOARD": false, "TOKENIZER": false, "GOPATH": false,
+	} {
+		if got := IsSecretEnv(name); got != want {
+			t.Errorf("IsSecretEnv(%q) = %v", name, got)
+		}
+	}
+}
+
+func TestFindRoot(t *testing.T) {
+	base, _ := filepath.EvalSymlinks(t.TempDir())
+	deep := filepath.Join(base, "repo", "a", "b")
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := FindRoot(deep); got != deep {
+		t.Errorf("no markers: %q", got)
+	}
+	os.Mkdir(filepath.Join(base, "repo", ".git"), 0o755)
+	if got, _ := FindRoot(deep); got != filepath.Join(base, "repo") {
+		t.Errorf(".git: %q", got)
+	}
+	os.WriteFile(filepath.Join(base, "repo", "a", ".sandbox.toml"), nil, 0o644)
+	if got, _ := FindRoot(deep); got != filepath.Join(base, "repo", "a") {
+		t.Errorf(".sandbox.toml wins over .git: %q", got)
+	}
+}
+
+func TestStarterParses(t *testing.T) {
+	if _, err := Parse("/ws/.sandbox.toml", Starter(), testDirs(t), "/ws"); err != nil {
+		t.Fatal(err)
+	}
+}
