@@ -19,6 +19,8 @@ func runHidden(args []string) (code int, ok bool) {
 	switch args[0] {
 	case linux.InitArg:
 		return linux.InitMain(args[1:]), true
+	case linux.ReapArg:
+		return linux.ReapMain(args[1:]), true
 	}
 	return 0, false
 }

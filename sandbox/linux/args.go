@@ -1,0 +1,89 @@
+//go:build linux
+
+package linux
+
+import (
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Fixed descriptor numbers in bwrap (and so in the init): os/exec maps
+// ExtraFiles[i] to 3+i.
+const (
+	fdSeccomp = 3 // read by bwrap --seccomp
+	fdAlive   = 4 // bwrap --sync-fd: the placeholder lock, held while the sandbox lives
+	fdControl = 5 // the init's end of the control socketpair (listener hand-off)
+)
+
+// argvOptions is what bwrapArgs needs besides the plan.
+type argvOptions struct {
+	Dir        string // working directory inside
+	Init       string // the cordon binary (the in-sandbox init)
+	Hidden     string // an empty file nobody can read, bound over deny_read files
+	Alive      bool   // pass fdAlive as --sync-fd
+	InitConfig string // the init's encoded configuration
+	Argv       []string
+}
+
+// bwrapArgs renders the plan as bubblewrap arguments. The order matters:
+// bwrap applies mounts in argument order, so later binds cover earlier ones.
+func bwrapArgs(pl *plan, o argvOptions) []string {
+	a := []string{
+		// No privilege inside, even when cordon runs as root.
+		"--unshare-user", "--cap-drop", "ALL", "--disable-userns",
+		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--unshare-net",
+		"--new-session", "--die-with-parent",
+		"--seccomp", strconv.Itoa(fdSeccomp),
+	}
+	if o.Alive {
+		a = append(a, "--sync-fd", strconv.Itoa(fdAlive))
+	}
+	a = append(a, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
+	for _, w := range pl.Writable {
+		a = append(a, "--bind", w, w)
+	}
+	for _, p := range pl.Pinned {
+		a = append(a, "--bind", p, p)
+	}
+	ro := append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...)
+	sort.Strings(ro) // parents before children
+	for _, p := range ro {
+		a = append(a, "--ro-bind", p, p)
+	}
+	for _, f := range pl.HiddenFiles {
+		a = append(a, "--ro-bind", o.Hidden, f)
+	}
+	for _, d := range pl.HiddenDirs {
+		perms := "0000"
+		for _, r := range pl.Reopened {
+			if within(d, r) {
+				perms = "0111" // traversable to the re-opened paths, not listable
+				break
+			}
+		}
+		a = append(a, "--perms", perms, "--tmpfs", d)
+		for _, r := range pl.Reopened {
+			if within(d, r) {
+				a = append(a, "--ro-bind", r, r)
+			}
+		}
+		a = append(a, "--remount-ro", d)
+	}
+	for _, r := range pl.Reopened {
+		if contains(pl.HiddenFiles, r) {
+			a = append(a, "--ro-bind", r, r)
+		}
+	}
+	a = append(a, "--chdir", o.Dir, "--", o.Init, InitArg, o.InitConfig, "--")
+	return append(a, o.Argv...)
+}
+
+func trimSlashes(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = filepath.Clean(strings.TrimSuffix(p, "/"))
+	}
+	return out
+}

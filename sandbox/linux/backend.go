@@ -1,0 +1,409 @@
+//go:build linux
+
+// Package linux is the bubblewrap backend: it turns a policy into bwrap
+// arguments and a seccomp filter, runs the command through cordon's own
+// init stage inside, and relays the sandbox's loopback proxy listener to
+// the run's proxy on the host.
+package linux
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/seccomp"
+	"github.com/cordon-dev/cordon/workspace"
+	"golang.org/x/sys/unix"
+)
+
+// Options configure the backend.
+type Options struct {
+	Bwrap  string // path of bwrap; default looked up on PATH
+	Init   string // the cordon binary to re-execute inside; default os.Executable()
+	Logger *slog.Logger
+	// Reaper starts a detached process that removes the workspace's
+	// placeholders once no run of it is alive (covers a killed cordon).
+	// nil runs Init with ReapArg.
+	Reaper func(regDir, key string) error
+}
+
+// ReapArg is the hidden subcommand of the placeholder reaper.
+const ReapArg = "__reap"
+
+// Backend is the bubblewrap backend.
+type Backend struct {
+	opts Options
+}
+
+// New returns the bubblewrap backend.
+func New(opts Options) *Backend {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Backend{opts: opts}
+}
+
+func (b *Backend) Name() string { return "bwrap" }
+
+func (b *Backend) bwrap() (string, error) {
+	if b.opts.Bwrap != "" {
+		return b.opts.Bwrap, nil
+	}
+	p, err := exec.LookPath("bwrap")
+	if err != nil {
+		return "", errors.New("bubblewrap (bwrap) is not installed: sudo apt-get install bubblewrap (see cordon doctor)")
+	}
+	return p, nil
+}
+
+func (b *Backend) initPath() (string, error) {
+	if b.opts.Init != "" {
+		return b.opts.Init, nil
+	}
+	p, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("locating the cordon binary: %w", err)
+	}
+	return p, nil
+}
+
+// Check reports why the backend cannot run here.
+func (b *Backend) Check(ctx context.Context) error {
+	if _, err := b.bwrap(); err != nil {
+		return err
+	}
+	_, err := b.initPath()
+	return err
+}
+
+// runtimeDir is cordon's per-user scratch directory on the host:
+// $XDG_RUNTIME_DIR/cordon or $TMPDIR/cordon-UID, 0700 and owned by us.
+func runtimeDir() (string, error) {
+	base := os.Getenv("XDG_RUNTIME_DIR")
+	dir := filepath.Join(base, "cordon")
+	if base == "" || !filepath.IsAbs(base) {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("cordon-%d", os.Getuid()))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return "", err
+	}
+	if st.Uid != uint32(os.Getuid()) || st.Mode&0o077 != 0 || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return "", fmt.Errorf("%s is not a private directory of ours (owner %d, mode %o): refusing to use it", dir, st.Uid, st.Mode&0o7777)
+	}
+	return dir, nil
+}
+
+// Start sets the sandbox up and starts the command. Any error means
+// nothing ran.
+func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process, error) {
+	p := spec.Policy
+	switch {
+	case p == nil:
+		return nil, errors.New("no policy")
+	case len(spec.Argv) == 0 || spec.Argv[0] == "":
+		return nil, errors.New("no command")
+	}
+	for _, a := range spec.Argv {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, errors.New("an argument holds a NUL byte")
+		}
+	}
+	bwrap, err := b.bwrap()
+	if err != nil {
+		return nil, err
+	}
+	initPath, err := b.initPath()
+	if err != nil {
+		return nil, err
+	}
+	dir := spec.Dir
+	if dir == "" {
+		dir = p.Root
+	}
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("working directory %q is not absolute", dir)
+	}
+
+	rt, err := runtimeDir()
+	if err != nil {
+		return nil, fmt.Errorf("runtime directory: %w", err)
+	}
+	tempDir := filepath.Join(rt, "tmp-"+shortHash(p.Root))
+	if err := os.MkdirAll(tempDir, 0o700); err != nil {
+		return nil, fmt.Errorf("private temp dir: %w", err)
+	}
+	hidden := filepath.Join(rt, "hidden")
+	if err := ensureHidden(hidden); err != nil {
+		return nil, err
+	}
+
+	sc := scanner{}
+	if p.StateDir != "" {
+		sc.cacheDir = filepath.Join(p.StateDir, "scan")
+	}
+	pl, err := buildPlan(p, tempDir, sc)
+	if err != nil {
+		return nil, err
+	}
+	regDir := filepath.Join(rt, "placeholders")
+	ph, err := acquirePlaceholders(regDir, p.Root, pl.Missing)
+	if err != nil {
+		return nil, err
+	}
+	// From here on, every failure must release the placeholders.
+	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
+	if err != nil {
+		ph.release()
+		return nil, err
+	}
+	b.startReaper(initPath, regDir, ph.key)
+	return proc, nil
+}
+
+type startArgs struct {
+	bwrap, init, dir, hidden, tempDir string
+}
+
+func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *placeholders, sa startArgs) (*process, error) {
+	p := spec.Policy
+	filter, err := seccomp.Program(seccomp.Options{AllowUnixSockets: len(p.Network.AllowUnixSockets) > 0})
+	if err != nil {
+		return nil, err
+	}
+	seccompFile, err := dataFile(seccomp.Bytes(filter))
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	defer seccompFile.Close()
+	control, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	hostEnd := os.NewFile(uintptr(control[0]), "cordon-control")
+	initEnd := os.NewFile(uintptr(control[1]), "cordon-control-init")
+	defer initEnd.Close()
+
+	cfg := initConfig{Memory: p.Limits.Memory, Processes: p.Limits.Processes}
+	if spec.Network != nil {
+		cfg.Network = true
+		cfg.Mirror = spec.Network.MirrorPorts
+	}
+	args := bwrapArgs(pl, argvOptions{
+		Dir: sa.dir, Init: sa.init, Hidden: sa.hidden, Alive: true,
+		InitConfig: cfg.encode(), Argv: spec.Argv,
+	})
+	cmd := exec.Command(sa.bwrap, args...)
+	cmd.Env = commandEnv(spec.Env, p, sa.tempDir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	if cmd.Stdin == nil {
+		cmd.Stdin = bytes.NewReader(nil)
+	}
+	cmd.ExtraFiles = []*os.File{seccompFile, ph.AliveFile(), initEnd}
+	// bwrap dies with us (Pdeathsig), and takes the sandbox with it
+	// (--die-with-parent; its PID namespace ends with its init).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		hostEnd.Close()
+		return nil, fmt.Errorf("starting bwrap: %w", err)
+	}
+	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger}
+	timeout := spec.Timeout
+	if timeout == 0 {
+		timeout = p.Limits.Timeout
+	}
+	if timeout > 0 {
+		pr.timer = time.AfterFunc(timeout, func() {
+			pr.mu.Lock()
+			pr.timedOut = true
+			pr.mu.Unlock()
+			_ = pr.Kill()
+		})
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = pr.Kill()
+		case <-pr.done:
+		}
+	}()
+	pr.bridge = startBridge(hostEnd, spec.Network, b.opts.Logger)
+	return pr, nil
+}
+
+// startReaper launches the detached placeholder reaper; it only matters
+// when cordon dies without cleaning up, so failures are logged, not fatal.
+func (b *Backend) startReaper(initPath, regDir, key string) {
+	if b.opts.Reaper != nil {
+		go func() { _ = b.opts.Reaper(regDir, key) }()
+		return
+	}
+	cmd := exec.Command(initPath, ReapArg, regDir, key)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		b.opts.Logger.Warn("placeholder reaper", "err", err)
+		return
+	}
+	go cmd.Wait()
+}
+
+// ReapMain is the reaper subcommand.
+func ReapMain(args []string) int {
+	if len(args) != 2 {
+		return 2
+	}
+	if err := Reap(args[0], args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "cordon: reaper:", err)
+		return 1
+	}
+	return 0
+}
+
+// commandEnv is the environment the command starts with: the caller's,
+// scrubbed of secret-looking names unless [env].pass names them, then
+// [env].set, then TMPDIR.
+func commandEnv(base []string, p *workspace.Policy, tempDir string) []string {
+	pass := map[string]bool{}
+	for _, e := range p.Env.Pass {
+		pass[e.Name] = true
+	}
+	var env []string
+	for _, kv := range base {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || (workspace.IsSecretEnv(k) && !pass[k]) {
+			continue
+		}
+		switch k {
+		case "TMPDIR", "TMP", "TEMP", "CORDON_PROXY":
+			continue
+		}
+		env = append(env, kv)
+	}
+	for _, e := range p.Env.Set {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	return append(env, "TMPDIR="+tempDir, "TMP="+tempDir, "TEMP="+tempDir)
+}
+
+// dataFile returns a readable file holding data (a memfd).
+func dataFile(data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("cordon-seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "cordon-seccomp")
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// ensureHidden makes the empty, unreadable file bound over deny_read files.
+func ensureHidden(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("hidden placeholder: %w", err)
+	}
+	f.Close()
+	return os.Chmod(path, 0)
+}
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
+
+// process is one running sandbox.
+type process struct {
+	cmd      *exec.Cmd
+	ph       *placeholders
+	bridge   *bridge
+	timer    *time.Timer
+	done     chan struct{}
+	logger   *slog.Logger
+	waitOnce sync.Once
+	res      *sandbox.Result
+	err      error
+
+	mu       sync.Mutex
+	timedOut bool
+	killed   bool
+}
+
+func (p *process) Wait() (*sandbox.Result, error) {
+	p.waitOnce.Do(func() {
+		err := p.cmd.Wait()
+		close(p.done)
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		p.bridge.close()
+		p.ph.release()
+		res := &sandbox.Result{}
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee):
+			ws := ee.Sys().(syscall.WaitStatus)
+			if ws.Signaled() {
+				res.Signal = int(ws.Signal())
+				res.ExitCode = 128 + res.Signal
+			} else {
+				res.ExitCode = ws.ExitStatus()
+			}
+		default:
+			p.err = err
+			return
+		}
+		p.mu.Lock()
+		res.TimedOut = p.timedOut
+		if p.killed && res.Signal == 0 && res.ExitCode == 0 {
+			res.Signal, res.ExitCode = int(syscall.SIGKILL), 128+int(syscall.SIGKILL)
+		}
+		p.mu.Unlock()
+		if err := p.bridge.failure(); err != nil && res.ExitCode == 125 {
+			p.err = err
+			return
+		}
+		p.res = res
+	})
+	return p.res, p.err
+}
+
+// Signal delivers sig to bwrap; SIGKILL and SIGTERM end the whole run.
+func (p *process) Signal(sig os.Signal) error {
+	return p.cmd.Process.Signal(sig)
+}
+
+// Kill ends every process of the run: bwrap dies, its init takes the PID
+// namespace with it.
+func (p *process) Kill() error {
+	p.mu.Lock()
+	p.killed = true
+	p.mu.Unlock()
+	err := p.cmd.Process.Signal(syscall.SIGKILL)
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,232 @@
+//go:build linux
+
+package linux
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/cordon-dev/cordon/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// bridge is the host half of the sandbox's network: it accepts on the
+// loopback listeners the init made inside the sandbox's network namespace
+// (handed over through the control socket) and relays each connection to
+// the run's proxy socket. Mirrored localhost ports are relayed as a SOCKS5
+// CONNECT to localhost:PORT, so the proxy decides and audits them too.
+type bridge struct {
+	control *os.File
+	netSpec *sandbox.Network
+	logger  *slog.Logger
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[net.Conn]bool
+	closed    bool
+	err       error
+	wg        sync.WaitGroup
+}
+
+func startBridge(control *os.File, netSpec *sandbox.Network, logger *slog.Logger) *bridge {
+	b := &bridge{control: control, netSpec: netSpec, logger: logger, conns: map[net.Conn]bool{}}
+	b.wg.Add(1)
+	go b.receive()
+	return b
+}
+
+func (b *bridge) receive() {
+	defer b.wg.Done()
+	defer b.control.Close()
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(64*4))
+	n, oobn, _, _, err := unix.Recvmsg(int(b.control.Fd()), buf, oob, 0)
+	if err != nil || n == 0 {
+		return // the init died before the hand-off; Wait reports its status
+	}
+	var fds []int
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err == nil {
+			for _, m := range msgs {
+				if r, err := unix.ParseUnixRights(&m); err == nil {
+					fds = append(fds, r...)
+				}
+			}
+		}
+	}
+	var h handoff
+	if err := json.Unmarshal(buf[:n], &h); err != nil || h.Error != "" {
+		b.fail(fmt.Errorf("sandbox init: %s", h.Error))
+		closeFDs(fds)
+		return
+	}
+	if b.netSpec == nil || len(fds) == 0 {
+		closeFDs(fds)
+		return
+	}
+	targets := append([]int{0}, h.Mirror...) // 0: the proxy itself
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "bridge")
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil || i >= len(targets) {
+			continue
+		}
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			ln.Close()
+			continue
+		}
+		b.listeners = append(b.listeners, ln)
+		b.mu.Unlock()
+		b.wg.Add(1)
+		go b.serve(ln, targets[i])
+	}
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+func (b *bridge) fail(err error) {
+	b.mu.Lock()
+	b.err = err
+	b.mu.Unlock()
+}
+
+func (b *bridge) failure() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+func (b *bridge) serve(ln net.Listener, mirrorPort int) {
+	defer b.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		if !b.track(c) {
+			c.Close()
+			return
+		}
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			defer b.untrack(c)
+			b.relay(c, mirrorPort)
+		}()
+	}
+}
+
+func (b *bridge) track(c net.Conn) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.conns[c] = true
+	return true
+}
+
+func (b *bridge) untrack(c net.Conn) {
+	b.mu.Lock()
+	delete(b.conns, c)
+	b.mu.Unlock()
+	c.Close()
+}
+
+// relay pipes one connection to the proxy. Both ends are the raw
+// *net.TCPConn and *net.UnixConn, so io.Copy uses splice(2).
+func (b *bridge) relay(c net.Conn, mirrorPort int) {
+	up, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: b.netSpec.ProxySocket, Net: "unix"})
+	if err != nil {
+		b.logger.Warn("bridge: proxy unreachable", "err", err)
+		return
+	}
+	if !b.track(up) {
+		up.Close()
+		return
+	}
+	defer b.untrack(up)
+	if mirrorPort != 0 {
+		if err := socksConnect(up, "localhost", mirrorPort); err != nil {
+			return
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(up, c)
+		_ = up.CloseWrite()
+		close(done)
+	}()
+	_, _ = io.Copy(c, up)
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	<-done
+}
+
+// socksConnect asks the proxy for host:port over SOCKS5 (no auth).
+func socksConnect(c net.Conn, host string, port int) error {
+	req := []byte{5, 1, 0, 5, 1, 0, 3, byte(len(host))}
+	req = append(req, host...)
+	req = binary.BigEndian.AppendUint16(req, uint16(port))
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	var resp [2]byte
+	if _, err := io.ReadFull(c, resp[:]); err != nil || resp != [2]byte{5, 0} {
+		return errors.New("proxy refused the SOCKS greeting")
+	}
+	var head [4]byte
+	if _, err := io.ReadFull(c, head[:]); err != nil {
+		return err
+	}
+	if head[1] != 0 {
+		return fmt.Errorf("proxy refused localhost:%s", strconv.Itoa(port))
+	}
+	var skip int
+	switch head[3] {
+	case 1:
+		skip = 4
+	case 4:
+		skip = 16
+	case 3:
+		var l [1]byte
+		if _, err := io.ReadFull(c, l[:]); err != nil {
+			return err
+		}
+		skip = int(l[0])
+	}
+	_, err := io.ReadFull(c, make([]byte, skip+2))
+	return err
+}
+
+// close stops accepting and ends every relayed connection.
+func (b *bridge) close() {
+	b.mu.Lock()
+	b.closed = true
+	for _, ln := range b.listeners {
+		ln.Close()
+	}
+	for c := range b.conns {
+		c.Close()
+	}
+	b.mu.Unlock()
+	_ = b.control.Close()
+	b.wg.Wait()
+}

@@ -1,0 +1,217 @@
+//go:build linux
+
+package linux
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitArg is the hidden subcommand that runs the init stage: cordon
+// re-executes itself inside bwrap as `cordon __init CONFIG -- ARGV...`.
+const InitArg = "__init"
+
+// initConfig is what the host tells the init.
+type initConfig struct {
+	Network   bool  `json:"net,omitempty"`
+	Mirror    []int `json:"mirror,omitempty"` // host loopback ports mirrored onto the sandbox's loopback
+	Memory    int64 `json:"mem,omitempty"`
+	Processes int   `json:"nproc,omitempty"`
+}
+
+func (c initConfig) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// handoff is the init's message to the host with the listeners it made.
+type handoff struct {
+	Proxy  int    `json:"proxy"`            // port of the proxy listener on 127.0.0.1
+	Mirror []int  `json:"mirror,omitempty"` // ports, in the order of the passed descriptors after the proxy's
+	Error  string `json:"error,omitempty"`
+}
+
+// InitMain runs inside the sandbox (seccomp already loaded by bwrap, no
+// capabilities): it sets the resource limits, opens the loopback
+// listeners of the network bridge and hands them to the host, then
+// becomes the command. It returns only on failure.
+func InitMain(args []string) int {
+	if len(args) < 3 || args[1] != "--" {
+		fmt.Fprintln(os.Stderr, "cordon: init: bad arguments")
+		return 125
+	}
+	var cfg initConfig
+	raw, err := base64.RawURLEncoding.DecodeString(args[0])
+	if err == nil {
+		err = json.Unmarshal(raw, &cfg)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cordon: init: bad configuration:", err)
+		return 125
+	}
+	argv := args[2:]
+	if err := setLimits(cfg); err != nil {
+		return initFail(err)
+	}
+	env := os.Environ()
+	if cfg.Network {
+		port, err := openBridge(cfg)
+		if err != nil {
+			return initFail(err)
+		}
+		env = append(proxyEnv(env, port), "CORDON_PROXY=127.0.0.1:"+strconv.Itoa(port))
+	} else {
+		b, _ := json.Marshal(handoff{})
+		_ = unix.Sendmsg(fdControl, b, nil, nil, 0)
+	}
+	unix.Close(fdControl)
+	// The command inherits none of cordon's descriptors.
+	for fd := fdSeccomp; fd <= fdControl; fd++ {
+		unix.CloseOnExec(fd)
+	}
+	path, err := lookPath(argv[0], env)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cordon: %s: %v\n", argv[0], err)
+		return 127
+	}
+	err = syscall.Exec(path, argv, env)
+	fmt.Fprintf(os.Stderr, "cordon: %s: %v\n", argv[0], err)
+	return 126
+}
+
+func initFail(err error) int {
+	// Tell the host, which is waiting for the hand-off, then fail.
+	b, _ := json.Marshal(handoff{Error: err.Error()})
+	_ = unix.Sendmsg(fdControl, b, nil, nil, 0)
+	fmt.Fprintln(os.Stderr, "cordon: sandbox init:", err)
+	return 125
+}
+
+func setLimits(cfg initConfig) error {
+	if cfg.Memory > 0 {
+		lim := &unix.Rlimit{Cur: uint64(cfg.Memory), Max: uint64(cfg.Memory)}
+		if err := unix.Setrlimit(unix.RLIMIT_DATA, lim); err != nil {
+			return fmt.Errorf("memory limit: %w", err)
+		}
+	}
+	if cfg.Processes > 0 {
+		lim := &unix.Rlimit{Cur: uint64(cfg.Processes), Max: uint64(cfg.Processes)}
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, lim); err != nil {
+			return fmt.Errorf("process limit: %w", err)
+		}
+	}
+	return nil
+}
+
+// openBridge listens on the sandbox's own loopback and passes the
+// listeners to the host, which relays every connection to the run's proxy.
+// Nothing inside ever needs a unix socket of its own.
+func openBridge(cfg initConfig) (int, error) {
+	var files []*os.File
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0, fmt.Errorf("bridge listener: %w", err)
+	}
+	f, err := ln.File()
+	if err != nil {
+		return 0, err
+	}
+	files = append(files, f)
+	msg := handoff{Proxy: ln.Addr().(*net.TCPAddr).Port}
+	for _, port := range cfg.Mirror {
+		for _, ip := range []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback} {
+			l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: port})
+			if err != nil {
+				if ip.To4() == nil {
+					continue // no IPv6 loopback in this namespace
+				}
+				return 0, fmt.Errorf("mirror of localhost:%d: %w", port, err)
+			}
+			lf, err := l.File()
+			if err != nil {
+				return 0, err
+			}
+			files = append(files, lf)
+			msg.Mirror = append(msg.Mirror, port)
+		}
+	}
+	b, _ := json.Marshal(msg)
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	if err := unix.Sendmsg(fdControl, b, unix.UnixRights(fds...), nil, 0); err != nil {
+		return 0, fmt.Errorf("handing the bridge to the host: %w", err)
+	}
+	return msg.Proxy, nil
+}
+
+// proxyEnv points the common clients at the bridge: curl, wget, git, npm,
+// yarn, pip, Go, Java, Docker. NO_PROXY keeps the sandbox's own loopback
+// direct so servers a command starts for itself stay reachable.
+func proxyEnv(env []string, port int) []string {
+	http := "http://127.0.0.1:" + strconv.Itoa(port)
+	socks := "socks5h://127.0.0.1:" + strconv.Itoa(port)
+	noProxy := "localhost,127.0.0.1,::1"
+	set := map[string]string{
+		"HTTP_PROXY": http, "HTTPS_PROXY": http, "http_proxy": http, "https_proxy": http,
+		"ALL_PROXY": socks, "all_proxy": socks, "NO_PROXY": noProxy, "no_proxy": noProxy,
+		"npm_config_proxy": http, "npm_config_https_proxy": http,
+		"YARN_HTTP_PROXY": http, "YARN_HTTPS_PROXY": http, "PIP_PROXY": http,
+		"JAVA_TOOL_OPTIONS": strings.TrimSpace(getenv(env, "JAVA_TOOL_OPTIONS") + " -Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + strconv.Itoa(port) +
+			" -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=" + strconv.Itoa(port) + " -Dhttp.nonProxyHosts=localhost|127.0.0.1"),
+		"GIT_SSH_COMMAND": "ssh -o ProxyCommand='" + selfPath() + " connect %h %p'",
+	}
+	out := env[:0:0]
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); set[k] == "" {
+			out = append(out, kv)
+		}
+	}
+	for k, v := range set {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func selfPath() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "cordon"
+}
+
+func getenv(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// lookPath resolves name on the command's PATH, not the init's.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, dir := range strings.Split(getenv(env, "PATH"), ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + name
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}

@@ -1,0 +1,249 @@
+//go:build linux
+
+package linux
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Placeholders make protected paths that do not exist yet uncreatable.
+//
+// A bind mount needs an inode to land on, so a name that does not exist
+// cannot be covered without creating something on the host; and unlinking
+// a mount point from the host detaches that mount in every sandbox using
+// it. So: a run creates the missing names as empty placeholders, covers
+// each with a read-only bind (inside, the name can then be neither written,
+// removed nor replaced: EROFS/EBUSY), and records it in a per-workspace
+// registry. Two locks keep concurrent runs of one workspace safe:
+//
+//   - setup (exclusive, held briefly) serialises runs adding placeholders;
+//   - alive (shared for a run's whole life, also inherited by bwrap so it
+//     stays held until the sandbox is gone) tells whether any run lives.
+//
+// Removing takes alive exclusively, so it happens only when no run of the
+// workspace is alive: the last run out removes them, and a reaper process
+// does it when cordon itself was killed.
+type placeholders struct {
+	dir      string // registry directory (in cordon's state dir)
+	key      string // hash of the workspace root
+	setup    *os.File
+	alive    *os.File
+	Created  []placeholder
+	released bool
+}
+
+type placeholder struct {
+	Path string `json:"path"`
+	Dir  bool   `json:"dir"`
+	Dev  uint64 `json:"dev"`
+	Ino  uint64 `json:"ino"`
+}
+
+type registry struct {
+	Placeholders []placeholder `json:"placeholders"`
+}
+
+func placeholderKey(root string) string {
+	h := sha256.Sum256([]byte(root))
+	return hex.EncodeToString(h[:12])
+}
+
+// lockFiles opens the two lock files of a workspace.
+func lockFiles(dir, key string) (setup, alive *os.File, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	setup, err = os.OpenFile(filepath.Join(dir, key+".setup"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	alive, err = os.OpenFile(filepath.Join(dir, key+".alive"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		setup.Close()
+		return nil, nil, err
+	}
+	return setup, alive, nil
+}
+
+// acquirePlaceholders makes every path in missing exist as a placeholder
+// (dirs: names ending in "/"), registered for removal. The returned value
+// holds the alive lock until release.
+func acquirePlaceholders(regDir, root string, missing []string) (*placeholders, error) {
+	ph := &placeholders{dir: regDir, key: placeholderKey(root)}
+	var err error
+	if ph.setup, ph.alive, err = lockFiles(regDir, ph.key); err != nil {
+		return nil, fmt.Errorf("placeholder locks: %w", err)
+	}
+	if err := unix.Flock(int(ph.setup.Fd()), unix.LOCK_EX); err != nil {
+		ph.closeFiles()
+		return nil, err
+	}
+	defer unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
+	if err := unix.Flock(int(ph.alive.Fd()), unix.LOCK_SH); err != nil {
+		ph.closeFiles()
+		return nil, err
+	}
+	reg, err := ph.readRegistry()
+	if err != nil {
+		ph.release()
+		return nil, err
+	}
+	for _, m := range missing {
+		isDir := m[len(m)-1] == '/'
+		path := filepath.Clean(m)
+		if _, err := os.Lstat(path); err == nil {
+			continue // exists (perhaps another run's placeholder): covered as an existing path
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Dir(path)); err != nil {
+			continue // the parent is missing too; see the known limits
+		}
+		if isDir {
+			err = os.Mkdir(path, 0o755)
+		} else {
+			var f *os.File
+			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err == nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			ph.writeRegistry(reg)
+			ph.release()
+			return nil, fmt.Errorf("placeholder %s: %w", path, err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(path, &st); err != nil {
+			continue
+		}
+		p := placeholder{Path: path, Dir: isDir, Dev: st.Dev, Ino: st.Ino}
+		reg.Placeholders = append(reg.Placeholders, p)
+		ph.Created = append(ph.Created, p)
+	}
+	if err := ph.writeRegistry(reg); err != nil {
+		ph.release()
+		return nil, err
+	}
+	return ph, nil
+}
+
+// AliveFile is the lock bwrap inherits so the lock outlives cordon for
+// exactly as long as the sandbox does.
+func (ph *placeholders) AliveFile() *os.File { return ph.alive }
+
+// release drops this run's hold and, when no other run of the workspace
+// is alive, removes every registered placeholder.
+func (ph *placeholders) release() {
+	if ph.released {
+		return
+	}
+	ph.released = true
+	unix.Flock(int(ph.alive.Fd()), unix.LOCK_UN)
+	if unix.Flock(int(ph.alive.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		ph.removeAll()
+	}
+	ph.closeFiles()
+}
+
+func (ph *placeholders) closeFiles() {
+	if ph.setup != nil {
+		ph.setup.Close()
+	}
+	if ph.alive != nil {
+		ph.alive.Close()
+	}
+}
+
+// removeAll deletes the registered placeholders still exactly as made
+// (same inode, still empty); the caller holds alive exclusively.
+func (ph *placeholders) removeAll() {
+	reg, err := ph.readRegistry()
+	if err != nil {
+		return
+	}
+	var kept []placeholder
+	for _, p := range reg.Placeholders {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p.Path, &st); err != nil {
+			continue // gone already
+		}
+		if st.Dev != p.Dev || st.Ino != p.Ino {
+			continue // replaced by the user: not ours any more
+		}
+		if p.Dir {
+			if err := syscall.Rmdir(p.Path); err != nil && !errors.Is(err, syscall.ENOENT) {
+				continue // not empty: the user put something there on the host
+			}
+			continue
+		}
+		if st.Size != 0 || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			continue
+		}
+		if err := os.Remove(p.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			kept = append(kept, p)
+		}
+	}
+	reg.Placeholders = kept
+	_ = ph.writeRegistry(reg)
+}
+
+func (ph *placeholders) regPath() string { return filepath.Join(ph.dir, ph.key+".json") }
+
+func (ph *placeholders) readRegistry() (*registry, error) {
+	reg := &registry{}
+	b, err := os.ReadFile(ph.regPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return reg, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("placeholder registry: %w", err)
+	}
+	if len(b) > 0 && json.Unmarshal(b, reg) != nil {
+		return &registry{}, nil
+	}
+	return reg, nil
+}
+
+func (ph *placeholders) writeRegistry(reg *registry) error {
+	if len(reg.Placeholders) == 0 {
+		err := os.Remove(ph.regPath())
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	b, _ := json.Marshal(reg)
+	tmp := ph.regPath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("placeholder registry: %w", err)
+	}
+	return os.Rename(tmp, ph.regPath())
+}
+
+// Reap waits until no run of the workspace is alive, then removes its
+// placeholders. cordon starts it detached so that a SIGKILLed cordon
+// still leaves nothing behind.
+func Reap(regDir, key string) error {
+	ph := &placeholders{dir: regDir, key: key}
+	var err error
+	if ph.setup, ph.alive, err = lockFiles(regDir, key); err != nil {
+		return err
+	}
+	defer ph.closeFiles()
+	if err := unix.Flock(int(ph.alive.Fd()), unix.LOCK_EX); err != nil {
+		return err
+	}
+	ph.removeAll()
+	return nil
+}

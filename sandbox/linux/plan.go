@@ -1,0 +1,313 @@
+//go:build linux
+
+package linux
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/cordon-dev/cordon/workspace"
+)
+
+// plan is the filesystem view of one run, in the order bwrap applies it.
+type plan struct {
+	Writable []string // bound read-write
+	ReadOnly []string // existing paths bound read-only over the writable ones
+	// Placeholders are missing protected paths to create and cover
+	// ("/"-suffixed: directories).
+	Missing []string
+	// HiddenDirs become empty read-only directories; HiddenFiles become an
+	// unreadable empty file.
+	HiddenDirs, HiddenFiles []string
+	Reopened                []string // allow_read paths bound back read-only inside hidden dirs
+	Pinned                  []string // writable dirs bound onto themselves so they cannot be renamed away
+	TempDir                 string
+}
+
+// buildPlan resolves the policy against the filesystem as it is now.
+func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
+	pl := &plan{TempDir: tempDir}
+
+	// Writable: the workspace folders, allow_write, the private temp dir.
+	var writable []string
+	for _, f := range p.Folders {
+		writable = append(writable, f)
+	}
+	var globWrite []string
+	for _, r := range p.Filesystem.AllowWrite {
+		if workspace.HasGlob(r.Path) {
+			globWrite = append(globWrite, r.Path)
+			continue
+		}
+		if exists(r.Path) {
+			writable = append(writable, r.Path)
+		}
+	}
+	roots := dedupe(writable)
+
+	// One walk answers every rule that needs one: globs and protected
+	// names at any depth in the writable places.
+	var patterns []string
+	patterns = append(patterns, globWrite...)
+	for _, r := range p.Filesystem.DenyWrite {
+		if workspace.HasGlob(r.Path) {
+			patterns = append(patterns, r.Path)
+		}
+	}
+	for _, r := range append(append([]workspace.PathRule{}, p.Filesystem.DenyRead...), p.Filesystem.AllowRead...) {
+		if workspace.HasGlob(r.Path) {
+			patterns = append(patterns, r.Path)
+		}
+	}
+	scanRoots := append([]string{}, roots...)
+	protectedPatterns := protectedPatterns(roots)
+	patterns = append(patterns, protectedPatterns...)
+	for _, r := range p.Filesystem.DenyRead {
+		if workspace.HasGlob(r.Path) {
+			scanRoots = append(scanRoots, workspace.GlobBase(r.Path))
+		}
+	}
+	matches, err := sc.scan(scanRequest{Roots: dedupe(scanRoots), Patterns: patterns})
+	if err != nil {
+		return nil, err
+	}
+	matching := func(pattern string) []string {
+		var out []string
+		for _, m := range matches {
+			if workspace.Match(pattern, m) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	for _, g := range globWrite {
+		writable = append(writable, matching(g)...)
+	}
+	writable = append(writable, tempDir)
+	pl.Writable = dedupe(writable)
+
+	// Read-only on top: deny_write, protected paths that exist (any depth),
+	// the policy files themselves.
+	var ro []string
+	for _, r := range p.Filesystem.DenyWrite {
+		if workspace.HasGlob(r.Path) {
+			ro = append(ro, matching(r.Path)...)
+		} else if exists(r.Path) {
+			ro = append(ro, r.Path)
+		} else if underAny(r.Path, pl.Writable) {
+			pl.Missing = append(pl.Missing, r.Path)
+		}
+	}
+	for _, pat := range protectedPatterns {
+		ro = append(ro, matching(pat)...)
+	}
+	for _, f := range []string{p.File, p.UserFile} {
+		if f != "" && exists(f) {
+			ro = append(ro, f)
+		}
+	}
+	ro = append(ro, gitdirProtected(p.Folders)...)
+	pl.ReadOnly = onlyUnderWritable(dedupe(ro), pl.Writable)
+
+	// Missing protected names: at each folder root, and in $HOME when it
+	// is writable.
+	tops := append([]string{}, p.Folders...)
+	if underAny(p.Home, pl.Writable) {
+		tops = append(tops, p.Home)
+	}
+	for _, top := range tops {
+		for _, name := range workspace.ProtectedNames() {
+			path := filepath.Join(top, name)
+			if exists(path) {
+				continue
+			}
+			if name == ".git/hooks/" || name == ".git/config" {
+				// A missing .git is left creatable (git init must work);
+				// inside an existing .git, the names are covered.
+				if !exists(filepath.Join(top, ".git")) {
+					continue
+				}
+			}
+			if strings.HasSuffix(name, "/") {
+				path += "/"
+			}
+			pl.Missing = append(pl.Missing, path)
+		}
+	}
+	if p.File != "" && !exists(p.File) && underAny(p.File, pl.Writable) {
+		pl.Missing = append(pl.Missing, p.File)
+	}
+	pl.Missing = dedupeExact(pl.Missing)
+
+	// Pin .git directories so they cannot be renamed away and recreated
+	// without their protected hooks and config.
+	for _, f := range p.Folders {
+		g := filepath.Join(f, ".git")
+		if fi, err := os.Lstat(g); err == nil && fi.IsDir() {
+			pl.Pinned = append(pl.Pinned, g)
+		}
+	}
+
+	// Hidden: deny_read; reopened: allow_read.
+	for _, r := range p.Filesystem.DenyRead {
+		paths := []string{r.Path}
+		if workspace.HasGlob(r.Path) {
+			paths = matching(r.Path)
+		}
+		for _, path := range paths {
+			fi, err := os.Stat(path)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				continue
+			case err != nil:
+				return nil, fmt.Errorf("deny_read %s: %w", path, err)
+			case fi.IsDir():
+				pl.HiddenDirs = append(pl.HiddenDirs, path)
+			default:
+				pl.HiddenFiles = append(pl.HiddenFiles, path)
+			}
+		}
+	}
+	pl.HiddenDirs = outermost(dedupe(pl.HiddenDirs))
+	for _, r := range p.Filesystem.AllowRead {
+		paths := []string{r.Path}
+		if workspace.HasGlob(r.Path) {
+			paths = matching(r.Path)
+		}
+		for _, path := range paths {
+			if exists(path) && (underAny(path, pl.HiddenDirs) || contains(pl.HiddenFiles, path)) {
+				pl.Reopened = append(pl.Reopened, path)
+			}
+		}
+	}
+	pl.Reopened = dedupe(pl.Reopened)
+	return pl, nil
+}
+
+// protectedPatterns are the glob patterns of existing protected paths at
+// any depth below each root.
+func protectedPatterns(roots []string) []string {
+	var out []string
+	for _, root := range roots {
+		for _, name := range workspace.ProtectedNames() {
+			out = append(out, filepath.Join(root, "**", strings.TrimSuffix(name, "/")))
+		}
+	}
+	return out
+}
+
+// gitdirProtected follows a ".git" file's "gitdir:" line (worktrees,
+// submodules) to protect the real hooks and config.
+func gitdirProtected(folders []string) []string {
+	var out []string
+	for _, f := range folders {
+		b, err := os.ReadFile(filepath.Join(f, ".git"))
+		if err != nil {
+			continue
+		}
+		line, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
+		if !ok {
+			continue
+		}
+		dir := strings.TrimSpace(line)
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(f, dir)
+		}
+		for _, name := range []string{"hooks", "config"} {
+			if p := filepath.Join(dir, name); exists(p) {
+				out = append(out, p)
+			}
+		}
+		// A worktree's gitdir names the common dir holding the shared config and hooks.
+		if c, err := os.ReadFile(filepath.Join(dir, "commondir")); err == nil {
+			common := strings.TrimSpace(string(c))
+			if !filepath.IsAbs(common) {
+				common = filepath.Join(dir, common)
+			}
+			for _, name := range []string{"hooks", "config"} {
+				if p := filepath.Join(common, name); exists(p) {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+func underAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if within(d, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyUnderWritable keeps the read-only binds that matter: those on a
+// writable place (elsewhere everything is read-only already).
+func onlyUnderWritable(ro, writable []string) []string {
+	var out []string
+	for _, p := range ro {
+		if underAny(p, writable) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// outermost drops directories inside another listed directory.
+func outermost(dirs []string) []string {
+	sort.Strings(dirs)
+	var out []string
+	for _, d := range dirs {
+		if len(out) > 0 && within(out[len(out)-1], d) {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		s = filepath.Clean(s)
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func dedupeExact(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,9 @@
+//go:build linux && arm64
+
+package seccomp
+
+import "golang.org/x/sys/unix"
+
+const x32Bit = 0
+
+func nativeArch() (uint32, bool) { return unix.AUDIT_ARCH_AARCH64, true }
