@@ -163,7 +163,7 @@ func (b *bridge) relay(c net.Conn, mirrorPort int) {
 	}
 	defer b.untrack(up)
 	if mirrorPort != 0 {
-		if err := socksConnect(up, "localhost", mirrorPort); err != nil {
+		if err := SOCKSConnect(up, "localhost", mirrorPort); err != nil {
 			return
 		}
 	}
@@ -180,8 +180,8 @@ func (b *bridge) relay(c net.Conn, mirrorPort int) {
 	<-done
 }
 
-// socksConnect asks the proxy for host:port over SOCKS5 (no auth).
-func socksConnect(c net.Conn, host string, port int) error {
+// SOCKSConnect asks the proxy for host:port over SOCKS5 (no auth).
+func SOCKSConnect(c net.Conn, host string, port int) error {
 	req := []byte{5, 1, 0, 5, 1, 0, 3, byte(len(host))}
 	req = append(req, host...)
 	req = binary.BigEndian.AppendUint16(req, uint16(port))

@@ -1,0 +1,237 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cordon-dev/cordon/workspace"
+)
+
+// Answer to an approval question.
+type Answer string
+
+const (
+	AllowOnce   Answer = "allow-once"
+	AllowAlways Answer = "allow-always"
+	Deny        Answer = "deny"
+)
+
+// Question asks whether a run may reach a host no rule covers.
+type Question struct {
+	RunID, Command, Host string
+	Port                 int
+}
+
+// Approver decides unknown hosts. ctx carries the approval timeout; an
+// error or a timeout means deny.
+type Approver interface {
+	Approve(ctx context.Context, q Question) (Answer, error)
+}
+
+// ApproverFunc adapts a function to Approver.
+type ApproverFunc func(ctx context.Context, q Question) (Answer, error)
+
+func (f ApproverFunc) Approve(ctx context.Context, q Question) (Answer, error) { return f(ctx, q) }
+
+// Decision is one network decision, kept per run and in the audit log.
+type Decision struct {
+	Time       time.Time        `json:"time"`
+	RunID      string           `json:"run"`
+	Command    string           `json:"command"`
+	Host       string           `json:"host"`
+	Port       int              `json:"port"`
+	Addr       string           `json:"address,omitempty"` // the address dialled (or that would have been)
+	Action     string           `json:"decision"`          // "allow" or "deny"
+	Asked      bool             `json:"asked,omitempty"`
+	Answer     Answer           `json:"answer,omitempty"`
+	Reason     string           `json:"reason"` // rule, default-deny, approval, timeout, private-address, invalid-host, unresolved
+	Rule       workspace.Source `json:"-"`
+	RuleText   string           `json:"rule"`
+	PolicyHash string           `json:"policyHash,omitempty"`
+}
+
+// Resolver looks host names up (net.DefaultResolver by default).
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// decider holds a session's approvals.
+type decider struct {
+	cfg *Config
+
+	mu       sync.Mutex
+	always   map[string]bool     // host:port allowed for the rest of the session
+	inflight map[string]*askCall // one question per host:port at a time
+}
+
+type askCall struct {
+	done   chan struct{}
+	answer Answer
+	err    error
+}
+
+// target is an allowed destination: exactly the address to dial.
+type target struct {
+	addr netip.AddrPort
+}
+
+// decide returns the address to connect to for host:port, or a denial.
+// The name alone decides a denial, before any lookup.
+func (d *decider) decide(ctx context.Context, rawHost string, port int) (target, Decision) {
+	pol := d.cfg.Policy()
+	dec := Decision{Time: time.Now(), RunID: d.cfg.RunID, Command: d.cfg.Command, Host: rawHost, Port: port}
+	if pol != nil {
+		dec.PolicyHash = pol.Hash
+	}
+	deny := func(reason string) (target, Decision) {
+		dec.Action, dec.Reason = "deny", reason
+		dec.RuleText = dec.Rule.String()
+		return target{}, dec
+	}
+	host, err := workspace.CanonicalHost(rawHost)
+	if err != nil || port < 1 || port > 65535 || pol == nil {
+		dec.Host = strings.ToValidUTF8(strings.Map(printable, rawHost), "?")
+		return deny("invalid-host")
+	}
+	dec.Host = host
+
+	verdict, rule, ruled := Match(pol, host, port)
+	dec.Rule = rule.Source
+	switch verdict {
+	case Denied:
+		return deny("rule")
+	case Unknown:
+		key := net.JoinHostPort(host, strconv.Itoa(port))
+		d.mu.Lock()
+		always := d.always[key]
+		d.mu.Unlock()
+		if always {
+			dec.Reason = "approval"
+			break
+		}
+		if pol.Network.Unknown != workspace.UnknownAsk || d.cfg.Approver == nil {
+			dec.Rule = pol.Network.UnknownSource
+			return deny("default-deny")
+		}
+		dec.Asked = true
+		answer, err := d.ask(ctx, Question{RunID: d.cfg.RunID, Command: d.cfg.Command, Host: host, Port: port})
+		dec.Answer = answer
+		switch {
+		case err != nil:
+			dec.Answer = Deny
+			return deny("timeout")
+		case answer == AllowAlways:
+			d.mu.Lock()
+			d.always[key] = true
+			d.mu.Unlock()
+		case answer != AllowOnce:
+			return deny("approval")
+		}
+		dec.Reason = "approval"
+		ruled = false
+	default:
+		dec.Reason = "rule"
+	}
+
+	addrs, err := d.resolve(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		return deny("unresolved")
+	}
+	for _, a := range addrs {
+		class := classify(a)
+		if class == public || explicitlyNamed(rule, ruled, host, a, class) {
+			dec.Action = "allow"
+			dec.Addr = netip.AddrPortFrom(a, uint16(port)).String()
+			dec.RuleText = dec.Rule.String()
+			return target{addr: netip.AddrPortFrom(a, uint16(port))}, dec
+		}
+	}
+	dec.Addr = netip.AddrPortFrom(addrs[0], uint16(port)).String()
+	return deny("private-address")
+}
+
+func printable(r rune) rune {
+	if r < 0x20 || r == 0x7f {
+		return '?'
+	}
+	return r
+}
+
+// resolve looks host up once on the host side; literals and localhost
+// need no lookup. IPv4 first: the sandbox-side clients mostly expect it.
+func (d *decider) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	if host == "localhost" {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := d.cfg.resolver().LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	var v4, v6 []netip.Addr
+	for _, a := range addrs {
+		if a = a.Unmap(); a.Is4() {
+			v4 = append(v4, a)
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	return append(v4, v6...), nil
+}
+
+// ask puts one question per host:port to the approver; concurrent
+// requests for the same destination share it.
+func (d *decider) ask(ctx context.Context, q Question) (Answer, error) {
+	key := net.JoinHostPort(q.Host, strconv.Itoa(q.Port))
+	d.mu.Lock()
+	if c, ok := d.inflight[key]; ok {
+		d.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.answer, c.err
+		case <-ctx.Done():
+			return Deny, ctx.Err()
+		}
+	}
+	c := &askCall{done: make(chan struct{})}
+	d.inflight[key] = c
+	d.mu.Unlock()
+
+	timeout := d.cfg.ApprovalTimeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	answer, err := d.cfg.Approver.Approve(actx, q)
+	if err == nil && actx.Err() != nil {
+		err = actx.Err()
+	}
+	cancel()
+	if err != nil {
+		answer = Deny
+	}
+	switch answer {
+	case AllowOnce, AllowAlways, Deny:
+	default:
+		answer, err = Deny, fmt.Errorf("approver answered %q", answer)
+	}
+	c.answer, c.err = answer, err
+	d.mu.Lock()
+	delete(d.inflight, key)
+	d.mu.Unlock()
+	close(c.done)
+	return answer, err
+}
+
+var errDenied = errors.New("denied by policy")

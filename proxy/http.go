@@ -1,0 +1,227 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elazarl/goproxy"
+)
+
+// maxHeaderBytes bounds the first request we parse ourselves.
+const maxHeaderBytes = 64 << 10
+
+func readRequest(br *bufio.Reader) (*http.Request, error) {
+	return http.ReadRequest(br)
+}
+
+// refusal is the one-line body and header every HTTP refusal carries.
+func refusal(d Decision) string {
+	return fmt.Sprintf("cordon: blocked net %s (%s)", net.JoinHostPort(d.Host, strconv.Itoa(d.Port)), d.RuleText)
+}
+
+func writeHTTPError(w io.Writer, code int, body string) {
+	fmt.Fprintf(w, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nX-Cordon-Decision: denied\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n",
+		code, http.StatusText(code), len(body)+1, body)
+}
+
+// hostPort splits a CONNECT or URL authority; defPort when none is given.
+func hostPort(authority string, defPort int) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(authority)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) && strings.Contains(ae.Err, "missing port") {
+			return strings.Trim(authority, "[]"), defPort, nil
+		}
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", portStr)
+	}
+	return host, port, nil
+}
+
+// serveCONNECT handles a first-request CONNECT without goproxy, so the
+// tunnel runs on the raw sockets (splice) with nothing in between.
+func (s *Session) serveCONNECT(c net.Conn, req *http.Request, br *bufio.Reader) {
+	host, port, err := hostPort(req.Host, 443)
+	if err != nil {
+		writeHTTPError(c, 400, "cordon: bad CONNECT target")
+		return
+	}
+	t, d := s.decide(host, port)
+	if d.Action != "allow" {
+		writeHTTPError(c, 403, refusal(d))
+		return
+	}
+	up, err := s.cfg.dial(s.ctx, t.addr)
+	if err != nil {
+		writeHTTPError(c, 502, "cordon: "+err.Error())
+		return
+	}
+	if !s.track(up) {
+		up.Close()
+		return
+	}
+	defer s.untrack(up)
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return
+	}
+	// Bytes the client sent after its CONNECT (a TLS ClientHello, say).
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		if _, err := up.Write(b); err != nil {
+			return
+		}
+	}
+	pipe(c, up)
+}
+
+type pinKey struct{}
+
+// httpFront serves plain-HTTP proxy requests (absolute URIs) through
+// goproxy, and later CONNECTs on a kept-alive connection.
+type httpFront struct {
+	s     *Session
+	srv   *http.Server
+	conns chan net.Conn
+	once  sync.Once
+	done  chan struct{}
+}
+
+func newHTTPFront(s *Session) *httpFront {
+	px := goproxy.NewProxyHttpServer()
+	px.Logger = log.New(io.Discard, "", 0)
+	px.Verbose = false
+	// Never chain to a proxy from cordon's own environment, and verify
+	// upstream TLS where goproxy makes TLS itself.
+	px.Tr = &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			pinned, ok := ctx.Value(pinKey{}).(netip.AddrPort)
+			if !ok {
+				return nil, errors.New("cordon: no decision for this connection")
+			}
+			return s.cfg.dial(ctx, pinned)
+		},
+		TLSClientConfig:       &tls.Config{RootCAs: s.cfg.RootCAs, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 5 * time.Minute,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       30 * time.Second,
+	}
+	px.ConnectDial = func(network, addr string) (net.Conn, error) {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return nil, errors.New("cordon: no decision for this connection")
+		}
+		return s.cfg.dial(s.ctx, ap)
+	}
+	px.NonproxyHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Cordon-Decision", "denied")
+		http.Error(w, "cordon: not a proxy request", http.StatusBadRequest)
+	})
+	px.OnRequest().HandleConnectFunc(func(host string, ctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+		h, port, err := hostPort(host, 443)
+		if err != nil {
+			ctx.Resp = denyResponse(ctx.Req, 400, "cordon: bad CONNECT target")
+			return &goproxy.ConnectAction{Action: goproxy.ConnectReject}, host
+		}
+		t, d := s.decide(h, port)
+		if d.Action != "allow" {
+			ctx.Resp = denyResponse(ctx.Req, 403, refusal(d))
+			return &goproxy.ConnectAction{Action: goproxy.ConnectReject}, host
+		}
+		return &goproxy.ConnectAction{Action: goproxy.ConnectAccept}, t.addr.String()
+	})
+	px.OnRequest().DoFunc(func(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+		def := 80
+		if r.URL.Scheme == "https" {
+			def = 443
+		}
+		host, port, err := hostPort(r.URL.Host, def)
+		if err != nil {
+			return r, denyResponse(r, 400, "cordon: bad request target")
+		}
+		t, d := s.decide(host, port)
+		if d.Action != "allow" {
+			return r, denyResponse(r, 403, refusal(d))
+		}
+		return r.WithContext(context.WithValue(r.Context(), pinKey{}, t.addr)), nil
+	})
+
+	f := &httpFront{s: s, conns: make(chan net.Conn), done: make(chan struct{})}
+	f.srv = &http.Server{
+		Handler:           px,
+		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	go func() { _ = f.srv.Serve(f) }()
+	return f
+}
+
+func denyResponse(r *http.Request, code int, body string) *http.Response {
+	resp := goproxy.NewResponse(r, goproxy.ContentTypeText, code, body+"\n")
+	resp.Header.Set("X-Cordon-Decision", "denied")
+	return resp
+}
+
+// serveConn hands c to the HTTP server and waits until it is done with it.
+func (f *httpFront) serveConn(c net.Conn) {
+	wc := &watchedConn{Conn: c, closed: make(chan struct{})}
+	select {
+	case f.conns <- wc:
+	case <-f.done:
+		return
+	}
+	select {
+	case <-wc.closed:
+	case <-f.done:
+	}
+}
+
+type watchedConn struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *watchedConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// Accept, Close and Addr make httpFront the server's listener.
+func (f *httpFront) Accept() (net.Conn, error) {
+	select {
+	case c := <-f.conns:
+		return c, nil
+	case <-f.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (f *httpFront) Close() error {
+	f.once.Do(func() { close(f.done) })
+	return nil
+}
+
+func (f *httpFront) Addr() net.Addr { return &net.UnixAddr{Name: "cordon-proxy", Net: "unix"} }
+
+func (f *httpFront) close() {
+	f.Close()
+	_ = f.srv.Close()
+}
