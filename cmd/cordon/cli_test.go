@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// cordonBin is the cordon binary built once for the end-to-end tests.
-var cordonBin string
+// cordonBin is the cordon binary built once for the end-to-end tests;
+// probeBin tries one attack and says whether it was refused.
+var cordonBin, probeBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cordon-cli-test-")
@@ -30,6 +31,12 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic("building cordon: " + err.Error())
 	}
+	probeBin = filepath.Join(dir, "probe")
+	build = exec.Command("go", "build", "-o", probeBin, "./testdata/probe")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building the probe: " + err.Error())
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -42,18 +49,46 @@ type env struct {
 	home  string
 	ws    string
 	extra []string
+	user  *testUser // nil: run as the test's own user
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvAs(t, nil) }
+
+// newEnvAs makes an isolated home and workspace owned by u (or by us).
+func newEnvAs(t *testing.T, u *testUser) *env {
 	t.Helper()
-	base := t.TempDir()
-	e := &env{t: t, home: filepath.Join(base, "home"), ws: filepath.Join(base, "ws")}
+	base, err := os.MkdirTemp("", "cordon-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ = filepath.EvalSymlinks(base)
+	t.Cleanup(func() { os.RemoveAll(base) })
+	e := &env{t: t, home: filepath.Join(base, "home"), ws: filepath.Join(base, "ws"), user: u}
 	for _, d := range []string{e.home, e.ws} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if u != nil {
+		os.Chmod(base, 0o755)
+		e.chown()
+	}
 	return e
+}
+
+// chown gives everything below the env to its user.
+func (e *env) chown() {
+	if e.user == nil {
+		return
+	}
+	for _, root := range []string{e.home, e.ws} {
+		filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+			if err == nil {
+				os.Lchown(p, e.user.uid, e.user.gid)
+			}
+			return nil
+		})
+	}
 }
 
 func (e *env) environ() []string {
@@ -75,6 +110,7 @@ func (e *env) write(rel, content string) string {
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
+	e.chown()
 	return p
 }
 
@@ -93,6 +129,9 @@ func (e *env) cordon(stdin string, args ...string) result {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if e.user != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(e.user.uid), Gid: uint32(e.user.gid)}
+	}
 	err := cmd.Run()
 	code := 0
 	var ee *exec.ExitError

@@ -124,6 +124,12 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 			return nil, errors.New("an argument holds a NUL byte")
 		}
 	}
+	if p.Limits.Processes > 0 && os.Geteuid() == 0 {
+		// RLIMIT_NPROC does not apply to root's processes, and this backend
+		// has no cgroup of its own to use instead: refuse rather than run
+		// without the limit.
+		return nil, fmt.Errorf("limits.processes (%s) cannot be enforced when cordon runs as root", limitSource(p))
+	}
 	bwrap, err := b.bwrap()
 	if err != nil {
 		return nil, err
@@ -320,12 +326,23 @@ func dataFile(data []byte) (*os.File, error) {
 
 // ensureHidden makes the empty, unreadable file bound over deny_read files.
 func ensureHidden(path string) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0)
-	if err != nil {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0)
+	if err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("hidden placeholder: %w", err)
 	}
-	f.Close()
-	return os.Chmod(path, 0)
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return fmt.Errorf("hidden placeholder: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 {
+		return fmt.Errorf("hidden placeholder %s is not an empty file", path)
+	}
+	if st.Mode&0o777 != 0 {
+		return os.Chmod(path, 0)
+	}
+	return nil
 }
 
 func shortHash(s string) string {
@@ -406,4 +423,15 @@ func (p *process) Kill() error {
 		return nil
 	}
 	return err
+}
+
+func limitSource(p *workspace.Policy) string {
+	for _, f := range []string{p.File, p.UserFile} {
+		if f != "" {
+			if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), "processes") {
+				return f
+			}
+		}
+	}
+	return "policy"
 }
