@@ -31,7 +31,9 @@ type Config struct {
 	Dir             string        // parent of the run's 0700 socket directory (default os.TempDir())
 	Resolver        Resolver      // default net.DefaultResolver
 	// Dialer connects to the checked address (tests); default net.Dialer.
-	Dialer     interface{ DialContext(ctx context.Context, network, addr string) (net.Conn, error) }
+	Dialer interface {
+		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	}
 	RootCAs    *x509.CertPool // for TLS the proxy makes itself; nil = system roots
 	OnDecision func(Decision) // told of each decision as it is made
 	Logger     *slog.Logger
