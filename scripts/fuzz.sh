@@ -2,7 +2,7 @@
 # Runs every Fuzz target in the module briefly (go test -fuzz takes one
 # target at a time). The seed corpora already run in plain `go test`.
 set -euo pipefail
-fuzztime=${1:-5s}
+fuzztime=${1:-4000x}
 cd "$(dirname "$0")/.."
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")

@@ -22,6 +22,9 @@ func CanonicalHost(host string) (string, error) {
 	if host == "" {
 		return "", errors.New("empty host")
 	}
+	if len(host) > 4*maxHostLen {
+		return "", fmt.Errorf("host name of %d bytes is too long", len(host))
+	}
 	if !utf8.ValidString(host) {
 		return "", fmt.Errorf("host %q is not valid UTF-8", host)
 	}
