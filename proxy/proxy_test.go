@@ -1,0 +1,523 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/workspace"
+)
+
+// fakeNet resolves test names to documentation addresses (public to the
+// proxy) and dials those to local test servers, recording every lookup
+// and every dialled address.
+type fakeNet struct {
+	mu      sync.Mutex
+	names   map[string]netip.Addr
+	routes  map[netip.AddrPort]string // checked address → real local address
+	lookups []string
+	dialed  []string
+}
+
+func newFakeNet() *fakeNet {
+	return &fakeNet{names: map[string]netip.Addr{}, routes: map[netip.AddrPort]string{}}
+}
+
+func (f *fakeNet) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups = append(f.lookups, host)
+	if a, ok := f.names[host]; ok {
+		return []netip.Addr{a}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func (f *fakeNet) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	f.mu.Lock()
+	f.dialed = append(f.dialed, addr)
+	real, ok := f.routes[netip.MustParseAddrPort(addr)]
+	f.mu.Unlock()
+	if !ok {
+		real = addr // loopback destinations the policy named explicitly
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, real)
+}
+
+// serve routes name:port to a local server via a public test address.
+func (f *fakeNet) serve(name string, a string, port int, local string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	addr := netip.MustParseAddr(a)
+	f.names[name] = addr
+	f.routes[netip.AddrPortFrom(addr, uint16(port))] = local
+}
+
+func (f *fakeNet) counts() (lookups, dials int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.lookups), len(f.dialed)
+}
+
+func policy(t testing.TB, src string) *workspace.Policy {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, ".sandbox.toml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	d := workspace.Dirs{Home: home, ConfigDir: filepath.Join(home, "cfg"), StateDir: filepath.Join(home, "state")}
+	p, err := workspace.Load(workspace.LoadOptions{Root: root, Dirs: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Trusted {
+		// Tests speak for the user: approve the widening content.
+		if err := (workspace.TrustStore{Dir: d.StateDir}).Trust(p.File, p.Hash); err != nil {
+			t.Fatal(err)
+		}
+		if p, err = workspace.Load(workspace.LoadOptions{Root: root, Dirs: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+type harness struct {
+	t   testing.TB
+	s   *Session
+	net *fakeNet
+}
+
+func newHarness(t testing.TB, pol *workspace.Policy, approver Approver, roots *x509.CertPool) *harness {
+	t.Helper()
+	fn := newFakeNet()
+	s, err := NewSession(context.Background(), Config{
+		RunID: "run1", Command: "test", Policy: func() *workspace.Policy { return pol },
+		Approver: approver, ApprovalTimeout: 500 * time.Millisecond,
+		Resolver: fn, Dialer: fn, RootCAs: roots, Dir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &harness{t: t, s: s, net: fn}
+}
+
+func (h *harness) dial() net.Conn {
+	c, err := net.Dial("unix", h.s.SocketPath())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// client is an HTTP client whose proxy is the session.
+func (h *harness) client(roots *x509.CertPool) *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			Proxy: func(*http.Request) (*url.URL, error) { return url.Parse("http://cordon-proxy") },
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", h.s.SocketPath())
+			},
+			TLSClientConfig:   &tls.Config{RootCAs: roots},
+			DisableKeepAlives: true,
+		},
+	}
+}
+
+func upstream(t testing.TB, hits *atomic.Int32) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprintf(w, "hello from %s", r.Host)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestHTTPAllowDenyAndNoLookupForRuleDenial(t *testing.T) {
+	var hits atomic.Int32
+	srv := upstream(t, &hits)
+	pol := policy(t, "[network]\nallow = [\"allowed.test:80\", \"*.example.test\"]\ndeny = [\"bad.example.test\"]\nunknown = \"deny\"\n")
+	h := newHarness(t, pol, nil, nil)
+	h.net.serve("allowed.test", "203.0.113.10", 80, srv.Listener.Addr().String())
+	h.net.serve("bad.example.test", "203.0.113.11", 80, srv.Listener.Addr().String())
+	c := h.client(nil)
+
+	resp, err := c.Get("http://Allowed.Test./path")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "hello") {
+		t.Fatalf("allowed: %d %q", resp.StatusCode, body)
+	}
+
+	lookups, _ := h.net.counts()
+	resp, err = c.Get("http://bad.example.test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || resp.Header.Get("X-Cordon-Decision") != "denied" ||
+		!strings.Contains(string(body), "cordon: blocked net bad.example.test:80 (") || !strings.Contains(string(body), ".sandbox.toml:3)") {
+		t.Fatalf("denied: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	if l, _ := h.net.counts(); l != lookups {
+		t.Fatal("a name denied by rule was looked up")
+	}
+	for _, u := range []string{"http://unknown.test/", "http://allowed.test:8080/", "http://example.test/"} {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("%s: %d, want 403", u, resp.StatusCode)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Fatalf("upstream saw %d requests, want only the allowed one", hits.Load())
+	}
+	ds := h.s.Decisions()
+	if len(ds) != 5 || ds[0].Action != "allow" || ds[0].Addr != "203.0.113.10:80" || ds[1].Reason != "rule" {
+		t.Fatalf("decisions: %+v", ds)
+	}
+}
+
+func TestCONNECTToTLSServer(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secure hello")
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	pol := policy(t, "[network]\nallow = [\"example.com:443\"]\n")
+	h := newHarness(t, pol, nil, roots)
+	// httptest's certificate is for example.com.
+	h.net.serve("example.com", "203.0.113.20", 443, srv.Listener.Addr().String())
+	c := h.client(roots)
+	resp, err := c.Get("https://example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "secure hello" {
+		t.Fatalf("body %q", body)
+	}
+	// A CONNECT the rules refuse gets a 403 before any tunnel.
+	conn := h.dial()
+	defer conn.Close()
+	fmt.Fprintf(conn, "CONNECT other.example:443 HTTP/1.1\r\nHost: other.example:443\r\n\r\n")
+	r, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || r.StatusCode != 403 || r.Header.Get("X-Cordon-Decision") != "denied" {
+		t.Fatalf("refused CONNECT: %v %+v", err, r)
+	}
+}
+
+func TestApprovals(t *testing.T) {
+	var hits atomic.Int32
+	srv := upstream(t, &hits)
+	pol := policy(t, "[network]\nunknown = \"ask\"\n")
+	var asked atomic.Int32
+	answers := map[string]Answer{"once.test": AllowOnce, "always.test": AllowAlways, "no.test": Deny}
+	approver := ApproverFunc(func(ctx context.Context, q Question) (Answer, error) {
+		asked.Add(1)
+		if q.Host == "slow.test" {
+			<-ctx.Done()
+			return AllowOnce, ctx.Err()
+		}
+		time.Sleep(50 * time.Millisecond) // let concurrent requests pile up
+		return answers[q.Host], nil
+	})
+	h := newHarness(t, pol, approver, nil)
+	for i, n := range []string{"once.test", "always.test", "no.test", "slow.test"} {
+		h.net.serve(n, fmt.Sprintf("203.0.113.%d", 30+i), 80, srv.Listener.Addr().String())
+	}
+	c := h.client(nil)
+	get := func(u string) int {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// Concurrent requests for one unknown host share one question.
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); get("http://once.test/") }()
+	}
+	wg.Wait()
+	if asked.Load() != 1 {
+		t.Fatalf("5 concurrent requests asked %d questions", asked.Load())
+	}
+	if code := get("http://always.test/"); code != 200 {
+		t.Fatalf("allow-always: %d", code)
+	}
+	before := asked.Load()
+	if code := get("http://always.test/"); code != 200 || asked.Load() != before {
+		t.Fatalf("allow-always asked again (%d)", code)
+	}
+	if code := get("http://no.test/"); code != 403 {
+		t.Fatalf("deny: %d", code)
+	}
+	if code := get("http://slow.test/"); code != 403 {
+		t.Fatalf("no answer in time: %d", code)
+	}
+	var timeout bool
+	for _, d := range h.s.Decisions() {
+		timeout = timeout || (d.Host == "slow.test" && d.Reason == "timeout" && d.Action == "deny")
+	}
+	if !timeout {
+		t.Fatal("the timed-out question is not recorded as a denial")
+	}
+}
+
+// socks performs a SOCKS5 CONNECT with a raw domain and returns the reply code.
+func socks(t *testing.T, c net.Conn, cmd byte, host string, port int) byte {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte{5, 1, 0})
+	var g [2]byte
+	if _, err := io.ReadFull(c, g[:]); err != nil || g != [2]byte{5, 0} {
+		t.Fatalf("greeting: %v %v", g, err)
+	}
+	req := []byte{5, cmd, 0, 3, byte(len(host))}
+	req = append(req, host...)
+	req = binary.BigEndian.AppendUint16(req, uint16(port))
+	c.Write(req)
+	var rep [10]byte
+	if _, err := io.ReadFull(c, rep[:]); err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	return rep[1]
+}
+
+func TestSOCKS(t *testing.T) {
+	var hits atomic.Int32
+	srv := upstream(t, &hits)
+	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	var port int
+	fmt.Sscan(portStr, &port)
+	pol := policy(t, fmt.Sprintf("[network]\nallow = [\"*.example.test\", \"localhost:%d\", \"203.0.113.50\", \"intranet.test\"]\nunknown = \"deny\"\n", port))
+	h := newHarness(t, pol, nil, nil)
+	h.net.serve("a.example.test", "203.0.113.40", 80, srv.Listener.Addr().String())
+	h.net.serve("intranet.test", "10.1.2.3", 80, srv.Listener.Addr().String())
+	h.net.serve("rebind.example.test", "127.0.0.1", 80, srv.Listener.Addr().String())
+
+	for _, tc := range []struct {
+		name string
+		cmd  byte
+		host string
+		port int
+		want byte
+	}{
+		{"allowed", 1, "a.example.test", 80, 0},
+		{"NUL in the name", 1, "a.example.test\x00.evil", 80, 2},
+		{"NUL before the suffix", 1, "evil\x00.example.test", 80, 2},
+		{"suffix itself", 1, "example.test", 80, 2},
+		{"lookalike", 1, "evilexample.test", 80, 2},
+		{"suffix then more", 1, "example.test.evil.net", 80, 2},
+		{"localhost without a rule for the port", 1, "localhost", 22, 2},
+		{"localhost with a rule", 1, "localhost", port, 0},
+		{"127.0.0.1 is not localhost's rule", 1, "127.0.0.1", port, 2},
+		{"name resolving to a private address", 1, "intranet.test", 80, 2},
+		{"wildcard resolving to loopback", 1, "rebind.example.test", 80, 2},
+		{"metadata literal", 1, "169.254.169.254", 80, 2},
+		{"UDP associate", 3, "a.example.test", 53, 7},
+		{"BIND", 2, "a.example.test", 80, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := h.dial()
+			defer c.Close()
+			_, dialsBefore := h.net.counts()
+			got := socks(t, c, tc.cmd, tc.host, tc.port)
+			if got != tc.want {
+				t.Fatalf("reply %d, want %d", got, tc.want)
+			}
+			if _, dials := h.net.counts(); tc.want != 0 && dials != dialsBefore {
+				t.Fatal("a refused request was dialled")
+			}
+		})
+	}
+}
+
+func TestAuditLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "audit.log")
+	a, err := OpenAudit(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := policy(t, "[network]\ndeny = [\"x.test\"]\n")
+	fn := newFakeNet()
+	s, err := NewSession(context.Background(), Config{RunID: "r9", Command: "curl x", Policy: func() *workspace.Policy { return pol }, Audit: a, Resolver: fn, Dialer: fn, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := net.Dial("unix", s.SocketPath())
+	socks(t, c, 1, "x.test", 443)
+	c.Close()
+	s.Close()
+	a.Close()
+	b, _ := os.ReadFile(path)
+	var line map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(string(b))), &line); err != nil {
+		t.Fatalf("audit %q: %v", b, err)
+	}
+	for k, want := range map[string]any{"run": "r9", "command": "curl x", "host": "x.test", "port": float64(443), "decision": "deny", "policyHash": pol.Hash} {
+		if line[k] != want {
+			t.Errorf("audit %s = %v, want %v", k, line[k], want)
+		}
+	}
+	if !strings.HasSuffix(line["rule"].(string), ".sandbox.toml:2") {
+		t.Errorf("audit rule = %v", line["rule"])
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("audit mode %v", fi.Mode())
+	}
+}
+
+func openFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
+}
+
+// TestLoadNoLeaks runs 200 concurrent tunnels through one session and
+// checks nothing is dropped and every goroutine and descriptor is returned.
+func TestLoadNoLeaks(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts /proc/self/fd (Linux)")
+	}
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	pol := policy(t, "[network]\nallow = [\"echo.test\"]\n")
+	goroutines, fds := runtime.NumGoroutine(), openFDs()
+	h := newHarness(t, pol, nil, nil)
+	h.net.serve("echo.test", "203.0.113.60", 7, echo.Addr().String())
+
+	const conns, rounds = 200, 20
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.Dial("unix", h.s.SocketPath())
+			if err != nil {
+				failures.Add(1)
+				return
+			}
+			defer c.Close()
+			if socks(t, c, 1, "echo.test", 7) != 0 {
+				failures.Add(1)
+				return
+			}
+			buf := make([]byte, 64)
+			for r := 0; r < rounds; r++ {
+				msg := fmt.Sprintf("conn %d round %d", i, r)
+				c.Write([]byte(msg))
+				if _, err := io.ReadFull(c, buf[:len(msg)]); err != nil || string(buf[:len(msg)]) != msg {
+					failures.Add(1)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Fatalf("%d of %d connections failed", failures.Load(), conns)
+	}
+	h.s.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines+2 || openFDs() > fds+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("leak: goroutines %d → %d, fds %d → %d", goroutines, runtime.NumGoroutine(), fds, openFDs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func FuzzSOCKSRequest(f *testing.F) {
+	f.Add([]byte{5, 1, 0, 3, 9, 'a', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 80})
+	f.Add([]byte{5, 1, 0, 1, 1, 2, 3, 4, 1, 187})
+	f.Add([]byte{5, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 53})
+	f.Add([]byte{5, 1, 0, 3, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, code, err := readSOCKSRequest(strings.NewReader(string(data)))
+		if err == nil {
+			if code != 0 || req.Port < 1 || req.Port > 65535 || req.Host == "" {
+				t.Fatalf("accepted %+v code %d", req, code)
+			}
+		}
+	})
+}
+
+func FuzzMatch(f *testing.F) {
+	pol := &workspace.Policy{}
+	for _, s := range []string{"*.example.com", "example.com:443", "10.0.0.7:5432", "[::1]:8080"} {
+		r, err := workspace.ParseHostRule(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		pol.Network.Allow = append(pol.Network.Allow, r)
+	}
+	deny, _ := workspace.ParseHostRule("bad.example.com")
+	pol.Network.Deny = append(pol.Network.Deny, deny)
+	f.Add("a.example.com", 443)
+	f.Add("example.com.evil.net", 80)
+	f.Add("bad.example.com", 1)
+	f.Fuzz(func(t *testing.T, host string, port int) {
+		c, err := workspace.CanonicalHost(host)
+		if err != nil {
+			return
+		}
+		v, rule, ok := Match(pol, c, port)
+		if ok != (v != Unknown) {
+			t.Fatalf("verdict %v with ok=%v", v, ok)
+		}
+		if v == Allowed && !(strings.HasSuffix(c, ".example.com") || c == "example.com" || c == "10.0.0.7" || c == "[::1]") {
+			t.Fatalf("%q:%d allowed by %+v", c, port, rule)
+		}
+		if c == "bad.example.com" && v != Denied {
+			t.Fatal("deny did not win")
+		}
+	})
+}
