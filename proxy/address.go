@@ -47,22 +47,28 @@ func classify(a netip.Addr) addrClass {
 }
 
 // explicitlyNamed reports whether the deciding rule names this special
-// destination itself: an IP-literal rule for that address, or a
-// "localhost" rule for loopback, or (not for metadata or loopback) an exact
-// name rule with a port. A wildcard or an approval never does: a name that
-// resolves to a private address counts as that address.
+// destination itself, so the user has chosen to open it:
+//   - an IP-literal rule for exactly that address (10.0.0.7:5432);
+//   - for loopback, a "localhost" rule, and only with a port: a bare
+//     localhost would open every service on the host's loopback;
+//   - for private and link-local addresses, an exact (non-wildcard) name
+//     rule for this very name ("intranet.corp" resolving to 10.1.2.3).
+//
+// A wildcard, an approval or the default never does, and cloud metadata,
+// unspecified and multicast addresses are opened only by a literal rule: a
+// name that resolves to one of them counts as that address.
 func explicitlyNamed(r workspace.HostRule, ruled bool, host string, a netip.Addr, class addrClass) bool {
 	if !ruled {
 		return false
 	}
 	if lit, err := netip.ParseAddr(strings.Trim(r.Host, "[]")); err == nil {
-		return lit.Unmap() == a.Unmap()
+		return lit.Unmap() == a.Unmap() && (class != loopback || r.Port != 0)
 	}
 	switch class {
 	case loopback:
-		return r.Host == "localhost" && host == "localhost"
-	case metadata, unusable:
-		return false
+		return r.Host == "localhost" && host == "localhost" && r.Port != 0
+	case private, linkLocal:
+		return r.Host == host && !strings.HasPrefix(r.Host, "*.")
 	}
-	return r.Port != 0 && r.Host == host && !strings.HasPrefix(r.Host, "*.")
+	return false
 }

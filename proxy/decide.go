@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -233,5 +232,3 @@ func (d *decider) ask(ctx context.Context, q Question) (Answer, error) {
 	close(c.done)
 	return answer, err
 }
-
-var errDenied = errors.New("denied by policy")

@@ -95,6 +95,7 @@ type pinKey struct{}
 // goproxy, and later CONNECTs on a kept-alive connection.
 type httpFront struct {
 	s     *Session
+	tr    *http.Transport
 	srv   *http.Server
 	conns chan net.Conn
 	once  sync.Once
@@ -107,14 +108,14 @@ func newHTTPFront(s *Session) *httpFront {
 	px.Verbose = false
 	// Never chain to a proxy from cordon's own environment, and verify
 	// upstream TLS where goproxy makes TLS itself.
-	px.Tr = &http.Transport{
+	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			pinned, ok := ctx.Value(pinKey{}).(netip.AddrPort)
 			if !ok {
 				return nil, errors.New("cordon: no decision for this connection")
 			}
-			return s.cfg.dial(ctx, pinned)
+			return s.dialTracked(ctx, pinned)
 		},
 		TLSClientConfig:       &tls.Config{RootCAs: s.cfg.RootCAs, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   15 * time.Second,
@@ -122,12 +123,13 @@ func newHTTPFront(s *Session) *httpFront {
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       30 * time.Second,
 	}
+	px.Tr = tr
 	px.ConnectDial = func(network, addr string) (net.Conn, error) {
 		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
 			return nil, errors.New("cordon: no decision for this connection")
 		}
-		return s.cfg.dial(s.ctx, ap)
+		return s.dialTracked(s.ctx, ap)
 	}
 	px.NonproxyHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Cordon-Decision", "denied")
@@ -162,7 +164,7 @@ func newHTTPFront(s *Session) *httpFront {
 		return r.WithContext(context.WithValue(r.Context(), pinKey{}, t.addr)), nil
 	})
 
-	f := &httpFront{s: s, conns: make(chan net.Conn), done: make(chan struct{})}
+	f := &httpFront{s: s, tr: tr, conns: make(chan net.Conn), done: make(chan struct{})}
 	f.srv = &http.Server{
 		Handler:           px,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -224,4 +226,30 @@ func (f *httpFront) Addr() net.Addr { return &net.UnixAddr{Name: "cordon-proxy",
 func (f *httpFront) close() {
 	f.Close()
 	_ = f.srv.Close()
+	f.tr.CloseIdleConnections()
+}
+
+// dialTracked dials for goproxy: the connection is closed by Session.Close
+// like every other, however goproxy holds it.
+func (s *Session) dialTracked(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+	c, err := s.cfg.dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if !s.track(c) {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	return &trackedConn{Conn: c, s: s}, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	s    *Session
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.s.untrack(c.Conn) })
+	return nil
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -70,6 +71,13 @@ func (f *fakeNet) serve(name string, a string, port int, local string) {
 	addr := netip.MustParseAddr(a)
 	f.names[name] = addr
 	f.routes[netip.AddrPortFrom(addr, uint16(port))] = local
+}
+
+// route sends dials of a:port to a local server.
+func (f *fakeNet) route(a string, port int, local string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.routes[netip.AddrPortFrom(netip.MustParseAddr(a), uint16(port))] = local
 }
 
 func (f *fakeNet) counts() (lookups, dials int) {
@@ -325,47 +333,122 @@ func TestSOCKS(t *testing.T) {
 	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	var port int
 	fmt.Sscan(portStr, &port)
-	pol := policy(t, fmt.Sprintf("[network]\nallow = [\"*.example.test\", \"localhost:%d\", \"203.0.113.50\", \"intranet.test\"]\nunknown = \"deny\"\n", port))
+	pol := policy(t, fmt.Sprintf("[network]\nallow = [\"*.example.test\", \"localhost:%d\", \"203.0.113.50\", \"intranet.test\", \"meta.test\", \"10.0.0.7:5432\"]\nunknown = \"deny\"\n", port))
 	h := newHarness(t, pol, nil, nil)
-	h.net.serve("a.example.test", "203.0.113.40", 80, srv.Listener.Addr().String())
-	h.net.serve("intranet.test", "10.1.2.3", 80, srv.Listener.Addr().String())
-	h.net.serve("rebind.example.test", "127.0.0.1", 80, srv.Listener.Addr().String())
+	local := srv.Listener.Addr().String()
+	h.net.serve("a.example.test", "203.0.113.40", 80, local)
+	h.net.serve("a.b.example.test", "203.0.113.41", 80, local)
+	h.net.serve("intranet.test", "10.1.2.3", 80, local)
+	h.net.serve("priv.example.test", "10.9.9.9", 80, local)
+	h.net.serve("ll.example.test", "169.254.7.7", 80, local)
+	h.net.serve("cgnat.example.test", "100.64.1.1", 80, local)
+	h.net.serve("meta.test", "169.254.169.254", 80, local)
+	h.net.serve("rebind.example.test", "127.0.0.1", 80, local)
+	h.net.serve("mapped.example.test", "::ffff:127.0.0.1", 80, local)
+	h.net.route("203.0.113.50", 80, local)
+	h.net.route("10.0.0.7", 5432, local)
 
+	v4 := func(s string) []byte { a := netip.MustParseAddr(s).As4(); return a[:] }
+	v6 := func(s string) []byte { a := netip.MustParseAddr(s).As16(); return a[:] }
 	for _, tc := range []struct {
 		name string
 		cmd  byte
-		host string
+		atyp byte
+		addr []byte
 		port int
 		want byte
 	}{
-		{"allowed", 1, "a.example.test", 80, 0},
-		{"NUL in the name", 1, "a.example.test\x00.evil", 80, 2},
-		{"NUL before the suffix", 1, "evil\x00.example.test", 80, 2},
-		{"suffix itself", 1, "example.test", 80, 2},
-		{"lookalike", 1, "evilexample.test", 80, 2},
-		{"suffix then more", 1, "example.test.evil.net", 80, 2},
-		{"localhost without a rule for the port", 1, "localhost", 22, 2},
-		{"localhost with a rule", 1, "localhost", port, 0},
-		{"127.0.0.1 is not localhost's rule", 1, "127.0.0.1", port, 2},
-		{"name resolving to a private address", 1, "intranet.test", 80, 2},
-		{"wildcard resolving to loopback", 1, "rebind.example.test", 80, 2},
-		{"metadata literal", 1, "169.254.169.254", 80, 2},
-		{"UDP associate", 3, "a.example.test", 53, 7},
-		{"BIND", 2, "a.example.test", 80, 7},
+		{"allowed", 1, 3, []byte("a.example.test"), 80, 0},
+		{"subdomain at depth", 1, 3, []byte("a.b.example.test"), 80, 0},
+		{"upper case and trailing dot", 1, 3, []byte("A.Example.TEST."), 80, 0},
+		{"NUL in the name", 1, 3, []byte("a.example.test\x00.evil"), 80, 2},
+		{"NUL before the suffix", 1, 3, []byte("evil\x00.example.test"), 80, 2},
+		{"newline in the name", 1, 3, []byte("evil\n.example.test"), 80, 2},
+		{"suffix itself", 1, 3, []byte("example.test"), 80, 2},
+		{"lookalike", 1, 3, []byte("evilexample.test"), 80, 2},
+		{"suffix then more", 1, 3, []byte("example.test.evil.net"), 80, 2},
+		{"localhost without a rule for the port", 1, 3, []byte("localhost"), 22, 2},
+		{"localhost with a rule", 1, 3, []byte("localhost"), port, 0},
+		{"127.0.0.1 is not localhost's rule", 1, 1, v4("127.0.0.1"), port, 2},
+		{"IPv4-mapped loopback", 1, 4, v6("::ffff:127.0.0.1"), port, 2},
+		{"exact name rule resolving to a private address", 1, 3, []byte("intranet.test"), 80, 0},
+		{"wildcard resolving to a private address", 1, 3, []byte("priv.example.test"), 80, 2},
+		{"wildcard resolving to link-local", 1, 3, []byte("ll.example.test"), 80, 2},
+		{"wildcard resolving to CGNAT", 1, 3, []byte("cgnat.example.test"), 80, 2},
+		{"wildcard resolving to loopback", 1, 3, []byte("rebind.example.test"), 80, 2},
+		{"wildcard resolving to mapped loopback", 1, 3, []byte("mapped.example.test"), 80, 2},
+		{"exact name rule resolving to metadata", 1, 3, []byte("meta.test"), 80, 2},
+		{"bare IP literal with a rule", 1, 1, v4("203.0.113.50"), 80, 0},
+		{"bare IP literal without a rule", 1, 1, v4("203.0.113.51"), 80, 2},
+		{"private literal named by a rule", 1, 1, v4("10.0.0.7"), 5432, 0},
+		{"private literal on another port", 1, 1, v4("10.0.0.7"), 5433, 2},
+		{"metadata literal", 1, 1, v4("169.254.169.254"), 80, 2},
+		{"IPv4-mapped metadata", 1, 4, v6("::ffff:169.254.169.254"), 80, 2},
+		{"AWS IPv6 metadata", 1, 4, v6("fd00:ec2::254"), 80, 2},
+		{"Alibaba metadata", 1, 1, v4("100.100.100.200"), 80, 2},
+		{"unspecified", 1, 1, v4("0.0.0.0"), port, 2},
+		{"multicast", 1, 1, v4("224.0.0.1"), 80, 2},
+		{"UDP associate", 3, 3, []byte("a.example.test"), 53, 7},
+		{"BIND", 2, 3, []byte("a.example.test"), 80, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := h.dial()
 			defer c.Close()
-			_, dialsBefore := h.net.counts()
-			got := socks(t, c, tc.cmd, tc.host, tc.port)
+			lookupsBefore, dialsBefore := h.net.counts()
+			hitsBefore := hits.Load()
+			got := socksRaw(t, c, tc.cmd, tc.atyp, tc.addr, tc.port)
 			if got != tc.want {
 				t.Fatalf("reply %d, want %d", got, tc.want)
 			}
-			if _, dials := h.net.counts(); tc.want != 0 && dials != dialsBefore {
+			lookups, dials := h.net.counts()
+			if tc.want != 0 && dials != dialsBefore {
 				t.Fatal("a refused request was dialled")
+			}
+			if bytes.ContainsAny(tc.addr, "\x00\n") && lookups != lookupsBefore {
+				t.Fatal("a name with a control character was looked up")
+			}
+			if tc.want == 0 {
+				// The tunnel reaches the server: a request through it works.
+				fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("through the tunnel: %v %v", resp, err)
+				}
+				resp.Body.Close()
+			} else if hits.Load() != hitsBefore {
+				t.Fatal("a refused request reached the server")
 			}
 		})
 	}
+	for _, d := range h.s.Decisions() {
+		if d.Action == "allow" && netip.MustParseAddrPort(d.Addr).Addr().Unmap().IsLoopback() && d.Host != "localhost" {
+			t.Errorf("loopback reached for %q", d.Host)
+		}
+	}
+}
+
+// socksRaw performs a SOCKS5 request with any address type and returns the reply code.
+func socksRaw(t *testing.T, c net.Conn, cmd, atyp byte, addr []byte, port int) byte {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	c.Write([]byte{5, 1, 0})
+	var g [2]byte
+	if _, err := io.ReadFull(c, g[:]); err != nil || g != [2]byte{5, 0} {
+		t.Fatalf("greeting: %v %v", g, err)
+	}
+	req := []byte{5, cmd, 0, atyp}
+	if atyp == 3 {
+		req = append(req, byte(len(addr)))
+	}
+	req = append(req, addr...)
+	req = binary.BigEndian.AppendUint16(req, uint16(port))
+	c.Write(req)
+	var rep [10]byte
+	if _, err := io.ReadFull(c, rep[:]); err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	return rep[1]
 }
 
 func TestAuditLog(t *testing.T) {
