@@ -57,10 +57,7 @@ func classify(a netip.Addr) addrClass {
 // A wildcard, an approval or the default never does, and cloud metadata,
 // unspecified and multicast addresses are opened only by a literal rule: a
 // name that resolves to one of them counts as that address.
-func explicitlyNamed(r workspace.HostRule, ruled bool, host string, a netip.Addr, class addrClass) bool {
-	if !ruled {
-		return false
-	}
+func explicitlyNamed(r workspace.HostRule, host string, a netip.Addr, class addrClass) bool {
 	if lit, err := netip.ParseAddr(strings.Trim(r.Host, "[]")); err == nil {
 		return lit.Unmap() == a.Unmap() && (class != loopback || r.Port != 0)
 	}
@@ -71,4 +68,15 @@ func explicitlyNamed(r workspace.HostRule, ruled bool, host string, a netip.Addr
 		return r.Host == host && !strings.HasPrefix(r.Host, "*.")
 	}
 	return false
+}
+
+// openingRule finds an allow rule for host:port that names the special
+// address a explicitly. Deny rules were already applied by Match.
+func openingRule(p *workspace.Policy, host string, port int, a netip.Addr, class addrClass) (workspace.HostRule, bool) {
+	for _, r := range p.Network.Allow {
+		if ruleMatches(r, host, port) && explicitlyNamed(r, host, a, class) {
+			return r, true
+		}
+	}
+	return workspace.HostRule{}, false
 }

@@ -101,7 +101,8 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 	}
 	dec.Host = host
 
-	verdict, rule, ruled := Match(pol, host, port)
+	verdict, rule, _ := Match(pol, host, port)
+	byRule := verdict == Allowed
 	dec.Rule = rule.Source
 	switch verdict {
 	case Denied:
@@ -134,7 +135,6 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 			return deny("approval")
 		}
 		dec.Reason = "approval"
-		ruled = false
 	default:
 		dec.Reason = "rule"
 	}
@@ -145,7 +145,15 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 	}
 	for _, a := range addrs {
 		class := classify(a)
-		if class == public || explicitlyNamed(rule, ruled, host, a, class) {
+		opened := class == public
+		if !opened && byRule {
+			// Any allow rule for this host:port may be the one naming the
+			// address: "db.corp:5432" beside "*.corp".
+			if r, ok := openingRule(pol, host, port, a, class); ok {
+				opened, dec.Rule = true, r.Source
+			}
+		}
+		if opened {
 			dec.Action = "allow"
 			dec.Addr = netip.AddrPortFrom(a, uint16(port)).String()
 			dec.RuleText = dec.Rule.String()
