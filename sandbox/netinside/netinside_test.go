@@ -1,0 +1,331 @@
+package netinside
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeProxy is a unix-socket server that, like the real proxy, tells
+// SOCKS5 from anything else by the first byte: SOCKS requests for a host
+// in allow are granted and then echoed, others refused with reply 2;
+// other streams are echoed as they are.
+type fakeProxy struct {
+	sock  string
+	allow map[string]bool
+
+	mu    sync.Mutex
+	asked []string
+}
+
+func newFakeProxy(t *testing.T, allow ...string) *fakeProxy {
+	t.Helper()
+	p := &fakeProxy{sock: filepath.Join(t.TempDir(), "proxy.sock"), allow: map[string]bool{}}
+	for _, a := range allow {
+		p.allow[a] = true
+	}
+	ln, err := net.Listen("unix", p.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.handle(c)
+		}
+	}()
+	return p
+}
+
+func (p *fakeProxy) handle(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	first, err := br.Peek(1)
+	if err != nil {
+		return
+	}
+	if first[0] == 5 {
+		var greet [3]byte
+		if _, err := io.ReadFull(br, greet[:]); err != nil {
+			return
+		}
+		c.Write([]byte{5, 0})
+		var head [5]byte
+		if _, err := io.ReadFull(br, head[:]); err != nil {
+			return
+		}
+		name := make([]byte, int(head[4])+2)
+		if _, err := io.ReadFull(br, name); err != nil {
+			return
+		}
+		host := string(name[:len(name)-2])
+		port := binary.BigEndian.Uint16(name[len(name)-2:])
+		key := net.JoinHostPort(host, itoa(int(port)))
+		p.mu.Lock()
+		p.asked = append(p.asked, key)
+		p.mu.Unlock()
+		if !p.allow[key] {
+			c.Write([]byte{5, 2, 0, 1, 0, 0, 0, 0, 0, 0})
+			return
+		}
+		c.Write([]byte{5, 0, 0, 1, 127, 0, 0, 1, 0, 0})
+	}
+	io.Copy(c, br)
+}
+
+func (p *fakeProxy) questions() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.asked...)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func envValue(env []string, key string) string { return lookup(env, key) }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func roundTrip(t *testing.T, addr, msg string) (string, error) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, msg); err != nil {
+		return "", err
+	}
+	c.(*net.TCPConn).CloseWrite()
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+func TestStartRelaysBytesToTheProxy(t *testing.T) {
+	p := newFakeProxy(t)
+	env, stop, err := Start(context.Background(), Config{ProxySocket: p.sock, Self: "/usr/bin/cordon"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	bridge := envValue(env, BridgeVar)
+	if !strings.HasPrefix(bridge, "127.0.0.1:") {
+		t.Fatalf("%s = %q", BridgeVar, bridge)
+	}
+	if got := envValue(env, "HTTPS_PROXY"); got != "http://"+bridge {
+		t.Errorf("HTTPS_PROXY = %q, want http://%s", got, bridge)
+	}
+	// An HTTP proxy request goes through byte for byte, half-close included.
+	msg := "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n" + strings.Repeat("x", 1<<20)
+	got, err := roundTrip(t, bridge, msg)
+	if err != nil || got != msg {
+		t.Fatalf("relay returned %d bytes (err %v), want the %d sent", len(got), err, len(msg))
+	}
+	// A SOCKS5 client through the bridge reaches the proxy's SOCKS side.
+	p.allow["github.com:22"] = true
+	c, err := net.Dial("tcp", bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := SOCKSConnect(context.Background(), c, "github.com", 22); err != nil {
+		t.Fatalf("SOCKS through the bridge: %v", err)
+	}
+	io.WriteString(c, "SSH-2.0-test\r\n")
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if line != "SSH-2.0-test\r\n" {
+		t.Fatalf("tunnel echoed %q", line)
+	}
+}
+
+func TestMirrorGoesThroughTheProxyAsLocalhost(t *testing.T) {
+	p := newFakeProxy(t)
+	allowed, refused := freePort(t), freePort(t)
+	p.allow["localhost:"+itoa(allowed)] = true
+	_, stop, err := Start(context.Background(), Config{ProxySocket: p.sock, MirrorPorts: []int{allowed, refused}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := roundTrip(t, net.JoinHostPort("127.0.0.1", itoa(allowed)), "hello")
+	if err != nil || got != "hello" {
+		t.Fatalf("mirror of an allowed port: %q, %v", got, err)
+	}
+	// [::1] too when the machine has IPv6 loopback.
+	if l, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		l.Close()
+		got, err := roundTrip(t, net.JoinHostPort("::1", itoa(allowed)), "six")
+		if err != nil || got != "six" {
+			t.Fatalf("mirror on [::1]: %q, %v", got, err)
+		}
+	}
+	// A refused destination closes the connection with nothing relayed.
+	got, _ = roundTrip(t, net.JoinHostPort("127.0.0.1", itoa(refused)), "secret")
+	if got != "" {
+		t.Fatalf("refused mirror relayed %q", got)
+	}
+	qs := p.questions()
+	want := "localhost:" + itoa(refused)
+	if len(qs) == 0 || qs[len(qs)-1] != want {
+		t.Fatalf("proxy was asked %v, want last %s", qs, want)
+	}
+	// Other loopback ports are not ours: nothing listens there.
+	other := freePort(t)
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", itoa(other)), time.Second); err == nil {
+		c.Close()
+		t.Fatalf("port %d answered; only mirror ports may", other)
+	}
+	stop()
+	// After stop nothing listens.
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", itoa(allowed)), time.Second); err == nil {
+		c.Close()
+		t.Fatal("mirror still listening after stop")
+	}
+}
+
+func TestStopEndsOpenConnections(t *testing.T) {
+	p := newFakeProxy(t)
+	env, stop, err := Start(context.Background(), Config{ProxySocket: p.sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", envValue(env, BridgeVar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop hangs on an open connection")
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(buf); err == nil {
+		t.Fatal("connection still open after stop")
+	}
+}
+
+func TestStartFailsClosed(t *testing.T) {
+	if _, _, err := Start(context.Background(), Config{}); err == nil {
+		t.Error("no proxy socket: started anyway")
+	}
+	p := newFakeProxy(t)
+	if _, _, err := Start(context.Background(), Config{ProxySocket: p.sock, MirrorPorts: []int{70000}}); err == nil {
+		t.Error("mirror port 70000: started anyway")
+	}
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	if _, _, err := Start(context.Background(), Config{ProxySocket: p.sock, MirrorPorts: []int{port}}); err == nil {
+		t.Errorf("mirror port %d already in use: started anyway", port)
+	}
+}
+
+func TestSOCKSConnectRefusal(t *testing.T) {
+	p := newFakeProxy(t)
+	c, err := net.Dial("unix", p.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = SOCKSConnect(context.Background(), c, "denied.example", 443)
+	if !errors.Is(err, ErrRefused) {
+		t.Fatalf("err = %v, want ErrRefused", err)
+	}
+	for _, host := range []string{"", strings.Repeat("a", 256)} {
+		if err := SOCKSConnect(context.Background(), c, host, 443); err == nil {
+			t.Errorf("host of %d bytes accepted", len(host))
+		}
+	}
+}
+
+func TestEnv(t *testing.T) {
+	base := []string{"PATH=/bin", "HTTP_PROXY=http://evil:1", "JAVA_TOOL_OPTIONS=-Xmx1g", "no_proxy=*"}
+	env := Env(base, 4321, "/usr/local/bin/cordon")
+	want := map[string]string{
+		"PATH": "/bin", "HTTP_PROXY": "http://127.0.0.1:4321", "https_proxy": "http://127.0.0.1:4321",
+		"ALL_PROXY": "socks5h://127.0.0.1:4321", "all_proxy": "socks5h://127.0.0.1:4321",
+		"NO_PROXY": NoProxy, "no_proxy": NoProxy, "npm_config_https_proxy": "http://127.0.0.1:4321",
+		"YARN_HTTPS_PROXY": "http://127.0.0.1:4321", "PIP_PROXY": "http://127.0.0.1:4321",
+		"GIT_SSH_COMMAND": "ssh -o ProxyCommand='/usr/local/bin/cordon connect %h %p'",
+		BridgeVar:         "127.0.0.1:4321",
+	}
+	seen := map[string]int{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		seen[k]++
+	}
+	for k, v := range want {
+		if got := envValue(env, k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+		if seen[k] != 1 {
+			t.Errorf("%s appears %d times", k, seen[k])
+		}
+	}
+	java := envValue(env, "JAVA_TOOL_OPTIONS")
+	if !strings.HasPrefix(java, "-Xmx1g ") || !strings.Contains(java, "-Dhttps.proxyPort=4321") {
+		t.Errorf("JAVA_TOOL_OPTIONS = %q", java)
+	}
+	if got := envValue(Env(nil, 1, "/tmp/my dir/cordon'x"), "GIT_SSH_COMMAND"); !strings.Contains(got, "ProxyCommand='cordon connect") {
+		t.Errorf("unsafe path went into GIT_SSH_COMMAND: %q", got)
+	}
+}
+
+// FuzzSOCKSReply feeds SOCKSConnect arbitrary server answers: it must
+// return (never hang or panic) and succeed only on a well-formed grant.
+func FuzzSOCKSReply(f *testing.F) {
+	f.Add([]byte{5, 0, 5, 0, 0, 1, 1, 2, 3, 4, 0, 80})
+	f.Add([]byte{5, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{5, 0, 5, 0, 0, 3, 3, 'a', 'b', 'c', 0, 1})
+	f.Add([]byte{5, 0, 5, 0, 0, 4})
+	f.Add([]byte{5, 0xff})
+	f.Fuzz(func(t *testing.T, reply []byte) {
+		a, b := net.Pipe()
+		defer a.Close()
+		go func() {
+			io.Copy(io.Discard, io.LimitReader(b, 0))
+			buf := make([]byte, 512)
+			b.Read(buf)
+			b.Write(reply)
+			b.Close()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		err := SOCKSConnect(ctx, a, "example.com", 443)
+		if err == nil && (len(reply) < 10 || !bytes.Equal(reply[:4], []byte{5, 0, 5, 0})) {
+			t.Fatalf("accepted malformed reply %x", reply)
+		}
+	})
+}
