@@ -76,15 +76,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	matching := func(pattern string) []string {
-		var out []string
-		for _, m := range matches {
-			if workspace.Match(pattern, m) {
-				out = append(out, m)
-			}
-		}
-		return out
-	}
+	matching := func(pattern string) []string { return matches[pattern] }
 	for _, g := range globWrite {
 		writable = append(writable, matching(g)...)
 	}

@@ -5,7 +5,7 @@ package linux
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
-
-	"github.com/cordon-dev/cordon/workspace"
 )
 
 // maxScanEntries bounds one scan. A tree larger than this cannot be
@@ -32,14 +32,17 @@ type scanRequest struct {
 // dirStamp pins one walked directory: any entry added, removed or renamed
 // in it changes its mtime (and a replaced directory changes its inode).
 type dirStamp struct {
-	Path  string `json:"p"`
-	MTime int64  `json:"m"`
-	Ino   uint64 `json:"i"`
+	Path  string
+	MTime int64
+	Ino   uint64
 }
 
+// scanResult maps each pattern to the existing paths it matches. A
+// matched directory stands for its whole subtree: nothing below it is
+// listed for that pattern.
 type scanResult struct {
-	Matches []string   `json:"matches"`
-	Dirs    []dirStamp `json:"dirs"`
+	Matches map[string][]string
+	Dirs    []dirStamp
 }
 
 // scanner finds the existing paths a set of glob rules names, walking with
@@ -50,7 +53,7 @@ type scanner struct {
 	cacheDir string // "" disables the cache
 }
 
-func (s scanner) scan(req scanRequest) ([]string, error) {
+func (s scanner) scan(req scanRequest) (map[string][]string, error) {
 	if len(req.Patterns) == 0 || len(req.Roots) == 0 {
 		return nil, nil
 	}
@@ -81,21 +84,38 @@ func (s scanner) load(key string) (*scanResult, bool) {
 	if s.cacheDir == "" {
 		return nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(s.cacheDir, key+".json"))
+	b, err := os.ReadFile(filepath.Join(s.cacheDir, key+".bin"))
 	if err != nil {
 		return nil, false
 	}
-	var res scanResult
-	if json.Unmarshal(b, &res) != nil {
+	res, ok := decodeScan(b)
+	if !ok || !stampsHold(res.Dirs) {
 		return nil, false
 	}
-	for _, d := range res.Dirs {
-		var st syscall.Stat_t
-		if syscall.Lstat(d.Path, &st) != nil || st.Mtim.Nano() != d.MTime || st.Ino != d.Ino {
-			return nil, false
-		}
+	return res, true
+}
+
+// stampsHold re-checks every walked directory, spread over a few
+// goroutines: on a warm run this is the whole cost of the glob rules.
+func stampsHold(dirs []dirStamp) bool {
+	const workers = 4
+	var bad atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var st syscall.Stat_t
+			for i := w; i < len(dirs) && !bad.Load(); i += workers {
+				d := dirs[i]
+				if syscall.Lstat(d.Path, &st) != nil || st.Mtim.Nano() != d.MTime || st.Ino != d.Ino {
+					bad.Store(true)
+				}
+			}
+		}(w)
 	}
-	return &res, true
+	wg.Wait()
+	return !bad.Load()
 }
 
 func (s scanner) store(key string, res *scanResult) {
@@ -105,94 +125,230 @@ func (s scanner) store(key string, res *scanResult) {
 	if err := os.MkdirAll(s.cacheDir, 0o700); err != nil {
 		return
 	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		return
-	}
 	tmp, err := os.CreateTemp(s.cacheDir, "scan-*")
 	if err != nil {
 		return
 	}
-	_, werr := tmp.Write(b)
+	_, werr := tmp.Write(encodeScan(res))
 	if cerr := tmp.Close(); werr != nil || cerr != nil {
 		os.Remove(tmp.Name())
 		return
 	}
-	if os.Rename(tmp.Name(), filepath.Join(s.cacheDir, key+".json")) != nil {
+	if os.Rename(tmp.Name(), filepath.Join(s.cacheDir, key+".bin")) != nil {
 		os.Remove(tmp.Name())
 	}
 }
 
-// walk visits each root once, pruning directories no pattern can reach.
-// Symbolic links are not followed: a link is matched by its own path.
-func walk(req scanRequest) (*scanResult, error) {
-	res := &scanResult{}
-	seen := map[string]bool{}
-	entries := 0
-	for _, root := range req.Roots {
-		var relevant []string
-		for _, p := range req.Patterns {
-			if workspace.MatchPrefix(p, root) {
-				relevant = append(relevant, p)
-			}
+// The cache is a flat binary record (JSON decoding alone would eat most of
+// the warm-run budget): counts and lengths as uvarints, then bytes.
+func encodeScan(res *scanResult) []byte {
+	var b []byte
+	putStr := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = append(b, scanCacheVersion)
+	b = binary.AppendUvarint(b, uint64(len(res.Dirs)))
+	for _, d := range res.Dirs {
+		putStr(d.Path)
+		b = binary.AppendVarint(b, d.MTime)
+		b = binary.AppendUvarint(b, d.Ino)
+	}
+	b = binary.AppendUvarint(b, uint64(len(res.Matches)))
+	for pat, paths := range res.Matches {
+		putStr(pat)
+		b = binary.AppendUvarint(b, uint64(len(paths)))
+		for _, p := range paths {
+			putStr(p)
 		}
-		if len(relevant) == 0 {
+	}
+	return b
+}
+
+const scanCacheVersion = 1
+
+func decodeScan(b []byte) (*scanResult, bool) {
+	if len(b) == 0 || b[0] != scanCacheVersion {
+		return nil, false
+	}
+	b = b[1:]
+	bad := false
+	uv := func() uint64 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			bad = true
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	str := func() string {
+		n := uv()
+		if bad || n > uint64(len(b)) {
+			bad = true
+			return ""
+		}
+		s := string(b[:n])
+		b = b[n:]
+		return s
+	}
+	res := &scanResult{Matches: map[string][]string{}}
+	nd := uv()
+	if nd > uint64(len(b)) {
+		return nil, false
+	}
+	res.Dirs = make([]dirStamp, 0, nd)
+	for i := uint64(0); i < nd && !bad; i++ {
+		d := dirStamp{Path: str()}
+		m, n := binary.Varint(b)
+		if n <= 0 {
+			return nil, false
+		}
+		b = b[n:]
+		d.MTime = m
+		d.Ino = uv()
+		res.Dirs = append(res.Dirs, d)
+	}
+	np := uv()
+	for i := uint64(0); i < np && !bad; i++ {
+		pat := str()
+		n := uv()
+		if n > uint64(len(b)) {
+			return nil, false
+		}
+		paths := make([]string, 0, n)
+		for j := uint64(0); j < n && !bad; j++ {
+			paths = append(paths, str())
+		}
+		res.Matches[pat] = paths
+	}
+	if bad || len(b) != 0 {
+		return nil, false
+	}
+	return res, true
+}
+
+// walker walks each root once, advancing every pattern's state per path
+// segment and pruning subtrees no pattern can still reach. Symbolic links
+// are not followed: a link is matched by its own path.
+type walker struct {
+	patterns []*pattern
+	res      *scanResult
+	seen     map[string]map[string]bool
+	entries  int
+}
+
+// live is one pattern with its NFA states at the current directory.
+type live struct {
+	p      *pattern
+	states states
+}
+
+func walk(req scanRequest) (*scanResult, error) {
+	w := &walker{res: &scanResult{Matches: map[string][]string{}}, seen: map[string]map[string]bool{}}
+	for _, p := range req.Patterns {
+		c := compilePattern(p)
+		if len(c.segs) > maxSegments {
+			return nil, fmt.Errorf("pattern %s has more than %d path segments", p, maxSegments)
+		}
+		w.patterns = append(w.patterns, c)
+	}
+	for _, root := range req.Roots {
+		// Advance every pattern along the root's own segments.
+		var lives []live
+		for _, p := range w.patterns {
+			states := p.start()
+			for _, seg := range strings.Split(strings.TrimPrefix(root, "/"), "/") {
+				if seg == "" {
+					continue
+				}
+				if states = p.step(states, seg); states == 0 {
+					break
+				}
+			}
+			if states == 0 {
+				continue
+			}
+			if p.accepts(states) {
+				w.add(p.text, root)
+				continue // the root itself matched: it stands for its subtree
+			}
+			lives = append(lives, live{p, states})
+		}
+		if len(lives) == 0 {
 			continue
 		}
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
-					return nil // unreadable to us is unreadable to the sandbox too
-				}
-				return err
-			}
-			entries++
-			if entries > maxScanEntries {
-				return fmt.Errorf("more than %d entries below %s: too large to check the policy's glob and protected-path rules", maxScanEntries, root)
-			}
-			for _, p := range relevant {
-				if workspace.Match(p, path) && !seen[path] {
-					seen[path] = true
-					res.Matches = append(res.Matches, path)
-					break
-				}
-			}
-			if !d.IsDir() {
-				return nil
-			}
-			descend := false
-			for _, p := range relevant {
-				if canDescend(p, path) {
-					descend = true
-					break
-				}
-			}
-			if !descend {
-				return fs.SkipDir
-			}
-			var st syscall.Stat_t
-			if syscall.Lstat(path, &st) == nil {
-				res.Dirs = append(res.Dirs, dirStamp{Path: path, MTime: st.Mtim.Nano(), Ino: st.Ino})
-			}
-			return nil
-		})
-		if err != nil {
+		if err := w.dir(root, lives); err != nil {
 			return nil, fmt.Errorf("scanning %s: %w", root, err)
 		}
 	}
-	sort.Strings(res.Matches)
-	return res, nil
+	for _, m := range w.res.Matches {
+		sort.Strings(m)
+	}
+	return w.res, nil
+}
+
+func (w *walker) add(pattern, path string) {
+	s := w.seen[pattern]
+	if s == nil {
+		s = map[string]bool{}
+		w.seen[pattern] = s
+	}
+	if !s[path] {
+		s[path] = true
+		w.res.Matches[pattern] = append(w.res.Matches[pattern], path)
+	}
+}
+
+func (w *walker) dir(dir string, lives []live) error {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		return nil
+	}
+	w.res.Dirs = append(w.res.Dirs, dirStamp{Path: dir, MTime: st.Mtim.Nano(), Ino: st.Ino})
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+			return nil // unreadable to us is unreadable to the sandbox too
+		}
+		return err
+	}
+	w.entries += len(ents)
+	if w.entries > maxScanEntries {
+		return fmt.Errorf("more than %d entries: too large to check the policy's glob and protected-path rules", maxScanEntries)
+	}
+	var next []live
+	for _, e := range ents {
+		name := e.Name()
+		path := dir + "/" + name
+		if dir == "/" {
+			path = "/" + name
+		}
+		isDir := e.IsDir()
+		next = next[:0]
+		for _, l := range lives {
+			states := l.p.step(l.states, name)
+			if states == 0 {
+				continue
+			}
+			if l.p.accepts(states) {
+				w.add(l.p.text, path)
+				continue // a matched directory stands for everything below it
+			}
+			if isDir {
+				next = append(next, live{l.p, states})
+			}
+		}
+		if isDir && len(next) > 0 {
+			if err := w.dir(path, append([]live(nil), next...)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // within reports whether p is dir or below it.
 func within(dir, p string) bool {
 	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
-}
-
-// canDescend reports whether a path strictly below dir could match p.
-func canDescend(p, dir string) bool {
-	if !workspace.MatchPrefix(p, dir) {
-		return false
-	}
-	return strings.Contains(p, "**") || strings.Count(p, "/") > strings.Count(dir, "/")
 }

@@ -1,0 +1,170 @@
+//go:build linux
+
+package linux
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cordon-dev/cordon/workspace"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+type planFixture struct {
+	root, home string
+	dirs       workspace.Dirs
+}
+
+func newPlanFixture(t testing.TB) *planFixture {
+	t.Helper()
+	base, _ := filepath.EvalSymlinks(t.TempDir())
+	f := &planFixture{root: filepath.Join(base, "ws"), home: filepath.Join(base, "home")}
+	f.dirs = workspace.Dirs{Home: f.home, ConfigDir: filepath.Join(f.home, ".config/cordon"), StateDir: filepath.Join(f.home, ".local/state/cordon")}
+	for _, p := range []string{"src/.vscode/settings.json", "secrets/token", "keys/a.pem", "keys/sub/b.pem", ".git/config", ".git/hooks/pre-commit", "README"} {
+		f.file(t, filepath.Join(f.root, p))
+	}
+	f.file(t, filepath.Join(f.home, ".ssh/id_ed25519"))
+	f.file(t, filepath.Join(f.home, ".aws/config"))
+	f.file(t, filepath.Join(f.home, ".netrc"))
+	return f
+}
+
+func (f *planFixture) file(t testing.TB, p string) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *planFixture) load(t testing.TB, policy string) *workspace.Policy {
+	t.Helper()
+	os.WriteFile(filepath.Join(f.root, ".sandbox.toml"), []byte(policy), 0o644)
+	p, err := workspace.Load(workspace.LoadOptions{Root: f.root, Dirs: f.dirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Trusted {
+		workspace.TrustStore{Dir: f.dirs.StateDir}.Trust(p.File, p.Hash)
+		p, _ = workspace.Load(workspace.LoadOptions{Root: f.root, Dirs: f.dirs})
+	}
+	return p
+}
+
+const samplePolicy = `[filesystem]
+deny_write = [".env", "keys/**/*.pem"]
+deny_read = ["secrets", "~/.aws"]
+allow_read = ["~/.aws/config"]
+`
+
+// TestGoldenArgs pins the bwrap argument list for a sample policy: every
+// isolation flag, and the order that makes later binds cover earlier ones.
+func TestGoldenArgs(t *testing.T) {
+	f := newPlanFixture(t)
+	p := f.load(t, samplePolicy)
+	pl, err := buildPlan(p, "/tmp/cordon-private", scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := bwrapArgs(pl, argvOptions{Dir: f.root, Init: "/usr/bin/cordon", Hidden: "/run/cordon/hidden", Alive: true, InitConfig: "CFG", Argv: []string{"npm", "test"}})
+	got := strings.ReplaceAll(strings.Join(args, "\n")+"\n", filepath.Dir(f.root), "$BASE")
+	golden := filepath.Join("..", "..", "testdata", "bwrap", "sample.args")
+	if *update {
+		os.MkdirAll(filepath.Dir(golden), 0o755)
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("bwrap args changed (run with -update if intended):\n%s", got)
+	}
+}
+
+func TestPlanCoversRules(t *testing.T) {
+	f := newPlanFixture(t)
+	p := f.load(t, samplePolicy)
+	pl, err := buildPlan(p, "/tmp/x", scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(list []string, p string) bool { return contains(list, filepath.Join(f.root, p)) }
+	for _, p := range []string{"keys/a.pem", "keys/sub/b.pem", ".git/config", ".git/hooks", "src/.vscode", ".sandbox.toml"} {
+		if !has(pl.ReadOnly, p) {
+			t.Errorf("%s not read-only: %v", p, pl.ReadOnly)
+		}
+	}
+	if !has(pl.HiddenDirs, "secrets") || !contains(pl.HiddenDirs, filepath.Join(f.home, ".aws")) || !contains(pl.HiddenDirs, filepath.Join(f.home, ".ssh")) {
+		t.Errorf("hidden dirs: %v", pl.HiddenDirs)
+	}
+	if !contains(pl.HiddenFiles, filepath.Join(f.home, ".netrc")) || !contains(pl.Reopened, filepath.Join(f.home, ".aws/config")) {
+		t.Errorf("hidden files %v reopened %v", pl.HiddenFiles, pl.Reopened)
+	}
+	for _, m := range []string{".env", ".envrc", ".vscode/", ".claude/"} {
+		if !contains(pl.Missing, filepath.Join(f.root, m)+map[bool]string{true: "/"}[strings.HasSuffix(m, "/")]) {
+			t.Errorf("missing %s not covered: %v", m, pl.Missing)
+		}
+	}
+}
+
+// makeTree builds n files in a realistic shape: 100 files per directory,
+// ten directories per level.
+func makeTree(b *testing.B, root string, n int) {
+	for i := 0; i < n; i++ {
+		dir := filepath.Join(root, fmt.Sprintf("d%d", i/1000), fmt.Sprintf("e%d", (i/100)%10))
+		if i%100 == 0 {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.txt", i)), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// twentyGlobs are rules of the shapes people write.
+func twentyGlobs() string {
+	rules := []string{"**/*.pem", "**/*.key", "secrets/**", "*.env", ".env.*", "**/id_rsa*", "config/*.secret",
+		"d1/**/*.bak", "**/credentials*.json", "d2/e3/*.tmp", "**/*.p12", "**/.npmrc", "d5/**", "**/*.kdbx",
+		"private/**", "**/token*", "d9/e9/f9*", "**/*.sqlite", "logs/**/*.log", "**/.htpasswd"}
+	return `[filesystem]
+deny_write = ["` + strings.Join(rules[:10], `", "`) + `"]
+deny_read = ["` + strings.Join(rules[10:], `", "`) + `"]
+`
+}
+
+func benchPolicyBuild(b *testing.B, warm bool) {
+	f := newPlanFixture(b)
+	makeTree(b, f.root, 100_000)
+	p := f.load(b, twentyGlobs())
+	cache := b.TempDir()
+	if warm {
+		if _, err := buildPlan(p, "/tmp/x", scanner{cacheDir: cache}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		sc := scanner{cacheDir: cache}
+		if !warm {
+			sc.cacheDir = ""
+		}
+		if _, err := buildPlan(p, "/tmp/x", sc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPolicyBuildCold: 100,000 files, 20 glob rules, no cache (target ≤ 300 ms).
+func BenchmarkPolicyBuildCold(b *testing.B) { benchPolicyBuild(b, false) }
+
+// BenchmarkPolicyBuildWarm: the same with the scan cache valid (target ≤ 2 ms).
+func BenchmarkPolicyBuildWarm(b *testing.B) { benchPolicyBuild(b, true) }

@@ -1,0 +1,96 @@
+//go:build linux
+
+package seccomp
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// run evaluates the filter in x/net/bpf's VM on a seccomp_data record.
+func run(t *testing.T, opts Options, arch uint32, nr uint32, arg0 uint64) uint32 {
+	t.Helper()
+	raw, err := Program(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, ok := bpf.Disassemble(raw)
+	if !ok {
+		t.Fatal("the program does not disassemble")
+	}
+	vm, err := bpf.NewVM(ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kernel loads seccomp_data words in host order; the VM loads
+	// packet bytes big-endian. Lay each word out so the VM reads the value
+	// the kernel would.
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[0:], nr)
+	binary.BigEndian.PutUint32(data[4:], arch)
+	binary.BigEndian.PutUint32(data[16:], uint32(arg0))
+	out, err := vm.Run(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(out)
+}
+
+const (
+	allow = unix.SECCOMP_RET_ALLOW
+	eperm = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+)
+
+func TestDeniedSyscalls(t *testing.T) {
+	arch, _ := nativeArch()
+	for name, nr := range Denied() {
+		if got := run(t, Options{}, arch, nr, 0); got != eperm {
+			t.Errorf("%s: %#x, want EPERM", name, got)
+		}
+	}
+	for name, nr := range map[string]uint32{"read": unix.SYS_READ, "openat": unix.SYS_OPENAT, "execve": unix.SYS_EXECVE, "connect": unix.SYS_CONNECT} {
+		if got := run(t, Options{}, arch, nr, 0); got != allow {
+			t.Errorf("%s: %#x, want allow", name, got)
+		}
+	}
+}
+
+func TestForeignArchitecturesRefused(t *testing.T) {
+	for _, arch := range []uint32{unix.AUDIT_ARCH_I386, unix.AUDIT_ARCH_ARM, 0} {
+		// getpid on i386 is 20; any number is refused under a foreign ABI.
+		if got := run(t, Options{}, arch, 20, 0); got != eperm {
+			t.Errorf("arch %#x: %#x, want EPERM", arch, got)
+		}
+	}
+	if x32Bit != 0 {
+		arch, _ := nativeArch()
+		if got := run(t, Options{}, arch, x32Bit|unix.SYS_GETPID, 0); got != eperm {
+			t.Errorf("x32 getpid: %#x, want EPERM", got)
+		}
+	}
+}
+
+func TestSocketAndClone(t *testing.T) {
+	arch, _ := nativeArch()
+	if got := run(t, Options{}, arch, unix.SYS_SOCKET, unix.AF_UNIX); got != eperm {
+		t.Errorf("socket(AF_UNIX): %#x", got)
+	}
+	if got := run(t, Options{}, arch, unix.SYS_SOCKET, unix.AF_INET); got != allow {
+		t.Errorf("socket(AF_INET): %#x", got)
+	}
+	if got := run(t, Options{AllowUnixSockets: true}, arch, unix.SYS_SOCKET, unix.AF_UNIX); got != allow {
+		t.Errorf("socket(AF_UNIX) with unix sockets allowed: %#x", got)
+	}
+	if got := run(t, Options{}, arch, unix.SYS_CLONE, unix.CLONE_NEWUSER); got != eperm {
+		t.Errorf("clone(CLONE_NEWUSER): %#x", got)
+	}
+	if got := run(t, Options{}, arch, unix.SYS_CLONE, unix.CLONE_VM|unix.CLONE_THREAD); got != allow {
+		t.Errorf("clone(thread): %#x", got)
+	}
+	if got := run(t, Options{}, arch, unix.SYS_CLONE3, 0); got != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+		t.Errorf("clone3: %#x, want ENOSYS", got)
+	}
+}
