@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"strconv"
 
-	"github.com/cordon-dev/cordon/sandbox/linux"
+	"github.com/cordon-dev/cordon/sandbox/netinside"
 )
 
 // runConnect is `cordon connect HOST PORT`, used inside the sandbox as
@@ -24,30 +22,9 @@ func runConnect(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "cordon connect: bad port %q\n", args[1])
 		return 2
 	}
-	bridge := os.Getenv("CORDON_PROXY")
-	if bridge == "" {
-		fmt.Fprintln(os.Stderr, "cordon connect: CORDON_PROXY is not set (it only works inside cordon run)")
-		return 1
-	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", bridge)
-	if err != nil {
+	if err := netinside.Connect(ctx, "", args[0], port, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "cordon connect:", err)
 		return 1
 	}
-	defer c.Close()
-	if err := linux.SOCKSConnect(c, args[0], port); err != nil {
-		fmt.Fprintf(os.Stderr, "cordon connect: %s:%d: %v\n", args[0], port, err)
-		return 1
-	}
-	done := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(c, os.Stdin)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-		close(done)
-	}()
-	_, _ = io.Copy(os.Stdout, c)
 	return 0
 }
