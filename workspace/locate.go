@@ -1,19 +1,56 @@
 package workspace
 
 import (
+	"sort"
+	"strconv"
 	"strings"
 )
 
-// locator finds where keys and array elements sit in a policy file's
-// text. BurntSushi/toml keeps key positions private, and an editor
-// squiggle on the wrong line is worse than none, so we scan the (already
-// valid) TOML ourselves: table headers, key lines, string elements.
+// locator knows where every key, value and array element of a policy file
+// sits. BurntSushi/toml keeps key positions private and has none for array
+// elements, and an editor squiggle on the wrong spot is worse than none, so
+// we scan the text ourselves. The scanner runs only on text toml.Decode
+// accepted, but it never panics or loops on anything else either.
 type locator struct {
-	lines []string
+	src        string
+	lineStarts []int            // byte offset of each line's first byte
+	keys       map[string]where // by keyID(path)
 }
 
+// where is the position of one key: its name, the first byte of its value,
+// and, for arrays, the first byte of each element.
+type where struct {
+	name, value int // byte offsets
+	elems       []int
+}
+
+// pos is a 1-based line and byte column.
+type pos struct{ line, col int }
+
+func keyID(path []string) string { return strings.Join(path, "\x00") }
+
 func newLocator(data []byte) *locator {
-	return &locator{lines: strings.Split(string(data), "\n")}
+	l := &locator{src: string(data), keys: map[string]where{}, lineStarts: []int{0}}
+	for i := 0; i < len(l.src); i++ {
+		if l.src[i] == '\n' {
+			l.lineStarts = append(l.lineStarts, i+1)
+		}
+	}
+	s := &scanner{l: l}
+	s.document()
+	return l
+}
+
+// at turns a byte offset into a position inside the file.
+func (l *locator) at(off int) pos {
+	if off < 0 {
+		off = 0
+	}
+	if off > len(l.src) {
+		off = len(l.src)
+	}
+	i := sort.Search(len(l.lineStarts), func(i int) bool { return l.lineStarts[i] > off }) - 1
+	return pos{i + 1, off - l.lineStarts[i] + 1}
 }
 
 // clamp moves a position reported past the end of a line or of the file
@@ -22,10 +59,14 @@ func (l *locator) clamp(p pos) pos {
 	if p.line < 1 {
 		p.line = 1
 	}
-	if p.line > len(l.lines) {
-		p.line = len(l.lines)
+	if p.line > len(l.lineStarts) {
+		p.line = len(l.lineStarts)
 	}
-	if max := len(l.lines[p.line-1]) + 1; p.col > max {
+	end := len(l.src)
+	if p.line < len(l.lineStarts) {
+		end = l.lineStarts[p.line] - 1
+	}
+	if max := end - l.lineStarts[p.line-1] + 1; p.col > max {
 		p.col = max
 	}
 	if p.col < 1 {
@@ -34,143 +75,257 @@ func (l *locator) clamp(p pos) pos {
 	return p
 }
 
-// pos is a 1-based line and column.
-type pos struct{ line, col int }
+// name is where key's name is written (a table header for a table); the
+// file's start when the key is not found.
+func (l *locator) name(path []string) pos {
+	if w, ok := l.keys[keyID(path)]; ok {
+		return l.at(w.name)
+	}
+	return pos{1, 1}
+}
 
-// key finds key (a path like ["network","allow"]) and returns the position
-// of its name and of the first character after its "=".
-func (l *locator) key(path []string) (name pos, value pos, ok bool) {
-	table := ""
-	for i, raw := range l.lines {
-		line := strings.TrimSpace(stripComment(raw))
-		if strings.HasPrefix(line, "[") {
-			table = strings.Trim(strings.TrimSpace(strings.Trim(line, "[]")), " ")
-			table = unquoteKey(strings.ReplaceAll(table, " ", ""))
-			if table == strings.Join(path, ".") {
-				col := strings.Index(raw, "[") + 1
-				return pos{i + 1, col}, pos{i + 1, col}, true
+// value is where key's value starts.
+func (l *locator) value(path []string) pos {
+	if w, ok := l.keys[keyID(path)]; ok {
+		return l.at(w.value)
+	}
+	return pos{1, 1}
+}
+
+// elem is where the i-th element of the array at key starts.
+func (l *locator) elem(path []string, i int) pos {
+	w, ok := l.keys[keyID(path)]
+	if !ok {
+		return pos{1, 1}
+	}
+	if i < len(w.elems) {
+		return l.at(w.elems[i])
+	}
+	return l.at(w.value)
+}
+
+// scanner walks TOML text recording positions into its locator.
+type scanner struct {
+	l *locator
+	i int
+}
+
+func (s *scanner) eof() bool { return s.i >= len(s.l.src) }
+func (s *scanner) peek() byte {
+	if s.eof() {
+		return 0
+	}
+	return s.l.src[s.i]
+}
+
+func (s *scanner) record(path []string, name, value int) {
+	id := keyID(path)
+	if _, ok := s.l.keys[id]; !ok {
+		s.l.keys[id] = where{name: name, value: value}
+	}
+}
+
+// skipBlank skips spaces and tabs, and newlines and comments when lines is set.
+func (s *scanner) skipBlank(lines bool) {
+	for !s.eof() {
+		switch c := s.peek(); {
+		case c == ' ' || c == '\t':
+			s.i++
+		case lines && (c == '\n' || c == '\r'):
+			s.i++
+		case lines && c == '#':
+			for !s.eof() && s.peek() != '\n' {
+				s.i++
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) document() {
+	var table []string
+	for {
+		s.skipBlank(true)
+		if s.eof() {
+			return
+		}
+		start := s.i
+		if s.peek() == '[' {
+			s.i++
+			if s.peek() == '[' { // an array of tables: none in our schema
+				s.i++
+			}
+			table = s.key()
+			s.record(table, start, start)
+			s.skipBlank(false)
+			for !s.eof() && s.peek() == ']' {
+				s.i++
 			}
 			continue
 		}
-		eq := equalsIndex(raw)
-		if eq < 0 {
-			continue
-		}
-		k := strings.TrimSpace(raw[:eq])
-		full := unquoteKey(k)
-		if table != "" {
-			full = table + "." + full
-		}
-		want := strings.Join(path, ".")
-		if full == want || strings.HasPrefix(want, full+".") && isInlineTable(raw[eq+1:]) {
-			col := strings.Index(raw, k) + 1
-			if full != want {
-				// The key sits inside an inline table on this line: find it there.
-				last := path[len(path)-1]
-				if j := strings.Index(raw[eq+1:], last); j >= 0 {
-					col = eq + 1 + j + 1
-				}
-			}
-			return pos{i + 1, col}, l.after(i, eq+1), true
-		}
-	}
-	return pos{}, pos{}, false
-}
-
-func isInlineTable(rest string) bool { return strings.HasPrefix(strings.TrimSpace(rest), "{") }
-
-// after is the position of the first non-space character at or after
-// (line i, byte col), crossing lines.
-func (l *locator) after(i, col int) pos {
-	for ; i < len(l.lines); i, col = i+1, 0 {
-		s := l.lines[i]
-		for j := col; j < len(s); j++ {
-			if s[j] != ' ' && s[j] != '\t' {
-				return pos{i + 1, j + 1}
+		before := s.i
+		s.keyValue(table)
+		if s.i == before { // not TOML we understand: skip the line
+			for !s.eof() && s.peek() != '\n' {
+				s.i++
 			}
 		}
 	}
-	return pos{len(l.lines), 1}
 }
 
-// element finds the n-th (0-based) element of the array that starts at
-// start (the "["), by counting top-level strings.
-func (l *locator) element(start pos, n int) (pos, bool) {
-	i, j := start.line-1, start.col-1
-	if i >= len(l.lines) || j >= len(l.lines[i]) || l.lines[i][j] != '[' {
-		return pos{}, false
-	}
-	j++
-	count := 0
-	for ; i < len(l.lines); i, j = i+1, 0 {
-		s := l.lines[i]
-		for j < len(s) {
-			switch c := s[j]; c {
-			case '#':
-				j = len(s)
-				continue
-			case ']':
-				return pos{}, false
-			case '"', '\'':
-				if count == n {
-					return pos{i + 1, j + 1}, true
-				}
-				count++
-				j = skipString(s, j)
-				continue
-			}
-			j++
-		}
-	}
-	return pos{}, false
-}
-
-// skipString returns the index just past the string literal starting at j.
-func skipString(s string, j int) int {
-	q := s[j]
-	for k := j + 1; k < len(s); k++ {
-		if q == '"' && s[k] == '\\' {
-			k++
-			continue
-		}
-		if s[k] == q {
-			return k + 1
-		}
-	}
-	return len(s)
-}
-
-// equalsIndex is the byte index of the first "=" outside quotes, or -1.
-func equalsIndex(s string) int {
-	for j := 0; j < len(s); j++ {
-		switch s[j] {
-		case '#':
-			return -1
-		case '"', '\'':
-			j = skipString(s, j) - 1
-		case '=':
-			return j
-		}
-	}
-	return -1
-}
-
-func stripComment(s string) string {
-	for j := 0; j < len(s); j++ {
-		switch s[j] {
-		case '"', '\'':
-			j = skipString(s, j) - 1
-		case '#':
-			return s[:j]
-		}
-	}
-	return s
-}
-
-func unquoteKey(k string) string {
+// key reads a possibly dotted, possibly quoted key.
+func (s *scanner) key() []string {
 	var parts []string
-	for _, p := range strings.Split(k, ".") {
-		parts = append(parts, strings.Trim(strings.TrimSpace(p), `"'`))
+	for {
+		s.skipBlank(false)
+		switch c := s.peek(); {
+		case c == '"' || c == '\'':
+			start := s.i
+			s.skipString()
+			parts = append(parts, unquote(s.l.src[start:s.i]))
+		case isBareKey(c):
+			start := s.i
+			for !s.eof() && isBareKey(s.peek()) {
+				s.i++
+			}
+			parts = append(parts, s.l.src[start:s.i])
+		default:
+			return parts
+		}
+		s.skipBlank(false)
+		if s.peek() != '.' {
+			return parts
+		}
+		s.i++
 	}
-	return strings.Join(parts, ".")
+}
+
+func isBareKey(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+func unquote(q string) string {
+	if strings.HasPrefix(q, "'") {
+		return strings.Trim(q, "'")
+	}
+	if u, err := strconv.Unquote(q); err == nil {
+		return u
+	}
+	return strings.Trim(q, `"`)
+}
+
+// keyValue reads "key = value" under prefix.
+func (s *scanner) keyValue(prefix []string) {
+	start := s.i
+	k := s.key()
+	if len(k) == 0 {
+		return
+	}
+	s.skipBlank(false)
+	if s.peek() != '=' {
+		return
+	}
+	s.i++
+	s.skipBlank(false)
+	path := append(append([]string(nil), prefix...), k...)
+	// Intermediate tables of a dotted key are "defined" at the key too.
+	for n := len(prefix) + 1; n < len(path); n++ {
+		s.record(path[:n], start, start)
+	}
+	s.record(path, start, s.i)
+	s.value(path)
+}
+
+func (s *scanner) value(path []string) {
+	switch s.peek() {
+	case '"', '\'':
+		s.skipString()
+	case '[':
+		s.i++
+		var elems []int
+		for n := 0; ; n++ {
+			s.skipBlank(true)
+			if s.eof() || s.peek() == ']' {
+				break
+			}
+			elems = append(elems, s.i)
+			before := s.i
+			s.value(append(path, "#"+strconv.Itoa(n)))
+			s.skipBlank(true)
+			if s.peek() == ',' {
+				s.i++
+			} else if s.i == before {
+				break
+			}
+		}
+		if !s.eof() {
+			s.i++
+		}
+		if w, ok := s.l.keys[keyID(path)]; ok && w.elems == nil {
+			w.elems = elems
+			s.l.keys[keyID(path)] = w
+		}
+	case '{':
+		s.i++
+		for {
+			s.skipBlank(false)
+			if s.eof() || s.peek() == '}' {
+				break
+			}
+			before := s.i
+			s.keyValue(path)
+			s.skipBlank(false)
+			if s.peek() == ',' {
+				s.i++
+			} else if s.i == before {
+				break
+			}
+		}
+		if !s.eof() {
+			s.i++
+		}
+	default:
+		// A number, boolean or date: up to the next delimiter.
+		for !s.eof() && !strings.ContainsRune(",]}#\n\r", rune(s.peek())) {
+			s.i++
+		}
+	}
+}
+
+// skipString moves past the (possibly multi-line) string starting at s.i.
+func (s *scanner) skipString() {
+	src := s.l.src
+	q := src[s.i]
+	if strings.HasPrefix(src[s.i:], strings.Repeat(string(q), 3)) {
+		s.i += 3
+		for !s.eof() {
+			if q == '"' && src[s.i] == '\\' {
+				s.i += 2
+				continue
+			}
+			if strings.HasPrefix(src[s.i:], strings.Repeat(string(q), 3)) {
+				s.i += 3
+				// Up to two more quotes may belong to the content.
+				for n := 0; n < 2 && s.peek() == q; n++ {
+					s.i++
+				}
+				return
+			}
+			s.i++
+		}
+		return
+	}
+	s.i++
+	for !s.eof() {
+		c := src[s.i]
+		if q == '"' && c == '\\' {
+			s.i += 2
+			continue
+		}
+		s.i++
+		if c == q || c == '\n' {
+			return
+		}
+	}
 }

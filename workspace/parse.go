@@ -47,121 +47,233 @@ type File struct {
 // Warnings are valid but risky rules.
 func (f *File) Warnings() []Diagnostic { return f.warnings }
 
-// rawPolicy is the file's schema; unknown keys are caught through
-// MetaData.Undecoded.
-type rawPolicy struct {
-	Filesystem struct {
-		AllowWrite []string `toml:"allow_write"`
-		DenyWrite  []string `toml:"deny_write"`
-		DenyRead   []string `toml:"deny_read"`
-		AllowRead  []string `toml:"allow_read"`
-	} `toml:"filesystem"`
-	Network struct {
-		Allow            []string `toml:"allow"`
-		Deny             []string `toml:"deny"`
-		Unknown          *string  `toml:"unknown"`
-		AllowUnixSockets []string `toml:"allow_unix_sockets"`
-	} `toml:"network"`
-	Env struct {
-		Pass []string          `toml:"pass"`
-		Set  map[string]string `toml:"set"`
-	} `toml:"env"`
-	Limits struct {
-		Timeout   *string `toml:"timeout"`
-		Memory    any     `toml:"memory"`
-		Processes *int64  `toml:"processes"`
-	} `toml:"limits"`
+// schema is every key a policy file may hold, with the kind of its value.
+var schema = map[string]map[string]valueKind{
+	"filesystem": {"allow_write": kindStrings, "deny_write": kindStrings, "deny_read": kindStrings, "allow_read": kindStrings},
+	"network":    {"allow": kindStrings, "deny": kindStrings, "unknown": kindString, "allow_unix_sockets": kindStrings},
+	"env":        {"pass": kindStrings, "set": kindStringMap},
+	"limits":     {"timeout": kindString, "memory": kindSize, "processes": kindInt},
 }
 
-// Parse parses one policy file strictly. root anchors relative paths.
+type valueKind int
+
+const (
+	kindString valueKind = iota + 1
+	kindStrings
+	kindStringMap
+	kindInt
+	kindSize // a string with a unit, or a number of bytes
+)
+
+// Parse parses one policy file strictly: unknown keys, wrong types, bad
+// globs, hosts, durations and sizes are errors at their exact position
+// (1-based line and byte column). root anchors relative paths. On error it
+// returns a *PolicyError holding every problem found.
 func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 	sum := sha256.Sum256(data)
 	f := &File{Path: file, Hash: hex.EncodeToString(sum[:]), LimitSources: map[string]Source{}}
-	p := &parser{file: file, loc: newLocator(data), dirs: dirs, root: root}
+	p := &parser{file: file, dirs: dirs, root: root}
 
-	if strings.IndexByte(string(data), 0) >= 0 {
-		p.errorAt(pos{1, 1}, "the file holds a NUL byte")
+	if i := strings.IndexByte(string(data), 0); i >= 0 {
+		p.loc = &locator{src: string(data), lineStarts: lineStarts(data)}
+		p.errorAt(p.loc.at(i), "the file holds a NUL byte")
 		return nil, p.err()
 	}
-	var raw rawPolicy
-	md, err := toml.Decode(string(data), &raw)
-	if err != nil {
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil {
+		p.loc = &locator{src: string(data), lineStarts: lineStarts(data)}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			p.errorAt(p.loc.clamp(pos{pe.Position.Line, pe.Position.Col}), pe.Message)
-		} else if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
-			// Type errors name only their line.
-			n, _ := strconv.Atoi(m[1])
-			p.errorAt(p.loc.clamp(pos{n, 1}), strings.TrimPrefix(err.Error(), "toml: "))
 		} else {
 			p.errorAt(pos{1, 1}, err.Error())
 		}
 		return nil, p.err()
 	}
-	for _, k := range md.Undecoded() {
-		at, _, _ := p.loc.key(k)
-		if at.line == 0 {
-			at = pos{1, 1}
-		}
-		p.errorAt(at, fmt.Sprintf("unknown key %q (known: %s)", k.String(), knownKeys(k)))
-	}
+	p.loc = newLocator(data)
+	tables := p.tables(doc)
 
 	fs := &f.Filesystem
-	fs.AllowWrite = p.paths([]string{"filesystem", "allow_write"}, raw.Filesystem.AllowWrite)
-	fs.DenyWrite = p.paths([]string{"filesystem", "deny_write"}, raw.Filesystem.DenyWrite)
-	fs.DenyRead = p.paths([]string{"filesystem", "deny_read"}, raw.Filesystem.DenyRead)
-	fs.AllowRead = p.paths([]string{"filesystem", "allow_read"}, raw.Filesystem.AllowRead)
+	fs.AllowWrite = p.paths(tables, "filesystem", "allow_write")
+	fs.DenyWrite = p.paths(tables, "filesystem", "deny_write")
+	fs.DenyRead = p.paths(tables, "filesystem", "deny_read")
+	fs.AllowRead = p.paths(tables, "filesystem", "allow_read")
 
-	f.Network.Allow = p.hosts([]string{"network", "allow"}, raw.Network.Allow)
-	f.Network.Deny = p.hosts([]string{"network", "deny"}, raw.Network.Deny)
-	f.Network.AllowUnixSockets = p.paths([]string{"network", "allow_unix_sockets"}, raw.Network.AllowUnixSockets)
+	f.Network.Allow = p.hosts(tables, "network", "allow")
+	f.Network.Deny = p.hosts(tables, "network", "deny")
+	f.Network.AllowUnixSockets = p.paths(tables, "network", "allow_unix_sockets")
 	for _, r := range f.Network.AllowUnixSockets {
 		if HasGlob(r.Path) {
 			p.errorAt(pos{r.Source.Line, r.Source.Col}, "allow_unix_sockets takes socket paths, not globs")
 		}
 	}
-	if u := raw.Network.Unknown; u != nil {
-		src := p.keySource([]string{"network", "unknown"}, true)
-		switch Unknown(*u) {
+	if u, ok := tables["network"]["unknown"].(string); ok {
+		src := p.source(p.loc.value([]string{"network", "unknown"}))
+		switch Unknown(u) {
 		case UnknownAsk, UnknownDeny:
-			f.Network.Unknown, f.Network.UnknownSource, f.HasUnknown = Unknown(*u), src, true
+			f.Network.Unknown, f.Network.UnknownSource, f.HasUnknown = Unknown(u), src, true
 		default:
-			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("network.unknown must be \"ask\" or \"deny\", not %q", *u))
+			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("network.unknown must be \"ask\" or \"deny\", not %q", u))
 		}
 	}
 
-	for i, name := range raw.Env.Pass {
-		src := p.elemSource([]string{"env", "pass"}, i)
+	for i, name := range p.strings(tables, "env", "pass") {
+		src := p.source(p.loc.elem([]string{"env", "pass"}, i))
 		if !validEnvName(name) {
 			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("%q is not an environment variable name", name))
 			continue
 		}
 		f.Env.Pass = append(f.Env.Pass, EnvPass{Name: name, Source: src})
 	}
-	names := make([]string, 0, len(raw.Env.Set))
-	for name := range raw.Env.Set {
+	set, _ := tables["env"]["set"].(map[string]any)
+	names := make([]string, 0, len(set))
+	for name := range set {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		src := p.keySource([]string{"env", "set", name}, false)
-		if !validEnvName(name) {
+		key := []string{"env", "set", name}
+		src := p.source(p.loc.name(key))
+		v, ok := set[name].(string)
+		switch {
+		case !ok:
+			p.errorAt(p.loc.value(key), fmt.Sprintf("env.set.%s: want a string, got %s", name, typeName(set[name])))
+		case !validEnvName(name):
 			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("%q is not an environment variable name", name))
-			continue
+		case strings.IndexByte(v, 0) >= 0:
+			p.errorAt(p.loc.value(key), fmt.Sprintf("env.set.%s holds a NUL byte", name))
+		default:
+			f.Env.Set = append(f.Env.Set, EnvVar{Name: name, Value: v, Source: src})
 		}
-		if strings.IndexByte(raw.Env.Set[name], 0) >= 0 {
-			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("env.set.%s holds a NUL byte", name))
-			continue
-		}
-		f.Env.Set = append(f.Env.Set, EnvVar{Name: name, Value: raw.Env.Set[name], Source: src})
 	}
 
-	p.limits(f, &raw)
+	p.limits(f, tables)
 	if len(p.diags) > 0 {
 		return nil, p.err()
 	}
 	f.warnings = p.warnings(f)
 	return f, nil
+}
+
+func lineStarts(data []byte) []int {
+	out := []int{0}
+	for i, c := range data {
+		if c == '\n' {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
+// tables checks the document against the schema: unknown keys and values
+// of the wrong kind are errors; what is left is well typed.
+func (p *parser) tables(doc map[string]any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, name := range sortedKeys(doc) {
+		keys, known := schema[name]
+		if !known {
+			p.errorAt(p.loc.name([]string{name}), fmt.Sprintf("unknown key %q (known: filesystem, network, env, limits)", name))
+			continue
+		}
+		t, ok := doc[name].(map[string]any)
+		if !ok {
+			p.errorAt(p.loc.value([]string{name}), fmt.Sprintf("%s: want a table ([%s]), got %s", name, name, typeName(doc[name])))
+			continue
+		}
+		out[name] = map[string]any{}
+		for _, k := range sortedKeys(t) {
+			kind, known := keys[k]
+			path := []string{name, k}
+			if !known {
+				p.errorAt(p.loc.name(path), fmt.Sprintf("unknown key %q in [%s] (known: %s)", k, name, strings.Join(sortedKeys(keys), ", ")))
+				continue
+			}
+			if p.checkKind(path, t[k], kind) {
+				out[name][k] = t[k]
+			}
+		}
+	}
+	return out
+}
+
+// checkKind reports whether v is of kind, else records an error at the
+// value (or the offending element).
+func (p *parser) checkKind(path []string, v any, kind valueKind) bool {
+	key := strings.Join(path, ".")
+	bad := func(at pos, want string, got any) bool {
+		p.errorAt(at, fmt.Sprintf("%s: want %s, got %s", key, want, typeName(got)))
+		return false
+	}
+	switch kind {
+	case kindString:
+		if _, ok := v.(string); !ok {
+			return bad(p.loc.value(path), "a string", v)
+		}
+	case kindInt:
+		if _, ok := v.(int64); !ok {
+			return bad(p.loc.value(path), "an integer", v)
+		}
+	case kindSize:
+		switch v.(type) {
+		case string, int64:
+		default:
+			return bad(p.loc.value(path), `a size like "8GiB" or a number of bytes`, v)
+		}
+	case kindStrings:
+		a, ok := v.([]any)
+		if !ok {
+			return bad(p.loc.value(path), "an array of strings", v)
+		}
+		good := true
+		for i, e := range a {
+			if _, ok := e.(string); !ok {
+				good = bad(p.loc.elem(path, i), "an array of strings", e)
+			}
+		}
+		return good
+	case kindStringMap:
+		if _, ok := v.(map[string]any); !ok {
+			return bad(p.loc.value(path), "a table of strings ({ NAME = \"value\" })", v)
+		}
+	}
+	return true
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return "a date or time"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// strings returns the (already checked) array at table.key.
+func (p *parser) strings(tables map[string]map[string]any, table, key string) []string {
+	a, _ := tables[table][key].([]any)
+	out := make([]string, len(a))
+	for i, e := range a {
+		out[i], _ = e.(string)
+	}
+	return out
 }
 
 type parser struct {
@@ -186,33 +298,12 @@ func (p *parser) err() error {
 	return &PolicyError{Diagnostics: p.diags}
 }
 
-// keySource is where key sits: its value when atValue, else its name.
-func (p *parser) keySource(key []string, atValue bool) Source {
-	name, value, ok := p.loc.key(key)
-	if !ok {
-		return Source{File: p.file, Line: 1, Col: 1}
-	}
-	if atValue {
-		return Source{File: p.file, Line: value.line, Col: value.col}
-	}
-	return Source{File: p.file, Line: name.line, Col: name.col}
-}
+func (p *parser) source(at pos) Source { return Source{File: p.file, Line: at.line, Col: at.col} }
 
-func (p *parser) elemSource(key []string, i int) Source {
-	_, value, ok := p.loc.key(key)
-	if !ok {
-		return Source{File: p.file, Line: 1, Col: 1}
-	}
-	if at, ok := p.loc.element(value, i); ok {
-		return Source{File: p.file, Line: at.line, Col: at.col}
-	}
-	return Source{File: p.file, Line: value.line, Col: value.col}
-}
-
-func (p *parser) paths(key []string, in []string) []PathRule {
+func (p *parser) paths(tables map[string]map[string]any, table, key string) []PathRule {
 	var out []PathRule
-	for i, s := range in {
-		src := p.elemSource(key, i)
+	for i, s := range p.strings(tables, table, key) {
+		src := p.source(p.loc.elem([]string{table, key}, i))
 		abs, err := ExpandPath(s, p.root, p.dirs.Home)
 		if err != nil {
 			p.errorAt(pos{src.Line, src.Col}, err.Error())
@@ -223,10 +314,10 @@ func (p *parser) paths(key []string, in []string) []PathRule {
 	return out
 }
 
-func (p *parser) hosts(key []string, in []string) []HostRule {
+func (p *parser) hosts(tables map[string]map[string]any, table, key string) []HostRule {
 	var out []HostRule
-	for i, s := range in {
-		src := p.elemSource(key, i)
+	for i, s := range p.strings(tables, table, key) {
+		src := p.source(p.loc.elem([]string{table, key}, i))
 		r, err := ParseHostRule(s)
 		if err != nil {
 			p.errorAt(pos{src.Line, src.Col}, err.Error())
@@ -238,18 +329,19 @@ func (p *parser) hosts(key []string, in []string) []HostRule {
 	return out
 }
 
-func (p *parser) limits(f *File, raw *rawPolicy) {
-	if t := raw.Limits.Timeout; t != nil {
-		src := p.keySource([]string{"limits", "timeout"}, true)
-		d, err := time.ParseDuration(*t)
+func (p *parser) limits(f *File, tables map[string]map[string]any) {
+	lim := tables["limits"]
+	if t, ok := lim["timeout"].(string); ok {
+		src := p.source(p.loc.value([]string{"limits", "timeout"}))
+		d, err := time.ParseDuration(t)
 		if err != nil || d <= 0 {
-			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("limits.timeout %q: want a positive duration like \"15m\" or \"90s\"", *t))
+			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("limits.timeout %q: want a positive duration like \"15m\" or \"90s\"", t))
 		} else {
 			f.Limits.Timeout, f.LimitSources["timeout"] = d, src
 		}
 	}
-	if m := raw.Limits.Memory; m != nil {
-		src := p.keySource([]string{"limits", "memory"}, true)
+	if m, ok := lim["memory"]; ok {
+		src := p.source(p.loc.value([]string{"limits", "memory"}))
 		n, err := parseSize(m)
 		if err != nil {
 			p.errorAt(pos{src.Line, src.Col}, "limits.memory: "+err.Error())
@@ -257,17 +349,15 @@ func (p *parser) limits(f *File, raw *rawPolicy) {
 			f.Limits.Memory, f.LimitSources["memory"] = n, src
 		}
 	}
-	if n := raw.Limits.Processes; n != nil {
-		src := p.keySource([]string{"limits", "processes"}, true)
-		if *n < 1 || *n > 1<<22 {
-			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("limits.processes %d: want 1 to %d", *n, 1<<22))
+	if n, ok := lim["processes"].(int64); ok {
+		src := p.source(p.loc.value([]string{"limits", "processes"}))
+		if n < 1 || n > 1<<22 {
+			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("limits.processes %d: want 1 to %d", n, 1<<22))
 		} else {
-			f.Limits.Processes, f.LimitSources["processes"] = int(*n), src
+			f.Limits.Processes, f.LimitSources["processes"] = int(n), src
 		}
 	}
 }
-
-var lineRE = regexp.MustCompile(`line (\d+)`)
 
 var sizeRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B?|B)?\s*$`)
 
@@ -326,22 +416,4 @@ func ExpandPath(s, root, home string) (string, error) {
 		return "", err
 	}
 	return s, nil
-}
-
-func knownKeys(k toml.Key) string {
-	known := map[string]string{
-		"":           "filesystem, network, env, limits",
-		"filesystem": "allow_write, deny_write, deny_read, allow_read",
-		"network":    "allow, deny, unknown, allow_unix_sockets",
-		"env":        "pass, set",
-		"limits":     "timeout, memory, processes",
-	}
-	parent := ""
-	if len(k) > 1 {
-		parent = k[0]
-	}
-	if s, ok := known[parent]; ok {
-		return s
-	}
-	return known[""]
 }
