@@ -34,19 +34,19 @@ unit: build
 	$(GO) test -race -count=1 -timeout 12m ./...
 
 fuzz:
-	@scripts/fuzz.sh $(FUZZTIME)
+	@testdata/scripts/fuzz.sh $(FUZZTIME)
 
 editors-test: build
 	$(MAKE) -C editors test CORDON=$(CURDIR)/$(BIN)
 
 # demo runs one sandboxed command in a scratch workspace on the built-in defaults.
 demo: deps build
-	@scripts/demo.sh $(CURDIR)/$(BIN)
+	@testdata/scripts/demo.sh $(CURDIR)/$(BIN)
 
 # bench measures start-up, policy build, network and editor figures against
 # their baselines in the same run (see README "Performance").
 bench: deps build
-	@scripts/bench.sh $(CURDIR)/$(BIN)
+	@testdata/scripts/bench.sh $(CURDIR)/$(BIN)
 
 e2e-vscode: build
 	$(MAKE) -C editors e2e-vscode CORDON=$(CURDIR)/$(BIN)

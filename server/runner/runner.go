@@ -169,7 +169,9 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 }
 
 // MirrorPorts lists the host loopback ports the policy allows by an explicit
-// localhost:PORT rule; the sandbox mirrors each onto its own loopback.
+// localhost:PORT rule; the sandbox mirrors each onto its own loopback (both
+// 127.0.0.1 and ::1), relaying as localhost:PORT. An IP-literal rule such
+// as 127.0.0.1:PORT is reached through the proxy by that address instead.
 func MirrorPorts(p *workspace.Policy) []int {
 	var ports []int
 	seen := map[int]bool{}
@@ -177,8 +179,7 @@ func MirrorPorts(p *workspace.Policy) []int {
 		if r.Port == 0 || seen[r.Port] {
 			continue
 		}
-		switch r.Host {
-		case "localhost", "127.0.0.1", "[::1]":
+		if r.Host == "localhost" {
 			seen[r.Port] = true
 			ports = append(ports, r.Port)
 		}

@@ -3,7 +3,7 @@
 # its baseline in the same run. Medians; ratios are cordon / baseline.
 set -euo pipefail
 cordon=${1:?usage: bench.sh PATH-TO-CORDON}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 out=$root/bench/out
 mkdir -p "$out"
@@ -44,8 +44,8 @@ cd "$root"
 
 echo "== Go benchmarks (medians of -count runs)"
 go_bench() { # pkg regexp
-  go test -run '^$' -bench "$2" -benchtime "${BENCHTIME:-1x}" -count "${BENCHCOUNT:-5}" "$1" 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
+  go test -run '^$' -bench "$2" -benchtime "${BENCHTIME:-3x}" -count "${BENCHCOUNT:-3}" "$1" 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
 }
-for spec in $(cat scripts/bench.list 2>/dev/null | grep -v '^#'); do
+for spec in $(cat testdata/scripts/bench.list 2>/dev/null | grep -v '^#'); do
   go_bench "${spec%%:*}" "${spec#*:}"
 done

@@ -3,7 +3,7 @@
 # target at a time). The seed corpora already run in plain `go test`.
 set -euo pipefail
 fuzztime=${1:-4000x}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
