@@ -36,8 +36,10 @@ func Connect(ctx context.Context, bridge, host string, port int, in io.Reader, o
 		_ = c.(*net.TCPConn).CloseWrite()
 	}()
 	_, err = io.Copy(out, c)
-	if err != nil && !errors.Is(err, net.ErrClosed) {
+	// ssh ends its ProxyCommand with SIGTERM once the session is over:
+	// a cancelled context after the tunnel was up is the normal end.
+	if err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("tunnel to %s:%d: %w", host, port, err)
 	}
-	return ctx.Err()
+	return nil
 }
