@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,12 @@ func Load(opts LoadOptions) (*Policy, error) {
 	if file == "" {
 		file = filepath.Join(root, ".sandbox.toml")
 	}
+	// The trust store is keyed by absolute path: "--policy p.toml" and
+	// "--policy ./p.toml" are the same file.
+	file, err := filepath.Abs(file)
+	if err != nil {
+		return nil, fmt.Errorf("policy file: %w", err)
+	}
 	d := opts.Dirs
 	p := &Policy{
 		Root:      root,
@@ -50,6 +57,10 @@ func Load(opts LoadOptions) (*Policy, error) {
 		p.Filesystem.DenyRead = append(p.Filesystem.DenyRead, PathRule{Pattern: c, Path: c})
 	}
 
+	if root == d.Home || root == "/" {
+		p.Warnings = append(p.Warnings, Diagnostic{File: file, Line: 1, Col: 1, Severity: SeverityWarning,
+			Message: fmt.Sprintf("the workspace root is %s: all of it is writable (open a project folder instead)", root)})
+	}
 	user, err := readPolicy(p.UserFile, d, root)
 	if err != nil {
 		return nil, err
@@ -201,15 +212,22 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 	return out
 }
 
+// widensWrite: an allow_write reaching outside every workspace folder
+// and outside what the user's own allow_write grants. Symlinks in the part
+// of the path that exists are resolved first: "link" pointing at /etc is a
+// write to /etc. A glob counts from its literal base, erring towards
+// "widens".
 func widensWrite(p *Policy, user *File, r PathRule) bool {
+	base := GlobBase(r.Path)
+	real := resolveExisting(base)
 	for _, f := range p.Folders {
-		if within(f, r.Path) {
+		if within(f, base) && within(resolveExisting(f), real) {
 			return false
 		}
 	}
 	if user != nil {
 		for _, u := range user.Filesystem.AllowWrite {
-			if within(u.Path, r.Path) || (HasGlob(u.Path) && Match(u.Path, r.Path)) {
+			if covers(u.Path, r.Path) && (HasGlob(u.Path) || within(resolveExisting(u.Path), real)) {
 				return false
 			}
 		}
@@ -217,19 +235,19 @@ func widensWrite(p *Policy, user *File, r PathRule) bool {
 	return true
 }
 
-// widensRead: an allow_read re-opening something the credential set or
-// the user's own deny_read closed.
+// widensRead: an allow_read re-opening anything the credential set or the
+// user's own deny_read closed, unless the user's own allow_read already
+// re-opens it. A glob counts from its literal base, and a symlink from
+// where it points.
 func widensRead(p *Policy, user *File, r PathRule) bool {
 	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir})
 	if user != nil {
 		closed = append(closed, pathsOf(user.Filesystem.DenyRead)...)
 	}
+	real := resolveExisting(GlobBase(r.Path))
 	for _, c := range closed {
-		if within(c, r.Path) || within(r.Path, c) || (HasGlob(c) && Match(c, r.Path)) {
-			if user != nil && coveredRead(user, r) {
-				return false
-			}
-			return true
+		if overlaps(c, r.Path) || overlaps(c, real) || overlaps(resolveExisting(GlobBase(c)), real) {
+			return !(user != nil && coveredRead(user, r))
 		}
 	}
 	return false
@@ -237,11 +255,48 @@ func widensRead(p *Policy, user *File, r PathRule) bool {
 
 func coveredRead(user *File, r PathRule) bool {
 	for _, u := range user.Filesystem.AllowRead {
-		if within(u.Path, r.Path) {
+		if covers(u.Path, r.Path) {
 			return true
 		}
 	}
 	return false
+}
+
+// covers reports whether everything rule pattern r reaches is inside what
+// rule pattern u reaches. Globs are compared conservatively: a glob u
+// covers only itself, or, ending in "/**", what lies below its base.
+func covers(u, r string) bool {
+	switch {
+	case u == r:
+		return true
+	case !HasGlob(u):
+		return within(u, GlobBase(r))
+	case strings.HasSuffix(u, "/**") && !HasGlob(strings.TrimSuffix(u, "/**")):
+		return within(strings.TrimSuffix(u, "/**"), GlobBase(r))
+	}
+	return false
+}
+
+// overlaps reports whether some path could be reached by both patterns
+// (a rule on a directory reaches what lies below it). It errs towards yes.
+func overlaps(a, b string) bool {
+	ba, bb := GlobBase(a), GlobBase(b)
+	return within(ba, bb) || within(bb, ba)
+}
+
+// resolveExisting resolves the symlinks of the longest existing prefix of
+// the absolute path p and appends the rest.
+func resolveExisting(p string) string {
+	rest := ""
+	for d := p; ; d = filepath.Dir(d) {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if d == filepath.Dir(d) {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(d), rest)
+	}
 }
 
 func coveredHost(user *File, r HostRule) bool {

@@ -1,11 +1,9 @@
 package workspace
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -194,50 +192,6 @@ func TestExplainNamesSources(t *testing.T) {
 	out := Explain(f.load(t))
 	if !strings.Contains(out, "evil.example") || !strings.Contains(out, ".sandbox.toml:2") || !strings.Contains(out, "(default)") {
 		t.Fatalf("Explain:\n%s", out)
-	}
-}
-
-func TestWatchSeesEditorSaves(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, ".sandbox.toml")
-	var n atomic.Int32
-	changed := make(chan struct{}, 16)
-	w, err := Watch(context.Background(), []string{file}, 20*time.Millisecond, func() {
-		n.Add(1)
-		changed <- struct{}{}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	wait := func(what string) {
-		t.Helper()
-		select {
-		case <-changed:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("no change seen after %s", what)
-		}
-	}
-	os.WriteFile(file, []byte("a"), 0o644)
-	wait("create")
-	os.WriteFile(file, []byte("b"), 0o644)
-	wait("write")
-	tmp := filepath.Join(dir, ".sandbox.toml.swp")
-	os.WriteFile(tmp, []byte("c"), 0o644)
-	os.Rename(tmp, file)
-	wait("rename over")
-	os.Remove(file)
-	wait("remove")
-	// A burst is one change; unrelated files are none.
-	before := n.Load()
-	for i := 0; i < 10; i++ {
-		os.WriteFile(file, []byte{byte(i)}, 0o644)
-	}
-	wait("burst")
-	os.WriteFile(filepath.Join(dir, "unrelated.txt"), nil, 0o644)
-	time.Sleep(100 * time.Millisecond)
-	if got := n.Load() - before; got != 1 {
-		t.Fatalf("a burst and an unrelated file gave %d changes, want 1", got)
 	}
 }
 

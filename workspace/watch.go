@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -16,9 +15,11 @@ import (
 // save by writing a temporary file and renaming it over the original,
 // which a watch on the file itself would lose.
 type Watcher struct {
-	w      *fsnotify.Watcher
-	cancel context.CancelFunc
-	done   chan struct{}
+	w       *fsnotify.Watcher
+	cancel  context.CancelFunc
+	done    chan struct{}
+	targets map[string]bool // the files, cleaned
+	watched map[string]bool // directories with a watch; owned by loop after Watch returns
 }
 
 // Watch starts watching files; onChange runs (on the watcher's goroutine)
@@ -30,23 +31,35 @@ func Watch(ctx context.Context, files []string, debounce time.Duration, onChange
 	if err != nil {
 		return nil, fmt.Errorf("watching policy files: %w", err)
 	}
-	targets := map[string]bool{}
-	dirs := map[string]bool{}
+	w := &Watcher{w: fw, done: make(chan struct{}), targets: map[string]bool{}, watched: map[string]bool{}}
 	for _, f := range files {
-		f = filepath.Clean(f)
-		targets[f] = true
-		dirs[existingAncestor(filepath.Dir(f))] = true
+		w.targets[filepath.Clean(f)] = true
 	}
-	for d := range dirs {
-		if err := fw.Add(d); err != nil {
-			fw.Close()
-			return nil, fmt.Errorf("watching %s: %w", d, err)
-		}
+	if err := w.refresh(); err != nil {
+		fw.Close()
+		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	w := &Watcher{w: fw, cancel: cancel, done: make(chan struct{})}
-	go w.loop(ctx, targets, debounce, onChange)
+	ctx, w.cancel = context.WithCancel(ctx)
+	go w.loop(ctx, debounce, onChange)
 	return w, nil
+}
+
+// refresh watches, for each target, its directory or else the nearest
+// ancestor that exists. It runs after every relevant event, because
+// "mkdir -p" creates several levels faster than a watch can be added on
+// each.
+func (w *Watcher) refresh() error {
+	for t := range w.targets {
+		d := existingAncestor(filepath.Dir(t))
+		if w.watched[d] {
+			continue
+		}
+		if err := w.w.Add(d); err != nil {
+			return fmt.Errorf("watching %s: %w", d, err)
+		}
+		w.watched[d] = true
+	}
+	return nil
 }
 
 func existingAncestor(d string) string {
@@ -62,33 +75,26 @@ func existingAncestor(d string) string {
 	}
 }
 
-func (w *Watcher) loop(ctx context.Context, targets map[string]bool, debounce time.Duration, onChange func()) {
-	defer close(w.done)
-	var (
-		timer   *time.Timer
-		fire    <-chan time.Time
-		watched sync.Map
-	)
-	relevant := func(name string) bool {
-		name = filepath.Clean(name)
-		if targets[name] {
+// relevant: a target itself, or a directory on the way to one.
+func (w *Watcher) relevant(name string) bool {
+	name = filepath.Clean(name)
+	if w.targets[name] {
+		return true
+	}
+	for t := range w.targets {
+		if within(name, filepath.Dir(t)) {
 			return true
 		}
-		// A directory on the way to a target appeared: watch it too.
-		for t := range targets {
-			if dir := filepath.Dir(t); dir == name || within(name, dir) {
-				if _, ok := watched.Load(name); !ok {
-					if fi, err := os.Stat(name); err == nil && fi.IsDir() {
-						if w.w.Add(name) == nil {
-							watched.Store(name, true)
-						}
-					}
-				}
-				return true
-			}
-		}
-		return false
 	}
+	return false
+}
+
+func (w *Watcher) loop(ctx context.Context, debounce time.Duration, onChange func()) {
+	defer close(w.done)
+	var (
+		timer *time.Timer
+		fire  <-chan time.Time
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -100,9 +106,16 @@ func (w *Watcher) loop(ctx context.Context, targets map[string]bool, debounce ti
 			if !ok {
 				return
 			}
-			if !relevant(ev.Name) {
+			if !w.relevant(ev.Name) {
 				continue
 			}
+			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				// A watched directory that went away lost its watch.
+				delete(w.watched, filepath.Clean(ev.Name))
+			}
+			// Best effort: a directory that vanished again is retried
+			// on the next event.
+			_ = w.refresh()
 			if timer == nil {
 				timer = time.NewTimer(debounce)
 			} else {
@@ -120,7 +133,8 @@ func (w *Watcher) loop(ctx context.Context, targets map[string]bool, debounce ti
 	}
 }
 
-// Close stops the watcher and waits for its goroutine.
+// Close stops the watcher and waits for its goroutine. It must not be
+// called from onChange.
 func (w *Watcher) Close() error {
 	w.cancel()
 	err := w.w.Close()

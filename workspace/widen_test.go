@@ -1,0 +1,111 @@
+package workspace
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Each case is a workspace file a prompt-injected agent could write to get
+// more than the user's defaults give without asking. Every one must be
+// classed as a widening, and so be left out while the file is untrusted.
+func TestWideningAttacks(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		setup     func(t *testing.T, f *fixture)
+		widens    bool
+	}{
+		{"read a credential by glob class", `allow_read = ["~/.ss[h]"]`, nil, true},
+		{"read a credential by star", `allow_read = ["~/.s*/**"]`, nil, true},
+		{"read everything", `allow_read = ["/**"]`, nil, true},
+		{"read home", `allow_read = ["~"]`, nil, true},
+		{"read cordon state", `allow_read = ["~/.local/state/cordon/trust.json"]`, nil, true},
+		{"read via workspace symlink", `allow_read = ["keys"]`, func(t *testing.T, f *fixture) {
+			mustSymlink(t, filepath.Join(f.dirs.Home, ".ssh"), filepath.Join(f.root, "keys"))
+		}, true},
+		{"read outside credentials", `allow_read = ["~/projects/*.txt"]`, nil, false},
+		{"write outside", `allow_write = ["../sibling"]`, nil, true},
+		{"write outside by glob", `allow_write = ["/wor*/x"]`, nil, true},
+		{"write root by glob", `allow_write = ["/**"]`, nil, true},
+		{"write via workspace symlink", `allow_write = ["etc"]`, func(t *testing.T, f *fixture) {
+			mustSymlink(t, "/etc", filepath.Join(f.root, "etc"))
+		}, true},
+		{"write via symlinked parent", `allow_write = ["out/new"]`, func(t *testing.T, f *fixture) {
+			mustSymlink(t, f.dirs.Home, filepath.Join(f.root, "out"))
+		}, true},
+		{"write inside", `allow_write = ["build", "gen/**", "*.log"]`, nil, false},
+		{"narrowings only", `deny_read = ["secrets/**"]
+deny_write = [".env"]`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			os.MkdirAll(filepath.Join(f.dirs.Home, ".ssh"), 0o700)
+			if tc.setup != nil {
+				tc.setup(t, f)
+			}
+			f.writeWS(t, "[filesystem]\n"+tc.src+"\n")
+			p := f.load(t)
+			if got := len(p.Untrusted) > 0; got != tc.widens || p.Trusted == tc.widens {
+				t.Fatalf("widens = %v (trusted %v), want %v: %v", got, p.Trusted, tc.widens, p.Untrusted)
+			}
+			if !tc.widens {
+				return
+			}
+			// Left out: nothing the file allows reaches the policy.
+			if len(p.Filesystem.AllowRead)+len(p.Filesystem.AllowWrite) != 0 {
+				t.Errorf("untrusted widening applied: %+v %+v", p.Filesystem.AllowRead, p.Filesystem.AllowWrite)
+			}
+			if !strings.Contains(Explain(p), "left out") {
+				t.Errorf("Explain does not say what was left out:\n%s", Explain(p))
+			}
+		})
+	}
+}
+
+// A rule the user's own defaults already grant is no widening.
+func TestUserFileCoversWidenings(t *testing.T) {
+	f := newFixture(t)
+	f.writeUser(t, `[filesystem]
+allow_write = ["~/.cache/**"]
+allow_read = ["~/.aws/config"]
+[network]
+allow_unix_sockets = ["/run/agent.sock"]
+allow = ["*.example.com:443"]
+[env]
+pass = ["NPM_TOKEN"]
+`)
+	f.writeWS(t, `[filesystem]
+allow_write = ["~/.cache/go-build"]
+allow_read = ["~/.aws/config"]
+[network]
+allow_unix_sockets = ["/run/agent.sock"]
+allow = ["api.example.com:443"]
+[env]
+pass = ["NPM_TOKEN"]
+`)
+	if p := f.load(t); !p.Trusted || len(p.Untrusted) != 0 {
+		t.Fatalf("covered rules count as widenings: %v", p.Untrusted)
+	}
+	for _, src := range []string{
+		"[network]\nallow = [\"api.example.com\"]\n", // any port: wider than :443
+		"[network]\nallow = [\"example.com:443\"]\n", // the suffix itself
+		"[network]\nallow = [\"*.example.com.evil:443\"]\n",
+		"[network]\nallow_unix_sockets = [\"/run/agent.sock2\"]\n",
+		"[env]\npass = [\"GH_TOKEN\"]\n",
+		"[filesystem]\nallow_read = [\"~/.aws\"]\n",
+		"[filesystem]\nallow_write = [\"~/.cache2\"]\n",
+	} {
+		f.writeWS(t, src)
+		if p := f.load(t); p.Trusted {
+			t.Errorf("%q is wider than the user file but trusted", src)
+		}
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
