@@ -1,0 +1,98 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { CordonClient } from './client';
+import type { RunParams } from './protocol';
+import { describeExit, describeViolation } from './runs';
+
+export const TASK_TYPE = 'cordon';
+
+export interface CordonTaskDefinition extends vscode.TaskDefinition {
+  type: 'cordon';
+  command: string;
+  args?: string[];
+  cwd?: string;
+}
+
+// runParams turns a task definition into sandbox/run params: with args the
+// argv runs as is, without them command is a /bin/sh -c string.
+export function runParams(def: CordonTaskDefinition, folder?: string): RunParams {
+  if (typeof def.command !== 'string' || !def.command) {
+    throw new Error('cordon task: "command" must be a non-empty string');
+  }
+  if (def.args !== undefined && (!Array.isArray(def.args) || def.args.some((a) => typeof a !== 'string'))) {
+    throw new Error('cordon task: "args" must be an array of strings');
+  }
+  const command = def.args && def.args.length > 0 ? [def.command, ...def.args] : def.command;
+  let cwd = def.cwd;
+  if (cwd && folder && !path.isAbsolute(cwd)) cwd = path.join(folder, cwd);
+  if (!cwd) cwd = folder;
+  const label = Array.isArray(command) ? command.join(' ') : command;
+  return cwd ? { command, cwd, label } : { command, label };
+}
+
+// crlf makes output display right in a terminal, which needs \r\n.
+export function crlf(s: string): string {
+  return s.replace(/\r?\n/g, '\r\n');
+}
+
+// SandboxTerminal runs one task through sandbox/run; closing it cancels the
+// run; the exit code is the task's result.
+export class SandboxTerminal implements vscode.Pseudoterminal {
+  private readonly write = new vscode.EventEmitter<string>();
+  private readonly done = new vscode.EventEmitter<number>();
+  private readonly cancel = new vscode.CancellationTokenSource();
+  readonly onDidWrite = this.write.event;
+  readonly onDidClose = this.done.event;
+
+  constructor(
+    private readonly client: () => CordonClient,
+    private readonly params: RunParams,
+  ) {}
+
+  open(): void {
+    void this.start();
+  }
+
+  close(): void {
+    this.cancel.cancel();
+  }
+
+  private async start(): Promise<void> {
+    const label = this.params.label ?? String(this.params.command);
+    this.write.fire(`\x1b[2m[cordon] ${label}\x1b[0m\r\n`);
+    try {
+      const res = await this.client().run(
+        this.params,
+        { output: (_s, d) => this.write.fire(crlf(d)) },
+        this.cancel.token,
+      );
+      for (const v of res.violations ?? []) this.write.fire(`\x1b[33m${describeViolation(v)}\x1b[0m\r\n`);
+      this.write.fire(`\x1b[2m${describeExit(res.exitCode, res.signal)}\x1b[0m\r\n`);
+      this.done.fire(res.exitCode);
+    } catch (err) {
+      this.write.fire(`\x1b[31m[cordon] ${err instanceof Error ? err.message : String(err)}\x1b[0m\r\n`);
+      // 125: the sandbox could not run the command (the CLI's convention).
+      this.done.fire(125);
+    }
+  }
+}
+
+export class CordonTaskProvider implements vscode.TaskProvider {
+  constructor(private readonly client: () => CordonClient) {}
+
+  provideTasks(): vscode.Task[] {
+    return [];
+  }
+
+  resolveTask(task: vscode.Task): vscode.Task | undefined {
+    const def = task.definition as CordonTaskDefinition;
+    if (def.type !== TASK_TYPE) return undefined;
+    const scope = task.scope ?? vscode.TaskScope.Workspace;
+    const folder =
+      typeof scope === 'object' && scope !== null && 'uri' in scope
+        ? (scope as vscode.WorkspaceFolder).uri.fsPath
+        : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const exec = new vscode.CustomExecution(async () => new SandboxTerminal(this.client, runParams(def, folder)));
+    return new vscode.Task(def, scope, task.name, TASK_TYPE, exec, task.problemMatchers);
+  }
+}
