@@ -56,6 +56,15 @@ type Decision struct {
 	PolicyHash string           `json:"policyHash,omitempty"`
 }
 
+// Target is HOST:PORT as reports show it; a canonical IPv6 host already
+// carries its brackets ("[::1]:8080").
+func (d Decision) Target() string {
+	if strings.HasPrefix(d.Host, "[") {
+		return d.Host + ":" + strconv.Itoa(d.Port)
+	}
+	return net.JoinHostPort(d.Host, strconv.Itoa(d.Port))
+}
+
 // Resolver looks host names up (net.DefaultResolver by default).
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)

@@ -28,7 +28,7 @@ func readRequest(br *bufio.Reader) (*http.Request, error) {
 
 // refusal is the one-line body and header every HTTP refusal carries.
 func refusal(d Decision) string {
-	return fmt.Sprintf("cordon: blocked net %s (%s)", net.JoinHostPort(d.Host, strconv.Itoa(d.Port)), d.RuleText)
+	return fmt.Sprintf("cordon: blocked net %s (%s)", d.Target(), d.RuleText)
 }
 
 func writeHTTPError(w io.Writer, code int, body string) {

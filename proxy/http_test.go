@@ -313,3 +313,26 @@ func echoServer(t testing.TB) string {
 	}()
 	return ln.Addr().String()
 }
+
+// TestRefusalBody: the one-line body names HOST:PORT (IPv6 bracketed once)
+// and the deciding rule, "default" when no rule decided.
+func TestRefusalBody(t *testing.T) {
+	pol := policy(t, "[network]\nunknown = \"deny\"\n")
+	pol.Network.UnknownSource = workspace.Source{} // as with no file at all
+	h := newHarness(t, pol, nil, nil)
+	for raw, want := range map[string]string{
+		"GET http://[::1]:9/ HTTP/1.1\r\nHost: x\r\n\r\n":    "cordon: blocked net [::1]:9 (default)\n",
+		"CONNECT [::1]:22 HTTP/1.1\r\nHost: x\r\n\r\n":       "cordon: blocked net [::1]:22 (default)\n",
+		"GET http://Some.Host./ HTTP/1.1\r\nHost: x\r\n\r\n": "cordon: blocked net some.host:80 (default)\n",
+	} {
+		c := h.dial()
+		resp, body := roundTrip(t, c, bufio.NewReader(c), raw)
+		c.Close()
+		if resp.StatusCode != 403 || resp.Header.Get("X-Cordon-Decision") != "denied" || body != want {
+			t.Errorf("%q: %d %q, want 403 %q", raw, resp.StatusCode, body, want)
+		}
+	}
+	if l, d := h.net.counts(); l != 0 || d != 0 {
+		t.Fatalf("refusals by default looked up %d names and dialled %d", l, d)
+	}
+}
