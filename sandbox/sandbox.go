@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -40,6 +41,11 @@ type Network struct {
 	// MirrorPorts are host loopback ports mirrored to the sandbox's own
 	// loopback (from localhost:PORT rules).
 	MirrorPorts []int
+	// Serve, when set, takes each connection the command opens to the
+	// bridge in process, instead of relaying it to ProxySocket: one
+	// splice hop less (download ratio 0.37 → 0.67, CONNECT set-up
+	// −260 µs, measured by BenchmarkNetPath). Mirrors still use ProxySocket.
+	Serve func(net.Conn)
 }
 
 // Backend starts sandboxed processes.
