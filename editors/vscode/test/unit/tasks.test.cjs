@@ -1,0 +1,90 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const vscode = require('../stub/register.cjs');
+const { runParams, crlf, SandboxTerminal, CordonTaskProvider } = require('../../out/tasks.js');
+
+test('runParams: argv with args, a shell string without, cwd under the folder', () => {
+  assert.deepEqual(runParams({ type: 'cordon', command: 'go', args: ['test', './...'] }, '/w'), {
+    command: ['go', 'test', './...'], cwd: '/w', label: 'go test ./...',
+  });
+  assert.deepEqual(runParams({ type: 'cordon', command: 'npm test && echo ok', cwd: 'web' }, '/w'), {
+    command: 'npm test && echo ok', cwd: '/w/web', label: 'npm test && echo ok',
+  });
+  assert.equal(runParams({ type: 'cordon', command: 'x', cwd: '/abs' }, '/w').cwd, '/abs');
+  assert.equal(runParams({ type: 'cordon', command: 'x' }).cwd, undefined);
+  assert.throws(() => runParams({ type: 'cordon', command: '' }), /non-empty/);
+  assert.throws(() => runParams({ type: 'cordon', command: 'x', args: [1] }), /array of strings/);
+  assert.throws(() => runParams({ type: 'cordon', command: 'x', args: 'y' }), /array of strings/);
+});
+
+test('crlf', () => {
+  assert.equal(crlf('a\nb\r\nc'), 'a\r\nb\r\nc');
+});
+
+function fakeClient(behaviour) {
+  return { run: behaviour };
+}
+
+function collect(term) {
+  const out = { text: '', code: undefined };
+  const done = new Promise((resolve) => {
+    term.onDidWrite((s) => { out.text += s; });
+    term.onDidClose((c) => { out.code = c; resolve(out); });
+  });
+  return done;
+}
+
+test('the pseudoterminal streams output and closes with the exit code', async () => {
+  let got;
+  const client = fakeClient(async (params, sink) => {
+    got = params;
+    sink.output('stdout', 'hello\n');
+    sink.output('stderr', 'oops\n');
+    return { runId: 'r1', exitCode: 3, violations: [{ runId: 'r1', command: 'x', kind: 'net', target: 'evil.com:443', time: '' }] };
+  });
+  const term = new SandboxTerminal(() => client, { command: 'x', label: 'x' });
+  const done = collect(term);
+  term.open();
+  const out = await done;
+  assert.equal(got.command, 'x');
+  assert.equal(out.code, 3);
+  assert.match(out.text, /hello\r\noops\r\n/);
+  assert.match(out.text, /blocked net evil\.com:443 \(default\)/);
+  assert.match(out.text, /exit code 3/);
+});
+
+test('closing the terminal cancels the run; a failed run closes with 125', async () => {
+  let token;
+  const client = fakeClient((_p, _s, tok) => new Promise((_resolve, reject) => {
+    token = tok;
+    tok.onCancellationRequested(() => reject(new Error('cancelled')));
+  }));
+  const term = new SandboxTerminal(() => client, { command: 'sleep 100' });
+  const done = collect(term);
+  term.open();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(token.isCancellationRequested, false);
+  term.close();
+  assert.equal(token.isCancellationRequested, true);
+  const out = await done;
+  assert.equal(out.code, 125);
+  assert.match(out.text, /cancelled/);
+
+  const dead = new SandboxTerminal(() => { throw new Error('the cordon server is not running'); }, { command: 'x' });
+  const d2 = collect(dead);
+  dead.open();
+  assert.equal((await d2).code, 125);
+});
+
+test('the task provider resolves cordon tasks only', async () => {
+  vscode.workspace.workspaceFolders = [{ uri: vscode.Uri.file('/w'), name: 'w', index: 0 }];
+  const p = new CordonTaskProvider(() => fakeClient(async () => ({ runId: 'r', exitCode: 0, violations: [] })));
+  assert.deepEqual(p.provideTasks(), []);
+  assert.equal(p.resolveTask(new vscode.Task({ type: 'shell', command: 'x' }, 2, 'n', 'shell')), undefined);
+  const t = p.resolveTask(new vscode.Task({ type: 'cordon', command: 'make', args: ['test'] }, vscode.workspace.workspaceFolders[0], 'mk', 'cordon'));
+  assert.equal(t.source, 'cordon');
+  const term = await t.execution.callback({});
+  assert.ok(term instanceof SandboxTerminal);
+  vscode.workspace.workspaceFolders = undefined;
+});
