@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -50,7 +51,7 @@ type Decision struct {
 	Action     string           `json:"decision"`          // "allow" or "deny"
 	Asked      bool             `json:"asked,omitempty"`
 	Answer     Answer           `json:"answer,omitempty"`
-	Reason     string           `json:"reason"` // rule, default-deny, approval, timeout, private-address, invalid-host, unresolved
+	Reason     string           `json:"reason"` // rule, default-deny, approval, timeout, approval-error, private-address, invalid-host, unresolved
 	Rule       workspace.Source `json:"-"`
 	RuleText   string           `json:"rule"`
 	PolicyHash string           `json:"policyHash,omitempty"`
@@ -133,9 +134,12 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 		answer, err := d.ask(ctx, Question{RunID: d.cfg.RunID, Command: d.cfg.Command, Host: host, Port: port})
 		dec.Answer = answer
 		switch {
-		case err != nil:
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 			dec.Answer = Deny
 			return deny("timeout")
+		case err != nil:
+			dec.Answer = Deny
+			return deny("approval-error")
 		case answer == AllowAlways:
 			d.mu.Lock()
 			d.always[key] = true

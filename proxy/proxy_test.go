@@ -256,6 +256,12 @@ func TestApprovals(t *testing.T) {
 	answers := map[string]Answer{"once.test": AllowOnce, "always.test": AllowAlways, "no.test": Deny}
 	approver := ApproverFunc(func(ctx context.Context, q Question) (Answer, error) {
 		asked.Add(1)
+		if q.Host == "err.test" {
+			return AllowAlways, fmt.Errorf("editor went away")
+		}
+		if q.Host == "odd.test" {
+			return Answer("yes please"), nil
+		}
 		if q.Host == "slow.test" {
 			<-ctx.Done()
 			return AllowOnce, ctx.Err()
@@ -264,7 +270,7 @@ func TestApprovals(t *testing.T) {
 		return answers[q.Host], nil
 	})
 	h := newHarness(t, pol, approver, nil)
-	for i, n := range []string{"once.test", "always.test", "no.test", "slow.test"} {
+	for i, n := range []string{"once.test", "always.test", "no.test", "slow.test", "err.test", "odd.test"} {
 		h.net.serve(n, fmt.Sprintf("203.0.113.%d", 30+i), 80, srv.Listener.Addr().String())
 	}
 	c := h.client(nil)
@@ -299,12 +305,22 @@ func TestApprovals(t *testing.T) {
 	if code := get("http://slow.test/"); code != 403 {
 		t.Fatalf("no answer in time: %d", code)
 	}
-	var timeout bool
-	for _, d := range h.s.Decisions() {
-		timeout = timeout || (d.Host == "slow.test" && d.Reason == "timeout" && d.Action == "deny")
+	for _, u := range []string{"http://err.test/", "http://odd.test/"} {
+		if code := get(u); code != 403 {
+			t.Fatalf("%s: %d, an approver error or a strange answer must deny", u, code)
+		}
 	}
-	if !timeout {
-		t.Fatal("the timed-out question is not recorded as a denial")
+	reasons := map[string]string{}
+	for _, d := range h.s.Decisions() {
+		if d.Action == "deny" {
+			reasons[d.Host] = d.Reason
+		}
+	}
+	if reasons["slow.test"] != "timeout" || reasons["err.test"] != "approval-error" || reasons["odd.test"] != "approval-error" || reasons["no.test"] != "approval" {
+		t.Fatalf("denial reasons %v", reasons)
+	}
+	if hits.Load() != 7 {
+		t.Fatalf("upstream saw %d requests, want 7 (5 once, 2 always)", hits.Load())
 	}
 }
 

@@ -1,8 +1,3 @@
-// Package proxy is cordon's network filter: one listener per run (a unix
-// socket the sandbox's bridge relays to) speaking HTTP (absolute-URI
-// requests and CONNECT, through goproxy) and SOCKS5, told apart by the
-// first byte. Every connection is decided by canonical host, port and the
-// resolved address, which is then dialled exactly: no second lookup.
 package proxy
 
 import (

@@ -1,0 +1,37 @@
+// Package proxy is cordon's network filter: one listener per run (a unix
+// socket in a fresh 0700 directory, which the sandbox's bridge relays to)
+// speaking HTTP (absolute-URI requests and CONNECT, through goproxy) and
+// SOCKS5 (CONNECT only), told apart by the first byte.
+//
+// Every connection is decided the same way:
+//
+//  1. The host is canonicalised (workspace.CanonicalHost); a host that does
+//     not canonicalise (NUL, control characters, over-long, numeric
+//     spellings of addresses) is refused and nothing is looked up.
+//  2. Deny rules win, then allow rules (Match). A denial by name, and a
+//     default denial of an unknown host, resolve nothing.
+//  3. An unknown host goes to the Approver (one question per host:port at
+//     a time; allow-always is remembered for the session). No answer in
+//     time, or an error, is a denial.
+//  4. The name is resolved once, here on the host. Loopback, private
+//     (RFC 1918, fc00::/7, CGNAT), link-local, cloud-metadata, unspecified
+//     and multicast addresses, IPv4-mapped or not, are refused unless an
+//     allow rule names that destination explicitly:
+//     - an IP-literal rule for exactly that address ("10.0.0.7:5432");
+//     - for loopback, only "localhost" or a literal, and only with a port:
+//     a bare localhost would open every service on the host's loopback;
+//     - for private and link-local addresses, also an exact (non-wildcard)
+//     name rule for this very name: the user wrote "intranet.corp", so
+//     its private address is what they asked for. A wildcard, an approval
+//     or the default never opens one, and metadata is opened only by a
+//     literal rule.
+//  5. The proxy dials exactly the address it checked, never the name
+//     again, so a second DNS answer cannot rebind the connection.
+//
+// Refusals are an HTTP 403 with X-Cordon-Decision: denied and the body
+// "cordon: blocked net HOST:PORT (RULE)", or SOCKS reply 2. Every decision
+// is kept in order for the run's report and appended to the audit log.
+//
+// After the handshake a CONNECT or SOCKS tunnel copies between the raw
+// *net.UnixConn and *net.TCPConn, so the kernel splices the data.
+package proxy
