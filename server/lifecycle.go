@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/uri"
+
+	"github.com/cordon-dev/cordon/workspace"
+)
+
+// Command ids we advertise; they differ from the VS Code extension's own
+// command ids, or the extension fails to register its commands.
+const (
+	cmdRun    = "cordon.server.run"
+	cmdStatus = "cordon.server.status"
+	cmdReload = "cordon.server.reload"
+)
+
+type initializeParams struct {
+	RootURI          string `json:"rootUri"`
+	RootPath         string `json:"rootPath"`
+	WorkspaceFolders []struct {
+		URI string `json:"uri"`
+	} `json:"workspaceFolders"`
+	InitializationOptions struct {
+		Approvals  bool   `json:"approvals"`
+		UserConfig string `json:"userConfig"`
+	} `json:"initializationOptions"`
+	Capabilities struct {
+		Window struct {
+			WorkDoneProgress bool `json:"workDoneProgress"`
+		} `json:"window"`
+	} `json:"capabilities"`
+}
+
+func (s *server) initialize(params json.RawMessage) (any, error) {
+	var p initializeParams
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "initialize: %v", err)
+	}
+	var roots []string
+	for _, f := range p.WorkspaceFolders {
+		dir, err := uriPath(f.URI)
+		if err != nil {
+			return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "initialize: workspace folder: %v", err)
+		}
+		roots = append(roots, dir)
+	}
+	if len(roots) == 0 {
+		switch {
+		case p.RootURI != "":
+			dir, err := uriPath(p.RootURI)
+			if err != nil {
+				return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "initialize: rootUri: %v", err)
+			}
+			roots = append(roots, dir)
+		case p.RootPath != "":
+			roots = append(roots, p.RootPath)
+		default:
+			return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "initialize: no workspace folder and no rootUri")
+		}
+	}
+	dirs := s.opts.Dirs
+	if uc := p.InitializationOptions.UserConfig; uc != "" {
+		// workspace.Dirs names the user file ConfigDir/sandbox.toml.
+		if filepath.Base(uc) != "sandbox.toml" || !filepath.IsAbs(uc) {
+			return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "initialize: userConfig must be an absolute path to a file named sandbox.toml, got %q", uc)
+		}
+		dirs.ConfigDir = filepath.Dir(uc)
+	}
+	var folders []*folder
+	for i, r := range roots {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "initialize: %v", err)
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+		var others []string
+		if i == 0 {
+			others = roots[1:]
+		}
+		folders = append(folders, newFolder(s, abs, others, dirs))
+	}
+	s.mu.Lock()
+	s.folders = folders
+	s.client = clientInfo{
+		approvals:        p.InitializationOptions.Approvals,
+		workDoneProgress: p.Capabilities.Window.WorkDoneProgress,
+		userConfig:       p.InitializationOptions.UserConfig,
+	}
+	s.state = stateRunning
+	s.mu.Unlock()
+	for _, f := range folders {
+		f.reload()
+	}
+	return map[string]any{
+		"capabilities": map[string]any{
+			"codeActionProvider": map[string]any{"codeActionKinds": []string{"quickfix"}},
+			"executeCommandProvider": map[string]any{
+				"commands": []string{cmdRun, cmdStatus, cmdReload},
+			},
+			"workspace": map[string]any{
+				"workspaceFolders": map[string]any{"supported": true},
+			},
+		},
+		"serverInfo": map[string]any{"name": "cordon"},
+	}, nil
+}
+
+func uriPath(u string) (string, error) {
+	parsed, err := uri.Parse(u)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", u, err)
+	}
+	if parsed == "" {
+		return "", fmt.Errorf("%q: empty", u)
+	}
+	p := parsed.Filename()
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("%q is not a file URI", u)
+	}
+	return p, nil
+}
+
+// startWatching begins live reloads once the client is ready for
+// diagnostics.
+func (s *server) startWatching() {
+	s.mu.Lock()
+	folders := s.folders
+	s.mu.Unlock()
+	for _, f := range folders {
+		if err := f.watch(s.ctx); err != nil {
+			s.log.Error("watching policy", "root", f.root, "err", err)
+		}
+	}
+}
+
+func (s *server) snapshotFolders() []*folder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.folders
+}
+
+type runStatus struct {
+	RunID   string `json:"runId"`
+	Command string `json:"command"`
+	Cwd     string `json:"cwd"`
+	Started string `json:"started"`
+}
+
+type folderStatus struct {
+	Root       string `json:"root"`
+	PolicyFile string `json:"policyFile"`
+	PolicyHash string `json:"policyHash"`
+	Trusted    bool   `json:"trusted"`
+	Error      string `json:"error,omitempty"`
+}
+
+type status struct {
+	folderStatus
+	Backend      string            `json:"backend"`
+	Capabilities map[string]string `json:"capabilities"`
+	Runs         []runStatus       `json:"runs"`
+	Folders      []folderStatus    `json:"folders"`
+}
+
+func (s *server) status() status {
+	st := status{Backend: s.opts.Backend, Capabilities: s.opts.Capabilities, Runs: []runStatus{}}
+	if st.Capabilities == nil {
+		st.Capabilities = map[string]string{}
+	}
+	for i, f := range s.snapshotFolders() {
+		fs := f.status()
+		if i == 0 {
+			st.folderStatus = fs
+		}
+		st.Folders = append(st.Folders, fs)
+	}
+	s.mu.Lock()
+	for _, r := range s.runs {
+		st.Runs = append(st.Runs, runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z")})
+	}
+	s.mu.Unlock()
+	sort.Slice(st.Runs, func(i, j int) bool { return st.Runs[i].Started < st.Runs[j].Started })
+	return st
+}
+
+func (s *server) executeCommand(ctx context.Context, params json.RawMessage) (any, error) {
+	var p struct {
+		Command   string            `json:"command"`
+		Arguments []json.RawMessage `json:"arguments"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "executeCommand: %v", err)
+	}
+	switch p.Command {
+	case cmdRun:
+		if len(p.Arguments) != 1 {
+			return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "%s takes one argument, the sandbox/run params", cmdRun)
+		}
+		var rp runParams
+		if err := json.Unmarshal(p.Arguments[0], &rp); err != nil {
+			return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "%s: %v", cmdRun, err)
+		}
+		return s.run(ctx, rp)
+	case cmdStatus:
+		return s.status(), nil
+	case cmdReload:
+		for _, f := range s.snapshotFolders() {
+			f.reload()
+		}
+		return s.status(), nil
+	}
+	return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "unknown command %q", p.Command)
+}
+
+// folderFor returns the served folder holding dir (the deepest one).
+func (s *server) folderFor(dir string) *folder {
+	var best *folder
+	for _, f := range s.snapshotFolders() {
+		if within(f.root, dir) && (best == nil || len(f.root) > len(best.root)) {
+			best = f
+		}
+	}
+	return best
+}
+
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != "../")
+}
+
+var _ = workspace.Load
