@@ -28,11 +28,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const netInnerVar = "CORDON_NET_E2E_INNER"
@@ -81,7 +84,7 @@ func (h *hostServers) count(host string) int {
 	return h.hits[host]
 }
 
-const testHosts = "allowed.test denied.test unknown.test ports.test ssh.test example.test api.example.test deep.api.example.test evilexample.test example.test.evil.test"
+const testHosts = "ask1.test ask2.test ask3.test allowed.test denied.test unknown.test ports.test ssh.test example.test api.example.test deep.api.example.test evilexample.test example.test.evil.test"
 
 const netPolicy = `[network]
 allow = ["allowed.test", "*.example.test", "ports.test:8080", "203.0.113.11:8080", "localhost:5173", "ssh.test:2222"]
@@ -259,6 +262,8 @@ echo "udp:$($NC udp 203.0.113.10:5353)"`)
 		}
 	})
 
+	t.Run("UnknownAsked", func(t *testing.T) { testUnknownAsked(t, h, newNetEnv) })
+
 	t.Run("GitOverSSH", func(t *testing.T) {
 		e := newNetEnv(t, nil)
 		key := filepath.Join(e.ws, "id")
@@ -273,6 +278,101 @@ git clone -q ssh://root@ports.test:2222`+filepath.Join(h.dir, "repo.git")+` clon
 			t.Error("a clone through a port no rule allows exists")
 		}
 	})
+}
+
+// TestNetE2E/UnknownAsked lives here: the CLI asks about unknown hosts on
+// the controlling terminal, so the test gives cordon a real pty and
+// answers the prompts like a user would.
+func testUnknownAsked(t *testing.T, h *hostServers, newNetEnv func(*testing.T, *testUser) *env) {
+	e := newNetEnv(t, nil)
+	p := filepath.Join(e.home, ".config", "cordon", "sandbox.toml")
+	if err := os.WriteFile(p, []byte(strings.Replace(netPolicy, `unknown = "deny"`, `unknown = "ask"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]string{"ask1.test": "o", "ask2.test": "a", "ask3.test": "n"}
+	script := `for h in ask1.test ask1.test ask2.test ask2.test ask3.test; do
+  echo "$h:$(curl -sS -m 20 -o /dev/null -w '%{http_code}' http://$h:8080/)"
+done
+echo "go:$(` + netclient(t) + ` get http://ask2.test:8080/)"`
+
+	master, slave := openPTY(t)
+	cmd := exec.Command(cordonBin, "run", "-c", script)
+	cmd.Dir, cmd.Env = e.ws, e.environ()
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.ExtraFiles = []*os.File{slave}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 3}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	asked := map[string]int{}
+	var mu sync.Mutex
+	go func() {
+		buf := make([]byte, 4096)
+		var pending string
+		for {
+			n, err := master.Read(buf)
+			if err != nil {
+				return
+			}
+			pending += string(buf[:n])
+			for {
+				i := strings.Index(pending, "wants to reach ")
+				j := strings.Index(pending, "[N]o? ")
+				if i < 0 || j < i {
+					break
+				}
+				host, _, _ := strings.Cut(pending[i+len("wants to reach "):], ":")
+				pending = pending[j+len("[N]o? "):]
+				mu.Lock()
+				asked[host]++
+				mu.Unlock()
+				io.WriteString(master, answers[host]+"\n")
+			}
+		}
+	}()
+	err := cmd.Wait()
+	master.Close()
+	t.Logf("exit %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	for _, w := range []string{"ask1.test:200\nask1.test:200\n", "ask2.test:200\nask2.test:200\n", "ask3.test:403", "go:200 hello ask2.test"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("stdout lacks %q", w)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Allow once asks again; allow always does not for the rest of the run.
+	if asked["ask1.test"] != 2 || asked["ask2.test"] != 1 || asked["ask3.test"] != 1 {
+		t.Errorf("questions asked: %v, want ask1.test twice, ask2.test and ask3.test once", asked)
+	}
+	if !strings.Contains(errb.String(), "cordon: blocked net ask3.test:8080 ") {
+		t.Error("the refusal of ask3.test is not reported")
+	}
+	if h.count("ask3.test") != 0 {
+		t.Error("ask3.test was reached after a deny")
+	}
+}
+
+// openPTY opens a pseudo-terminal pair.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
