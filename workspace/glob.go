@@ -50,8 +50,11 @@ func GlobBase(pattern string) string {
 }
 
 // Match reports whether the absolute, cleaned name matches pattern:
-// `*`, `?` and `[...]` within one segment, `**` across any number of
-// segments (zero included, so a trailing "/**" matches the directory itself).
+// `*`, `?` and `[...]` within one segment (with the shell's `[!...]` as
+// well as `[^...]` for negation, and `\` escaping), `**` across any number
+// of segments (zero included, so a trailing "/**" matches the directory
+// itself). `*` matches a leading dot: a deny of "*.pem" covers ".key.pem".
+// A malformed pattern matches nothing.
 func Match(pattern, name string) bool {
 	return matchSegs(strings.Split(pattern, "/"), strings.Split(name, "/"))
 }
@@ -92,6 +95,11 @@ func matchSegs(ps, ns []string) bool {
 			return false
 		}
 		if len(ns) == 0 {
+			return false
+		}
+		// A malformed segment (which ValidGlob rejects, so Parse never
+		// lets one through) matches nothing.
+		if strings.Contains(ps[0], "**") {
 			return false
 		}
 		if ok, err := path.Match(shellClass(ps[0]), ns[0]); err != nil || !ok {

@@ -66,7 +66,7 @@ func TestValidGlob(t *testing.T) {
 }
 
 func FuzzMatch(f *testing.F) {
-	for _, s := range [][2]string{{"/ws/*.pem", "/ws/a.pem"}, {"/ws/**/x", "/ws/a/b/x"}, {"/[a-", "/a"}, {"/ws/[!x]?", "/ws/ab"}} {
+	for _, s := range [][2]string{{"/ws/*.pem", "/ws/a.pem"}, {"/ws/**/x", "/ws/a/b/x"}, {"/[a-", "/a"}, {"/ws/[!x]?", "/ws/ab"}, {"[!a]", "b"}, {"a\\*", "a*"}, {"[]a]", "]"}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, pattern, name string) {
@@ -74,8 +74,16 @@ func FuzzMatch(f *testing.F) {
 			return
 		}
 		got := Match(pattern, name)
-		// Without "**" and "/", Match must agree with path.Match.
-		if !strings.Contains(pattern, "**") && !strings.Contains(pattern, "/") && !strings.Contains(name, "/") {
+		if !HasGlob(pattern) && !strings.Contains(pattern, "\\") && got != (pattern == name) {
+			t.Fatalf("literal Match(%q, %q) = %v", pattern, name, got)
+		}
+		if got && ValidGlob(pattern) != nil {
+			t.Fatalf("Match(%q, %q): a pattern ValidGlob rejects matched", pattern, name)
+		}
+		// Within one segment and without "**", Match must agree with
+		// path.Match, but for the one deliberate extension: the shell's
+		// "[!...]" negation, which path.Match reads as a class holding "!".
+		if !strings.Contains(pattern, "**") && !strings.Contains(pattern, "[!") && !strings.Contains(pattern, "/") && !strings.Contains(name, "/") {
 			want, err := path.Match(pattern, name)
 			if err == nil && got != want {
 				t.Fatalf("Match(%q, %q) = %v, path.Match says %v", pattern, name, got, want)
@@ -112,22 +120,41 @@ func FuzzParse(f *testing.F) {
 		"[network]\nallow = [\"*.x.com:443\"]\nunknown = \"deny\"\n",
 		"[env]\nset = { A = \"1\" }\n[limits]\nmemory = \"1GiB\"\n",
 		"[network\n", "x = 1\n", "[filesystem]\ndeny_read = [\"a/[b\"]\n",
+		"network = { allow = [\"a.example\", 'b.example:1'] }\nfilesystem.deny_read = [\"\"\"x\"\"\"]\n",
+		"[env.set]\nA = '''\n[network]'''\n[[limits]]\n",
 	} {
 		f.Add([]byte(s))
 	}
 	d := Dirs{Home: "/home/u", ConfigDir: "/home/u/.config/cordon", StateDir: "/home/u/.local/state/cordon"}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := Parse("/ws/.sandbox.toml", data, d, "/ws")
+		lines := strings.Split(string(data), "\n")
+		inside := func(line, col int) bool {
+			return line >= 1 && line <= len(lines) && col >= 1 && col <= len(lines[line-1])+1
+		}
+		f, err := Parse("/ws/.sandbox.toml", data, d, "/ws")
 		if err == nil {
+			var srcs []Source
+			for _, rs := range [][]PathRule{f.Filesystem.AllowWrite, f.Filesystem.DenyWrite, f.Filesystem.DenyRead, f.Filesystem.AllowRead, f.Network.AllowUnixSockets} {
+				for _, r := range rs {
+					srcs = append(srcs, r.Source)
+				}
+			}
+			for _, r := range append(f.Network.Allow, f.Network.Deny...) {
+				srcs = append(srcs, r.Source)
+			}
+			for _, s := range srcs {
+				if !inside(s.Line, s.Col) {
+					t.Fatalf("rule source %d:%d outside the file", s.Line, s.Col)
+				}
+			}
 			return
 		}
 		pe, ok := err.(*PolicyError)
 		if !ok || len(pe.Diagnostics) == 0 {
 			t.Fatalf("error %v is not a *PolicyError with diagnostics", err)
 		}
-		lines := strings.Split(string(data), "\n")
 		for _, dg := range pe.Diagnostics {
-			if dg.Line < 1 || dg.Line > len(lines) || dg.Col < 1 || dg.Col > len(lines[dg.Line-1])+1 {
+			if !inside(dg.Line, dg.Col) {
 				t.Fatalf("diagnostic %q outside the file (%d lines)", dg.Error(), len(lines))
 			}
 		}

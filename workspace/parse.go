@@ -83,9 +83,15 @@ func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 	if _, err := toml.Decode(string(data), &doc); err != nil {
 		p.loc = &locator{src: string(data), lineStarts: lineStarts(data)}
 		var pe toml.ParseError
-		if errors.As(err, &pe) {
+		switch {
+		case errors.As(err, &pe) && pe.Position.Start > 0 && pe.Position.Start <= len(data):
+			// The byte offset is exact; the line and column toml
+			// reports are not always (a missing "]" is put on the
+			// next line).
+			p.errorAt(p.loc.at(pe.Position.Start), pe.Message)
+		case errors.As(err, &pe):
 			p.errorAt(p.loc.clamp(pos{pe.Position.Line, pe.Position.Col}), pe.Message)
-		} else {
+		default:
 			p.errorAt(pos{1, 1}, err.Error())
 		}
 		return nil, p.err()

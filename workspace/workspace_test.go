@@ -114,7 +114,10 @@ func TestParseErrorsHavePositions(t *testing.T) {
 		{"multi-line string before", "[env]\nset = { A = \"\"\"\n[network]\nallow = [\"zz\"]\"\"\" }\n[network]\nallow = [\"q q\"]\n", 6, 10, "space"},
 		{"unknown top-level table", "[filesystem]\n[ netwrk ]\n", 2, 1, "unknown key \"netwrk\""},
 		{"array of tables", "[[network]]\nallow = []\n", 1, 1, "want a table"},
-		{"syntax", "[network\n", 2, 1, ""},
+		{"syntax: unclosed header", "[network\n", 1, 9, "end table name"},
+		{"syntax: unclosed array", "[filesystem]\nallow_write = [\"a\", \"b\"\ndeny_read = []\n", 3, 1, "comma"},
+		{"syntax: duplicate key", "[network]\nallow = []\nallow = []\n", 3, 1, "already been defined"},
+		{"syntax: newline in string", "[network]\nallow = [\"a\n\"]\n", 2, 12, "newline"},
 		{"bad env name", "[env]\npass = [\"A B\"]\n", 2, 9, "variable name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
