@@ -349,6 +349,18 @@ func TestKilledLauncherLeavesNoProcess(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The detached reaper removes the placeholders the killed cordon made.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		ents, _ := os.ReadDir(e.ws)
+		if len(ents) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("placeholders left behind by a SIGKILLed cordon: %d entries, e.g. %s", len(ents), ents[0].Name())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func countProcs(marker string) int {

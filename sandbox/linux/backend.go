@@ -178,7 +178,7 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		ph.release()
 		return nil, err
 	}
-	b.startReaper(initPath, regDir, ph.key)
+	proc.reaper = b.startReaper(initPath, regDir, ph.key)
 	return proc, nil
 }
 
@@ -254,18 +254,32 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 
 // startReaper launches the detached placeholder reaper; it only matters
 // when cordon dies without cleaning up, so failures are logged, not fatal.
-func (b *Backend) startReaper(initPath, regDir, key string) {
+// The returned pipe end is closed when the run ends (or by the kernel when
+// cordon dies), which is what the reaper waits for.
+func (b *Backend) startReaper(initPath, regDir, key string) *os.File {
 	if b.opts.Reaper != nil {
 		go func() { _ = b.opts.Reaper(regDir, key) }()
-		return
+		return nil
+	}
+	// The reaper's stdin is a pipe whose write end only this process
+	// holds (close-on-exec): EOF tells the reaper cordon is gone.
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.opts.Logger.Warn("placeholder reaper", "err", err)
+		return nil
 	}
 	cmd := exec.Command(initPath, ReapArg, regDir, key)
+	cmd.Stdin = r
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		b.opts.Logger.Warn("placeholder reaper", "err", err)
-		return
+		r.Close()
+		w.Close()
+		return nil
 	}
+	r.Close()
 	go cmd.Wait()
+	return w
 }
 
 // ReapMain is the reaper subcommand.
@@ -354,6 +368,7 @@ func shortHash(s string) string {
 type process struct {
 	cmd      *exec.Cmd
 	ph       *placeholders
+	reaper   *os.File // closing it lets the run's reaper finish
 	bridge   *bridge
 	timer    *time.Timer
 	done     chan struct{}
@@ -376,6 +391,9 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		p.bridge.close()
 		p.ph.release()
+		if p.reaper != nil {
+			p.reaper.Close()
+		}
 		res := &sandbox.Result{}
 		var ee *exec.ExitError
 		switch {

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -150,8 +152,15 @@ func (ph *placeholders) release() {
 	}
 	ph.released = true
 	unix.Flock(int(ph.alive.Fd()), unix.LOCK_UN)
-	if unix.Flock(int(ph.alive.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-		ph.removeAll()
+	// A reaper of an earlier run may hold the lock for the few
+	// milliseconds its own clean-up takes: try a little longer than that
+	// before leaving the clean-up to whichever run is still alive.
+	for i := 0; i < 20; i++ {
+		if unix.Flock(int(ph.alive.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			ph.removeAll()
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	ph.closeFiles()
 }
@@ -231,10 +240,13 @@ func (ph *placeholders) writeRegistry(reg *registry) error {
 	return os.Rename(tmp, ph.regPath())
 }
 
-// Reap waits until no run of the workspace is alive, then removes its
-// placeholders. cordon starts it detached so that a SIGKILLed cordon
-// still leaves nothing behind.
+// Reap waits until its cordon has exited (its standard input, a pipe
+// cordon holds, reaches EOF) and then until no run of the workspace is
+// alive, and removes the placeholders. cordon starts it detached so that a
+// SIGKILLed cordon still leaves nothing behind; waiting for cordon first
+// keeps it from taking the lock while runs end normally.
 func Reap(regDir, key string) error {
+	_, _ = io.Copy(io.Discard, os.Stdin)
 	ph := &placeholders{dir: regDir, key: key}
 	var err error
 	if ph.setup, ph.alive, err = lockFiles(regDir, key); err != nil {
