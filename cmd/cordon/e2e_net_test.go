@@ -97,10 +97,7 @@ func TestNetE2E(t *testing.T) {
 		if os.Getuid() != 0 {
 			t.Skip("needs root to make a private network namespace for the test hosts (CI runs the tests as root)")
 		}
-		args := []string{"--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run", "^TestNetE2E$", "-test.count=1"}
-		if testing.Verbose() {
-			args = append(args, "-test.v")
-		}
+		args := []string{"--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run", "^TestNetE2E$", "-test.count=1", "-test.v"}
 		cmd := exec.Command("unshare", args...)
 		cmd.Env = append(os.Environ(), netInnerVar+"=1")
 		out, err := cmd.CombinedOutput()
@@ -110,8 +107,8 @@ func TestNetE2E(t *testing.T) {
 		if err != nil {
 			t.Fatalf("network tests in the private namespace failed: %v", err)
 		}
-		if !strings.Contains(string(out), "ok") && !strings.Contains(string(out), "PASS") {
-			t.Fatalf("inner run reported no result:\n%s", out)
+		if !strings.Contains(string(out), "--- PASS: TestNetE2E (") || strings.Contains(string(out), "--- SKIP") {
+			t.Fatalf("the inner run did not pass every test:\n%s", out)
 		}
 		return
 	}
@@ -239,11 +236,12 @@ echo "v6:$(curl -sS -m 10 -o /dev/null -w '%{http_code}' 'http://[::1]:8080/' -x
 			r := run(t, e, `echo "mirror:$(curl -sS -m 10 http://localhost:5173/)"
 echo "mirror-noproxy:$(curl -sS -m 10 --noproxy '*' http://127.0.0.1:5173/)"
 echo "mirror-go:$($NC get http://localhost:5173/)"
+echo "mirror-v6:$(curl -sS -m 10 --noproxy '*' 'http://[::1]:5173/')"
 curl -sS -m 10 --noproxy '*' http://localhost:8080/ >/dev/null 2>&1; echo "unmirrored-direct:$?"
 echo "unmirrored-proxy:$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -x "$HTTP_PROXY" --noproxy '' http://localhost:8080/)"
 echo "loopback-proxy:$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -x "$HTTP_PROXY" --noproxy '' http://127.0.0.1:8080/)"
 echo "own:$($NC serve-and-get 9000)"`)
-			want(t, r, "mirror:dev server", "mirror-noproxy:dev server", "mirror-go:200 dev server",
+			want(t, r, "mirror:dev server", "mirror-noproxy:dev server", "mirror-go:200 dev server", "mirror-v6:dev server",
 				"unmirrored-direct:7", "unmirrored-proxy:403", "loopback-proxy:403", "own:200 own server")
 			untouched(t, "localhost", "127.0.0.1")
 		})
