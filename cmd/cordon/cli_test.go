@@ -374,3 +374,21 @@ func countProcs(marker string) int {
 	}
 	return n
 }
+
+func TestExplainAndDoctor(t *testing.T) {
+	e := newEnv(t)
+	e.write(".sandbox.toml", "[network]\nallow = [\"github.com:443\"]\ndeny = [\"evil.example\"]\n")
+	r := e.cordon("", "explain", "-w", e.ws)
+	if r.code != 0 || !strings.Contains(r.stdout, "evil.example") || !strings.Contains(r.stdout, ".sandbox.toml:3") ||
+		!strings.Contains(r.stdout, "NOT trusted") || !strings.Contains(r.stdout, "net github.com:443") {
+		t.Fatalf("explain: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = e.cordon("", "doctor")
+	if r.code != 0 || !strings.Contains(r.stdout, "bwrap") || !strings.Contains(r.stdout, "user namespaces") {
+		t.Fatalf("doctor: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	e.extra = []string{"PATH=/nonexistent"}
+	if r := e.cordon("", "doctor"); r.code != 1 || !strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "apt-get install bubblewrap") {
+		t.Fatalf("doctor without bwrap: exit %d\n%s", r.code, r.stdout)
+	}
+}
