@@ -180,6 +180,17 @@ func (s *server) loop(in io.Reader) error {
 		if err != nil {
 			code := jsonrpc2.ParseError
 			if json.Valid(body) {
+				var probe struct {
+					Method *string `json:"method"`
+					Result any     `json:"result"`
+					Error  any     `json:"error"`
+				}
+				if json.Unmarshal(body, &probe) == nil && probe.Method == nil && (probe.Result != nil || probe.Error != nil) {
+					// A response we cannot match; answering it would be a
+					// reply to a reply.
+					s.log.Warn("dropping unmatched response", "err", err)
+					continue
+				}
 				code = jsonrpc2.InvalidRequest
 			}
 			if werr := s.conn.replyNullID(code, fmt.Sprintf("decoding message: %v", err)); werr != nil {
