@@ -1,0 +1,135 @@
+-- Headless end-to-end test of the plugin against the real `cordon lsp`:
+-- load the plugin on a temp workspace, run a command through :CordonRun,
+-- answer an approval (vim.fn.confirm stubbed to pick Allow once), and check
+-- the output buffer, the exit code and the diagnostics.
+-- Environment: CORDON (the binary), CORDON_TEST_WS (an empty temp dir).
+local failures = {}
+local function check(cond, msg)
+  if not cond then
+    table.insert(failures, msg)
+    io.stderr:write("FAIL: " .. msg .. "\n")
+  else
+    io.stderr:write("ok: " .. msg .. "\n")
+  end
+end
+local function finish()
+  if #failures > 0 then
+    io.stderr:write(("%d check(s) failed\n"):format(#failures))
+    vim.cmd("cquit 1")
+  end
+  io.stderr:write("all checks passed\n")
+  vim.cmd("qall!")
+end
+
+local cordon_bin = assert(vim.env.CORDON, "CORDON unset")
+local ws = assert(vim.env.CORDON_TEST_WS, "CORDON_TEST_WS unset")
+
+-- The policy: one host denied by a rule (line 3), every other host asked.
+local policy = ws .. "/.sandbox.toml"
+local f = assert(io.open(policy, "w"))
+f:write('[network]\nunknown = "ask"\ndeny = ["blocked.example"]\n')
+f:close()
+local main = ws .. "/main.txt"
+f = assert(io.open(main, "w"))
+f:write("hello\n")
+f:close()
+
+-- Play the user: record every question and allow once.
+local asked = {}
+vim.fn.confirm = function(msg, choices, default, kind)
+  table.insert(asked, { msg = msg, choices = choices, default = default, kind = kind })
+  return 1
+end
+
+local cordon = require("cordon")
+cordon.setup({ cmd = { cordon_bin, "lsp" } })
+
+vim.cmd("edit " .. vim.fn.fnameescape(main))
+local buf = vim.api.nvim_get_current_buf()
+local started = vim.wait(10000, function()
+  return #vim.lsp.buf_get_clients(buf) > 0 and cordon._state().ready[ws] == true
+end, 20)
+check(started, "the server started for the workspace root and attached to the buffer")
+if not started then
+  return finish()
+end
+
+local cmd = "echo out-line; printf 'part'; echo 'ial'; echo err-line >&2; "
+  .. "curl -s -o /dev/null -m 5 http://approve-me.example/; "
+  .. "curl -s -o /dev/null -m 5 http://blocked.example/; exit 7"
+local done = false
+vim.api.nvim_create_autocmd("User", {
+  pattern = "CordonRunDone",
+  callback = function()
+    done = true
+  end,
+})
+vim.cmd("CordonRun " .. cmd)
+check(vim.wait(30000, function()
+  return done
+end, 20), "the run finished")
+
+local last = cordon.last or {}
+check(last.exit_code == 7, "exit code 7 reported (got " .. tostring(last.exit_code) .. ")")
+check(last.bufnr and vim.api.nvim_buf_get_var(last.bufnr, "cordon_exit_code") == 7, "b:cordon_exit_code is 7")
+local lines = last.bufnr and vim.api.nvim_buf_get_lines(last.bufnr, 0, -1, false) or {}
+local text = table.concat(lines, "\n")
+io.stderr:write("--- run buffer ---\n" .. text .. "\n------------------\n")
+check(lines[1] == "$ " .. cmd, "the buffer starts with the command")
+check(vim.tbl_contains(lines, "out-line"), "stdout streamed into the buffer")
+check(vim.tbl_contains(lines, "partial"), "a line split across chunks is joined")
+check(vim.tbl_contains(lines, "err-line"), "stderr streamed into the buffer")
+check(lines[#lines] == "[cordon] exit code 7", "the buffer ends with the exit code")
+check(text:find("cordon: blocked net blocked.example:80 (", 1, true) ~= nil, "the rule-denied host is listed as blocked")
+
+check(#asked == 1, "exactly one approval asked (got " .. #asked .. ")")
+if asked[1] then
+  check(asked[1].msg:find("approve-me.example", 1, true) ~= nil, "the approval names the host")
+  check(asked[1].default == 3, "the default button is Deny")
+  check(asked[1].choices:find("Allow once", 1, true) ~= nil, "Allow once offered")
+end
+-- The answer reached the server: the audit log records it. (Offline the
+-- allowed name then fails to resolve, so the connection is still refused.)
+local audit = io.open(vim.env.XDG_STATE_HOME .. "/cordon/audit.log")
+local answered = false
+if audit then
+  for l in audit:lines() do
+    local ok, e = pcall(vim.fn.json_decode, l)
+    if ok and type(e) == "table" and e.host == "approve-me.example" and e.asked == true and e.answer == "allow-once" then
+      answered = true
+    end
+  end
+  audit:close()
+end
+check(answered, "the audit log records the allow-once answer for approve-me.example")
+
+-- Diagnostics: the server publishes the violation on the deciding rule's line.
+local pbuf = vim.fn.bufadd(policy)
+local diags
+check(vim.wait(10000, function()
+  diags = vim.diagnostic.get(pbuf)
+  for _, d in ipairs(diags) do
+    if d.code == "net-denied" or (d.user_data and d.user_data.lsp and d.user_data.lsp.code == "net-denied") then
+      return true
+    end
+  end
+  return false
+end, 50), "a net-denied diagnostic arrived on .sandbox.toml")
+local on_rule = false
+for _, d in ipairs(diags or {}) do
+  io.stderr:write(("diagnostic %s:%d %s [%s]\n"):format(policy, d.lnum + 1, d.message, tostring(d.code)))
+  if d.source == "cordon" and tostring(d.message):find("net blocked.example:80", 1, true) then
+    on_rule = d.lnum == 2
+  end
+end
+check(on_rule, "the blocked.example diagnostic sits on line 3, the deny rule")
+
+-- :CordonStatus answers, :CordonPolicy opens the existing file untouched.
+local st = cordon.status()
+check(st and st.root == ws, "sandbox/status names the root")
+vim.cmd("CordonPolicy")
+check(vim.api.nvim_buf_get_name(0) == policy, ":CordonPolicy opens the policy")
+local pf = io.open(policy):read("*a")
+check(pf:find("blocked.example", 1, true) ~= nil, ":CordonPolicy left the existing policy alone")
+
+finish()
