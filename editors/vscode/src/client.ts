@@ -78,7 +78,11 @@ export class CordonClient {
     const reg = this.runs.begin(sink);
     let result: RunResult | undefined;
     try {
-      result = await this.lc.sendRequest<RunResult>(Method.run, params, token);
+      // An undefined token must not be passed: vscode-jsonrpc would send
+      // [params, null] by position.
+      result = token
+        ? await this.lc.sendRequest<RunResult>(Method.run, params, token)
+        : await this.lc.sendRequest<RunResult>(Method.run, params);
       return result;
     } finally {
       reg.end(result?.runId);

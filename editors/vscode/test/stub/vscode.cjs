@@ -152,10 +152,29 @@ function outputChannel(name) {
   return ch;
 }
 
+
+// Plain value classes the client only constructs or extends here.
+function plain(name) {
+  const C = class { constructor(...args) { this.args = args; } };
+  Object.defineProperty(C, 'name', { value: name });
+  return C;
+}
+const plainClasses = {};
+for (const n of ['CallHierarchyItem', 'CodeLens', 'CompletionItem', 'DocumentLink', 'InlayHint', 'SymbolInformation',
+  'TypeHierarchyItem', 'CallHierarchyIncomingCall', 'CallHierarchyOutgoingCall', 'Color', 'ColorInformation',
+  'ColorPresentation', 'CompletionList', 'DocumentHighlight', 'DocumentSymbol', 'FoldingRange', 'Hover',
+  'InlayHintLabelPart', 'InlineCompletionItem', 'InlineCompletionList', 'InlineValueEvaluatableExpression',
+  'InlineValueText', 'InlineValueVariableLookup', 'LinkedEditingRanges', 'ParameterInformation', 'SelectionRange',
+  'SemanticTokens', 'SemanticTokensEdit', 'SemanticTokensEdits', 'SignatureHelp', 'SignatureInformation',
+  'SnippetString']) {
+  plainClasses[n] = plain(n);
+}
+
 const commandRegistry = new Map();
 const config = {};
 
 const vscode = {
+  ...plainClasses,
   version: '1.82.0',
   Disposable, EventEmitter, CancellationError, CancellationTokenSource, Uri, Position, Range, Selection,
   Diagnostic, Location, DiagnosticRelatedInformation, TextEdit, WorkspaceEdit, CodeAction, CodeActionKind,
