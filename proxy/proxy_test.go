@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -575,10 +576,12 @@ func TestLoadNoLeaks(t *testing.T) {
 	}
 	t.Logf("%d connections, %d echoed messages in %v", conns, messages.Load(), *loadDuration)
 	h.s.Close()
-	wait := time.Now().Add(5 * time.Second)
+	wait := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > goroutines+2 || openFDs() > fds+2 {
 		if time.Now().After(wait) {
-			t.Fatalf("leak: goroutines %d → %d, fds %d → %d", goroutines, runtime.NumGoroutine(), fds, openFDs())
+			var dump strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&dump, 1)
+			t.Fatalf("leak: goroutines %d → %d, fds %d → %d\n%s", goroutines, runtime.NumGoroutine(), fds, openFDs(), dump.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
