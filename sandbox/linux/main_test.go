@@ -3,12 +3,19 @@
 package linux
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 // The test binary doubles as cordon's init and reaper stages, the way the
-// cordon binary re-executes itself inside bwrap.
+// cordon binary re-executes itself inside bwrap, and as a launcher (a
+// stand-in for `cordon run`) that tests can SIGKILL.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -16,7 +23,41 @@ func TestMain(m *testing.M) {
 			os.Exit(InitMain(os.Args[2:]))
 		case ReapArg:
 			os.Exit(ReapMain(os.Args[2:]))
+		case launchArg:
+			os.Exit(launchMain(os.Args[2:]))
 		}
 	}
 	os.Exit(m.Run())
+}
+
+const launchArg = "__launch"
+
+// launchMain runs `ROOT HOME -- ARGV...` in the workspace ROOT through the
+// backend, with this binary as the init, and exits with the command's code.
+func launchMain(args []string) int {
+	if len(args) < 4 || args[2] != "--" {
+		fmt.Fprintln(os.Stderr, "launch: usage: ROOT HOME -- ARGV...")
+		return 2
+	}
+	root, home := args[0], args[1]
+	p, err := workspace.Load(workspace.LoadOptions{Root: root, Dirs: workspace.Dirs{
+		Home: home, ConfigDir: filepath.Join(home, ".config/cordon"), StateDir: filepath.Join(home, ".local/state/cordon"),
+	}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "launch:", err)
+		return 125
+	}
+	proc, err := New(Options{}).Start(context.Background(), sandbox.Spec{
+		Policy: p, Argv: args[3:], Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "launch:", err)
+		return 125
+	}
+	res, err := proc.Wait()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "launch:", err)
+		return 125
+	}
+	return res.ExitCode
 }

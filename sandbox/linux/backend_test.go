@@ -1,0 +1,175 @@
+//go:build linux
+
+package linux
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
+)
+
+// launchEnv is a workspace and home for launcher runs, owned by the user
+// the launcher runs as (nil: ourselves).
+type launchEnv struct {
+	t             *testing.T
+	user          *sandboxtest.User
+	bin, ws, home string
+}
+
+func newLaunchEnv(t *testing.T, u *sandboxtest.User) *launchEnv {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Fatalf("bubblewrap is required: %v", err)
+	}
+	base := sandboxtest.Dir(t, u)
+	e := &launchEnv{t: t, user: u, ws: filepath.Join(base, "ws"), home: filepath.Join(base, "home")}
+	for _, d := range []string{e.ws, e.home, filepath.Join(base, "bin")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.bin = sandboxtest.Executable(t, filepath.Join(base, "bin"))
+	if err := os.WriteFile(filepath.Join(e.ws, ".sandbox.toml"), []byte("[filesystem]\ndeny_write = [\".env\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if u != nil {
+		sandboxtest.Chown(t, base, u)
+	}
+	return e
+}
+
+// launch starts the launcher (detached, in its own session) on argv.
+func (e *launchEnv) launch(out *bytes.Buffer, argv ...string) *exec.Cmd {
+	e.t.Helper()
+	args := append([]string{launchArg, e.ws, e.home, "--"}, argv...)
+	var cmd *exec.Cmd
+	if e.user != nil {
+		cmd = e.user.Command(e.home, e.bin, args...)
+	} else {
+		cmd = exec.Command(e.bin, args...)
+		cmd.Env = append(os.Environ(), "HOME="+e.home)
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setsid = true
+	cmd.Dir = e.ws
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+// entries lists the workspace root.
+func (e *launchEnv) entries() []string {
+	ents, _ := os.ReadDir(e.ws)
+	var names []string
+	for _, ent := range ents {
+		names = append(names, ent.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+func eventually(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
+}
+
+func asRootAndUser(t *testing.T, f func(t *testing.T, u *sandboxtest.User)) {
+	t.Run("root", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("not started as root (CI runs as root)")
+		}
+		f(t, nil)
+	})
+	t.Run("user", func(t *testing.T) { f(t, sandboxtest.Unprivileged(t)) })
+}
+
+// TestKilledLauncherLeavesNothing: a SIGKILLed launcher can clean nothing
+// up itself; the run's processes must still die with it and the
+// placeholders it made for missing protected names must still go.
+func TestKilledLauncherLeavesNothing(t *testing.T) {
+	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
+		e := newLaunchEnv(t, u)
+		secs := sandboxtest.Marker(1)
+		var out bytes.Buffer
+		cmd := e.launch(&out, "sh", "-c", "sleep "+secs+" & sleep "+secs)
+		if !eventually(20*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 2 }) {
+			t.Fatalf("the run never started: %s", out.String())
+		}
+		if _, err := os.Lstat(filepath.Join(e.ws, ".envrc")); err != nil {
+			t.Fatalf("no placeholder while the run lives (so nothing is tested): %v", err)
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if !eventually(10*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 0 }) {
+			t.Fatalf("processes of the run outlived the killed launcher: %v", sandboxtest.Procs("sleep", secs))
+		}
+		if !eventually(10*time.Second, func() bool { return len(e.entries()) == 1 }) {
+			t.Fatalf("left behind in the workspace after the launcher was killed: %v", e.entries())
+		}
+	})
+}
+
+// TestKilledRunKeepsOthersProtected: one run of a workspace is SIGKILLed
+// while another lives on. The killed run's clean-up (its reaper) must not
+// remove the placeholders the live run's mounts sit on — that would detach
+// them and let the live run create the protected names on the host — and
+// the last run out still leaves nothing.
+func TestKilledRunKeepsOthersProtected(t *testing.T) {
+	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
+		e := newLaunchEnv(t, u)
+		secs := sandboxtest.Marker(2)
+		var outA, outB bytes.Buffer
+		a := e.launch(&outA, "sh", "-c", `while ! [ -e "$HOME/go" ]; do sleep 0.05; done
+echo 'export PATH=/tmp/evil' > .envrc
+echo SECRET=1 > .env
+mkdir -p .vscode/x
+echo '{}' > .mcp.json
+echo attempted`)
+		b := e.launch(&outB, "sh", "-c", "sleep "+secs)
+		if !eventually(20*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 1 }) {
+			t.Fatalf("run B never started: %s", outB.String())
+		}
+		_ = b.Process.Kill()
+		_ = b.Wait()
+		if !eventually(10*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 0 }) {
+			t.Fatal("run B outlived its launcher")
+		}
+		time.Sleep(300 * time.Millisecond) // give a wrong reaper its chance
+		// Tell A to attack: $HOME is writable on the host side only.
+		if err := os.WriteFile(filepath.Join(e.home, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Wait(); err != nil {
+			t.Fatalf("run A: %v\n%s", err, outA.String())
+		}
+		if !strings.Contains(outA.String(), "attempted") {
+			t.Fatalf("run A did not get to its attack:\n%s", outA.String())
+		}
+		for _, name := range []string{".envrc", ".env", ".vscode", ".mcp.json"} {
+			b, err := os.ReadFile(filepath.Join(e.ws, name))
+			if len(b) > 0 {
+				t.Errorf("%s written on the host from a run whose sibling was killed: %q", name, b)
+			}
+			_ = err
+		}
+		if !eventually(10*time.Second, func() bool { return len(e.entries()) == 1 }) {
+			t.Fatalf("left behind in the workspace: %v", e.entries())
+		}
+	})
+}

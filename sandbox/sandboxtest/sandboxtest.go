@@ -1,0 +1,150 @@
+// Package sandboxtest holds helpers for tests that run real sandboxes: an
+// unprivileged account to run them as, directories that account owns, and
+// a way to find the processes a run left behind.
+package sandboxtest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// UserName is the unprivileged account the tests run as.
+const UserName = "cordontest"
+
+// User is an account a test runs commands as.
+type User struct {
+	Name     string
+	UID, GID int
+}
+
+// Credential makes a command run as u.
+func (u *User) Credential() *syscall.Credential {
+	return &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), NoSetGroups: true}
+}
+
+// Command is exec.Command run as u, with HOME set to home.
+func (u *User) Command(home, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+	cmd.Env = append(os.Environ(), "HOME="+home, "USER="+u.Name, "LOGNAME="+u.Name, "XDG_RUNTIME_DIR=")
+	return cmd
+}
+
+// Unprivileged returns the test account, creating it when missing. It
+// needs root: tests started as another user already are unprivileged, and
+// skip the variant (CI runs the suite as root and so covers both).
+func Unprivileged(t testing.TB) *User {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("not root: cannot switch to the test user (CI runs as root and covers this)")
+	}
+	u, err := user.Lookup(UserName)
+	if err != nil {
+		out, aerr := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", UserName).CombinedOutput()
+		// Another test package may have created it meanwhile: look again.
+		if u, err = user.Lookup(UserName); err != nil {
+			t.Fatalf("creating the test user %s: %v %s (%v)", UserName, aerr, out, err)
+		}
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil || uid == 0 {
+		t.Fatalf("test user %s has uid %q gid %q", UserName, u.Uid, u.Gid)
+	}
+	return &User{Name: UserName, UID: uid, GID: gid}
+}
+
+// Dir makes a fresh directory, removed when the test ends, with its path
+// resolved through symlinks (mount targets must be). With owner non-nil it
+// lies under a directory the owner can traverse and belongs to the owner.
+func Dir(t testing.TB, owner *User) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "cordon-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		t.Fatal(err)
+	}
+	if owner != nil {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		Chown(t, dir, owner)
+	}
+	return dir
+}
+
+// Chown gives everything below root to u.
+func Chown(t testing.TB, root string, u *User) {
+	t.Helper()
+	err := filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, u.UID, u.GID)
+	})
+	if err != nil {
+		t.Fatalf("chown %s: %v", root, err)
+	}
+}
+
+// Procs lists the pids of the processes whose command line is exactly
+// argv: give the run's processes an unusual argument (a sleep of an odd
+// length) so that nothing else matches.
+func Procs(argv ...string) []int {
+	var want []byte
+	for _, a := range argv {
+		want = append(append(want, a...), 0)
+	}
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Equal(b, want) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Marker is a sleep duration no other process on the machine is likely to
+// use, distinct per test process and per n.
+func Marker(n int) string {
+	return fmt.Sprint(7000 + (os.Getpid()*7+n)%2000)
+}
+
+// Executable copies the running test binary into dir (mode 0755) so that
+// another user can execute it as the sandbox's init: go test keeps its
+// binaries in a directory only the invoking user can enter.
+func Executable(t testing.TB, dir string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, filepath.Base(self))
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dst, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	return dst
+}
