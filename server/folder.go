@@ -77,6 +77,17 @@ func (f *folder) reload() {
 	}
 }
 
+// stop ends the watcher and waits for it, so no reload starts after Serve.
+func (f *folder) stop() {
+	f.mu.Lock()
+	w := f.watcher
+	f.watcher = nil
+	f.mu.Unlock()
+	if w != nil {
+		_ = w.Close()
+	}
+}
+
 func (f *folder) status() folderStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()

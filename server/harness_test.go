@@ -34,6 +34,7 @@ type testClient struct {
 	nulls   []*jsonrpc2.Response // answers with a null id
 	notes   []*jsonrpc2.Notification
 	changed chan struct{}
+	cursor  int // waitNote looks at notifications from here on
 
 	// onCall answers the server's requests; nil answers null.
 	onCall func(method string, params json.RawMessage) (any, error)
@@ -279,7 +280,9 @@ func (c *testClient) initialize(e env, opts map[string]any) {
 func (c *testClient) waitNote(d time.Duration, ok func(*jsonrpc2.Notification) bool) *jsonrpc2.Notification {
 	c.t.Helper()
 	deadline := time.After(d)
-	seen := 0
+	c.mu.Lock()
+	seen := c.cursor
+	c.mu.Unlock()
 	for {
 		c.mu.Lock()
 		notes := c.notes[seen:]
@@ -334,6 +337,13 @@ func (c *testClient) waitDiags(file string, d time.Duration, ok func(pubDiags) b
 		return false
 	})
 	return got
+}
+
+// mark makes later waits ignore the notifications received so far.
+func (c *testClient) mark() {
+	c.mu.Lock()
+	c.cursor = len(c.notes)
+	c.mu.Unlock()
 }
 
 func (c *testClient) nullAnswers() []*jsonrpc2.Response {

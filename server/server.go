@@ -119,7 +119,10 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 		diags:   newDiagStore(),
 	}
 	defer func() {
-		cancel() // kills every run and stops the watchers
+		cancel() // kills every run
+		for _, f := range s.snapshotFolders() {
+			f.stop()
+		}
 		s.conn.close()
 		s.wg.Wait()
 	}()
