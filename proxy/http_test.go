@@ -336,3 +336,37 @@ func TestRefusalBody(t *testing.T) {
 		t.Fatalf("refusals by default looked up %d names and dialled %d", l, d)
 	}
 }
+
+// TestContextEndsSession: cancelling the run's context closes the session
+// and its tunnels without a Close call.
+func TestContextEndsSession(t *testing.T) {
+	echo := echoServer(t)
+	pol := policy(t, "[network]\nallow = [\"echo.test\"]\n")
+	fn := newFakeNet()
+	fn.serve("echo.test", "203.0.113.99", 7, echo)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := NewSession(ctx, Config{Policy: func() *workspace.Policy { return pol }, Resolver: fn, Dialer: fn, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := net.Dial("unix", s.SocketPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if socks(t, c, 1, "echo.test", 7) != 0 {
+		t.Fatal("tunnel refused")
+	}
+	cancel()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatalf("tunnel after cancel: %v (want EOF)", err)
+	}
+	if _, err := os.Stat(s.SocketPath()); !os.IsNotExist(err) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+	if _, err := NewSession(ctx, Config{Policy: func() *workspace.Policy { return pol }, Dir: t.TempDir()}); err == nil {
+		t.Fatal("a session started on a cancelled context")
+	}
+}

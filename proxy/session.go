@@ -56,14 +56,15 @@ func (c *Config) dial(ctx context.Context, addr netip.AddrPort) (net.Conn, error
 
 // Session is one run's proxy.
 type Session struct {
-	cfg    Config
-	dir    string
-	ln     *net.UnixListener
-	dec    *decider
-	http   *httpFront
-	ctx    context.Context
-	cancel context.CancelFunc
-	logger *slog.Logger
+	cfg       Config
+	dir       string
+	ln        *net.UnixListener
+	dec       *decider
+	http      *httpFront
+	ctx       context.Context
+	cancel    context.CancelFunc
+	stopAfter func() bool
+	logger    *slog.Logger
 
 	mu        sync.Mutex
 	decisions []Decision
@@ -72,10 +73,15 @@ type Session struct {
 	wg        sync.WaitGroup
 }
 
-// NewSession listens on a fresh unix socket in a 0700 directory.
+// NewSession listens on a fresh unix socket in a 0700 directory. The
+// session ends with ctx or with Close, whichever comes first; Decisions
+// stay readable afterwards.
 func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Policy == nil {
 		return nil, errors.New("proxy: no policy")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -103,6 +109,10 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 	s.http = newHTTPFront(s)
 	s.wg.Add(1)
 	go s.serve()
+	// The run's context ending ends the proxy too: nothing outlives its run.
+	s.mu.Lock()
+	s.stopAfter = context.AfterFunc(ctx, func() { s.Close() })
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -146,6 +156,9 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.stopAfter != nil {
+		s.stopAfter()
+	}
 	for c := range s.conns {
 		c.Close()
 	}
