@@ -13,15 +13,18 @@ import (
 	"github.com/cordon-dev/cordon/workspace"
 )
 
+// writeFile writes then renames, as editors save; t may be nil off the
+// test goroutine, where errors panic.
 func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	// Write then rename, as editors save.
 	tmp := path + ".tmp~"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
+	err := os.WriteFile(tmp, []byte(content), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err != nil && t != nil {
 		t.Fatal(err)
+	} else if err != nil {
+		panic(err)
 	}
 }
 
