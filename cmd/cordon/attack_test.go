@@ -68,6 +68,12 @@ cp /bin/sh "$HOME/.local-sh"`)
 		if !strings.Contains(r.stderr, "Read-only file system") {
 			t.Errorf("no EROFS reported: %s", r.stderr)
 		}
+		for _, want := range []string{"cordon: blocked write " + filepath.Join(e.home, "outside") + " (default)",
+			"cordon: blocked write /etc/cordon-pwned (default)", "cordon: blocked write " + target + " (default)"} {
+			if !strings.Contains(r.stderr, want+"\n") {
+				t.Errorf("no %q in:\n%s", want, r.stderr)
+			}
+		}
 		e.noPlaceholders("link")
 	})
 }
@@ -111,6 +117,15 @@ ls -la`)
 		}
 		if !strings.Contains(r.stdout, ".git") {
 			t.Errorf("the listing inside shows no .git:\n%s", r.stdout)
+		}
+		for _, want := range []string{
+			"cordon: blocked write " + filepath.Join(e.ws, ".envrc") + " (default)",
+			"cordon: blocked write " + filepath.Join(e.ws, ".env") + " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)",
+			"cordon: blocked write " + filepath.Join(e.ws, ".git/hooks/pre-commit") + " (default)",
+		} {
+			if !strings.Contains(r.stderr, want+"\n") {
+				t.Errorf("no %q in:\n%s", want, r.stderr)
+			}
 		}
 		e.noPlaceholders(".git")
 	})

@@ -205,7 +205,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 	initEnd := os.NewFile(uintptr(control[1]), "cordon-control-init")
 	defer initEnd.Close()
 
-	cfg := initConfig{Memory: p.Limits.Memory, Processes: p.Limits.Processes}
+	cfg := initConfig{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
@@ -248,7 +248,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 		case <-pr.done:
 		}
 	}()
-	pr.bridge = startBridge(hostEnd, spec.Network, b.opts.Logger)
+	pr.bridge = startBridge(hostEnd, spec.Network, b.opts.Logger, &writeJudge{pl: pl, pol: p})
 	return pr, nil
 }
 
@@ -389,12 +389,15 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		if p.timer != nil {
 			p.timer.Stop()
 		}
+		// The sandbox is gone: the hand-off is over and the observer has
+		// seen every call.
+		observed := p.bridge.violations()
 		p.bridge.close()
 		p.ph.release()
 		if p.reaper != nil {
 			p.reaper.Close()
 		}
-		res := &sandbox.Result{}
+		res := &sandbox.Result{Violations: observed}
 		var ee *exec.ExitError
 		switch {
 		case err == nil:

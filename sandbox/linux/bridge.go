@@ -27,6 +27,9 @@ type bridge struct {
 	control *os.File
 	netSpec *sandbox.Network
 	logger  *slog.Logger
+	judge   *writeJudge // nil: no write observer
+	obs     *observer
+	ready   chan struct{} // closed once the hand-off is handled
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -36,8 +39,8 @@ type bridge struct {
 	wg        sync.WaitGroup
 }
 
-func startBridge(control *os.File, netSpec *sandbox.Network, logger *slog.Logger) *bridge {
-	b := &bridge{control: control, netSpec: netSpec, logger: logger, conns: map[net.Conn]bool{}}
+func startBridge(control *os.File, netSpec *sandbox.Network, logger *slog.Logger, judge *writeJudge) *bridge {
+	b := &bridge{control: control, netSpec: netSpec, logger: logger, judge: judge, conns: map[net.Conn]bool{}, ready: make(chan struct{})}
 	b.wg.Add(1)
 	go b.receive()
 	return b
@@ -46,6 +49,7 @@ func startBridge(control *os.File, netSpec *sandbox.Network, logger *slog.Logger
 func (b *bridge) receive() {
 	defer b.wg.Done()
 	defer b.control.Close()
+	defer close(b.ready)
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(64*4))
 	n, oobn, _, _, err := unix.Recvmsg(int(b.control.Fd()), buf, oob, 0)
@@ -68,6 +72,17 @@ func (b *bridge) receive() {
 		b.fail(fmt.Errorf("sandbox init: %s", h.Error))
 		closeFDs(fds)
 		return
+	}
+	if h.Observer && len(fds) > 0 {
+		fd := fds[len(fds)-1]
+		fds = fds[:len(fds)-1]
+		if b.judge != nil {
+			b.mu.Lock()
+			b.obs = startObserver(fd, *b.judge)
+			b.mu.Unlock()
+		} else {
+			unix.Close(fd)
+		}
 	}
 	if b.netSpec == nil || len(fds) == 0 {
 		closeFDs(fds)
@@ -214,6 +229,19 @@ func SOCKSConnect(c net.Conn, host string, port int) error {
 	}
 	_, err := io.ReadFull(c, make([]byte, skip+2))
 	return err
+}
+
+// violations stops the write observer, if any, and returns what it saw.
+// Call it once the sandbox is gone.
+func (b *bridge) violations() []sandbox.Violation {
+	<-b.ready
+	b.mu.Lock()
+	obs := b.obs
+	b.mu.Unlock()
+	if obs == nil {
+		return nil
+	}
+	return obs.stop()
 }
 
 // close stops accepting and ends every relayed connection.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,7 +24,8 @@ const InitArg = "__init"
 // initConfig is what the host tells the init.
 type initConfig struct {
 	Network   bool  `json:"net,omitempty"`
-	Mirror    []int `json:"mirror,omitempty"` // host loopback ports mirrored onto the sandbox's loopback
+	Observe   bool  `json:"observe,omitempty"` // hand a write observer to the host
+	Mirror    []int `json:"mirror,omitempty"`  // host loopback ports mirrored onto the sandbox's loopback
 	Memory    int64 `json:"mem,omitempty"`
 	Processes int   `json:"nproc,omitempty"`
 }
@@ -35,9 +37,10 @@ func (c initConfig) encode() string {
 
 // handoff is the init's message to the host with the listeners it made.
 type handoff struct {
-	Proxy  int    `json:"proxy"`            // port of the proxy listener on 127.0.0.1
-	Mirror []int  `json:"mirror,omitempty"` // ports, in the order of the passed descriptors after the proxy's
-	Error  string `json:"error,omitempty"`
+	Proxy    int    `json:"proxy"`              // port of the proxy listener on 127.0.0.1
+	Mirror   []int  `json:"mirror,omitempty"`   // ports, in the order of the passed descriptors after the proxy's
+	Observer bool   `json:"observer,omitempty"` // the last descriptor is the write observer's listener
+	Error    string `json:"error,omitempty"`
 }
 
 // InitMain runs inside the sandbox (seccomp already loaded by bwrap, no
@@ -59,19 +62,40 @@ func InitMain(args []string) int {
 		return 125
 	}
 	argv := args[2:]
+	// The observer filter must be installed on the thread that execs.
+	runtime.LockOSThread()
 	if err := setLimits(cfg); err != nil {
 		return initFail(err)
 	}
 	env := os.Environ()
+	var (
+		msg handoff
+		fds []int
+	)
 	if cfg.Network {
-		port, err := openBridge(cfg)
+		var err error
+		if msg, fds, err = openBridge(cfg); err != nil {
+			return initFail(err)
+		}
+		env = append(proxyEnv(env, msg.Proxy), "CORDON_PROXY=127.0.0.1:"+strconv.Itoa(msg.Proxy))
+	}
+	if cfg.Observe {
+		fd, err := installObserver()
 		if err != nil {
 			return initFail(err)
 		}
-		env = append(proxyEnv(env, port), "CORDON_PROXY=127.0.0.1:"+strconv.Itoa(port))
-	} else {
-		b, _ := json.Marshal(handoff{})
-		_ = unix.Sendmsg(fdControl, b, nil, nil, 0)
+		fds, msg.Observer = append(fds, fd), true
+	}
+	b, _ := json.Marshal(msg)
+	var rights []byte
+	if len(fds) > 0 {
+		rights = unix.UnixRights(fds...)
+	}
+	if err := unix.Sendmsg(fdControl, b, rights, nil, 0); err != nil {
+		return initFail(fmt.Errorf("handing the bridge to the host: %w", err))
+	}
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 	unix.Close(fdControl)
 	// The command inherits none of cordon's descriptors.
@@ -115,15 +139,15 @@ func setLimits(cfg initConfig) error {
 // openBridge listens on the sandbox's own loopback and passes the
 // listeners to the host, which relays every connection to the run's proxy.
 // Nothing inside ever needs a unix socket of its own.
-func openBridge(cfg initConfig) (int, error) {
+func openBridge(cfg initConfig) (handoff, []int, error) {
 	var files []*os.File
 	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return 0, fmt.Errorf("bridge listener: %w", err)
+		return handoff{}, nil, fmt.Errorf("bridge listener: %w", err)
 	}
 	f, err := ln.File()
 	if err != nil {
-		return 0, err
+		return handoff{}, nil, err
 	}
 	files = append(files, f)
 	msg := handoff{Proxy: ln.Addr().(*net.TCPAddr).Port}
@@ -134,25 +158,21 @@ func openBridge(cfg initConfig) (int, error) {
 				if ip.To4() == nil {
 					continue // no IPv6 loopback in this namespace
 				}
-				return 0, fmt.Errorf("mirror of localhost:%d: %w", port, err)
+				return handoff{}, nil, fmt.Errorf("mirror of localhost:%d: %w", port, err)
 			}
 			lf, err := l.File()
 			if err != nil {
-				return 0, err
+				return handoff{}, nil, err
 			}
 			files = append(files, lf)
 			msg.Mirror = append(msg.Mirror, port)
 		}
 	}
-	b, _ := json.Marshal(msg)
 	fds := make([]int, len(files))
 	for i, f := range files {
 		fds[i] = int(f.Fd())
 	}
-	if err := unix.Sendmsg(fdControl, b, unix.UnixRights(fds...), nil, 0); err != nil {
-		return 0, fmt.Errorf("handing the bridge to the host: %w", err)
-	}
-	return msg.Proxy, nil
+	return msg, fds, nil
 }
 
 // proxyEnv points the common clients at the bridge: curl, wget, git, npm,

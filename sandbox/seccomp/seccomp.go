@@ -8,6 +8,7 @@ package seccomp
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"golang.org/x/net/bpf"
@@ -20,6 +21,8 @@ type Options struct {
 	// some unix sockets); otherwise it fails with EPERM.
 	AllowUnixSockets bool
 }
+
+var errNoArch = errors.New("seccomp: no filter for this architecture")
 
 // seccomp_data offsets.
 const (
@@ -59,7 +62,7 @@ func Denied() map[string]uint32 {
 func Program(opts Options) ([]bpf.RawInstruction, error) {
 	arch, ok := nativeArch()
 	if !ok {
-		return nil, fmt.Errorf("seccomp: no filter for this architecture")
+		return nil, errNoArch
 	}
 	eperm := bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)}
 	enosys := bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)}

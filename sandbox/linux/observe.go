@@ -1,0 +1,250 @@
+//go:build linux
+
+package linux
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/seccomp"
+	"github.com/cordon-dev/cordon/workspace"
+	"golang.org/x/sys/unix"
+)
+
+// installObserver loads the observer filter on this (locked) thread with
+// a new listener, which the host supervises. Called by the init right
+// before it execs the command, on the thread that execs.
+func installObserver() (int, error) {
+	raw, err := seccomp.ObserverProgram()
+	if err != nil {
+		return -1, err
+	}
+	filter := make([]unix.SockFilter, len(raw))
+	for i, ins := range raw {
+		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(filter)
+	if errno != 0 {
+		return -1, fmt.Errorf("observer filter: %w", errno)
+	}
+	return int(fd), nil
+}
+
+// seccompNotif mirrors struct seccomp_notif (x/sys lacks it).
+type seccompNotif struct {
+	ID    uint64
+	Pid   uint32
+	Flags uint32
+	Nr    int32
+	Arch  uint32
+	IP    uint64
+	Args  [6]uint64
+}
+
+// seccompNotifResp mirrors struct seccomp_notif_resp.
+type seccompNotifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+const atFDCWD = -100
+
+// observer is the host-side supervisor: for every write-intent call it
+// reads the path from the caller's memory, lets the call continue to the
+// kernel (which enforces the mounts), and records a violation when the
+// path lies where the sandbox makes writes impossible. A path read this
+// way can be changed by another thread before the kernel reads it: fine
+// for a report, never used to decide.
+type observer struct {
+	fd     int
+	judge  writeJudge
+	runID  string
+	label  string
+	mu     sync.Mutex
+	seen   map[string]bool
+	found  []sandbox.Violation
+	done   chan struct{}
+	closed chan struct{}
+}
+
+func startObserver(fd int, judge writeJudge) *observer {
+	o := &observer{fd: fd, judge: judge, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
+	go o.loop()
+	return o
+}
+
+func (o *observer) loop() {
+	defer close(o.done)
+	defer unix.Close(o.fd)
+	for {
+		pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 200)
+		select {
+		case <-o.closed:
+			return
+		default:
+		}
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+		if n == 0 {
+			continue
+		}
+		if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfd[0].Revents&unix.POLLIN == 0 {
+			return // every observed process is gone
+		}
+		var req seccompNotif
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req))); errno != 0 {
+			if errno == unix.EINTR || errno == unix.ENOENT {
+				continue
+			}
+			return
+		}
+		paths := o.paths(&req)
+		resp := seccompNotifResp{ID: req.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+		unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp)))
+		for _, p := range paths {
+			o.judgeWrite(p)
+		}
+	}
+}
+
+// paths reads the call's target paths, resolved against its dirfd or
+// working directory. The notification id is checked after reading, so a
+// recycled pid cannot feed us another process's memory.
+func (o *observer) paths(req *seccompNotif) []string {
+	specs := seccomp.ObservedPaths[uint32(req.Nr)]
+	if len(specs) == 0 {
+		return nil
+	}
+	mem, err := os.Open("/proc/" + strconv.Itoa(int(req.Pid)) + "/mem")
+	if err != nil {
+		return nil
+	}
+	defer mem.Close()
+	var out []string
+	for _, s := range specs {
+		p := readString(mem, req.Args[s[1]])
+		if p == "" {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			base := "/proc/" + strconv.Itoa(int(req.Pid)) + "/cwd"
+			if s[0] >= 0 && int32(req.Args[s[0]]) != atFDCWD {
+				base = "/proc/" + strconv.Itoa(int(req.Pid)) + "/fd/" + strconv.Itoa(int(int32(req.Args[s[0]])))
+			}
+			dir, err := os.Readlink(base)
+			if err != nil {
+				continue
+			}
+			p = filepath.Join(dir, p)
+		}
+		p = filepath.Clean(p)
+		if (req.Nr == unix.SYS_MKDIR || req.Nr == unix.SYS_MKDIRAT) && exists(p) {
+			continue // mkdir -p of an existing directory: EEXIST, not a refusal
+		}
+		out = append(out, p)
+	}
+	id := req.ID
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id))); errno != 0 {
+		return nil
+	}
+	return out
+}
+
+func readString(mem *os.File, addr uint64) string {
+	buf := make([]byte, 4096)
+	n, _ := mem.ReadAt(buf, int64(addr))
+	if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
+		return string(buf[:i])
+	}
+	return ""
+}
+
+func (o *observer) judgeWrite(path string) {
+	path = o.judge.landing(path)
+	refused, rule := o.judge.refuses(path)
+	if !refused {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen[path] {
+		return
+	}
+	o.seen[path] = true
+	o.found = append(o.found, sandbox.Violation{Kind: sandbox.KindWrite, Target: path, Rule: rule, Time: time.Now()})
+}
+
+// stop ends the supervisor (the sandbox is gone) and returns what it found.
+func (o *observer) stop() []sandbox.Violation {
+	close(o.closed)
+	<-o.done
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.found
+}
+
+// writeJudge knows where the sandbox refuses writes: everywhere but the
+// writable binds, and inside them the read-only binds, placeholders and
+// hidden places.
+type writeJudge struct {
+	pl  *plan
+	pol *workspace.Policy
+}
+
+// landing is where a write to path lands: the links the host sees, followed.
+func (j writeJudge) landing(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		return filepath.Join(dir, filepath.Base(path))
+	}
+	return path
+}
+
+func (j writeJudge) refuses(path string) (bool, workspace.Source) {
+	for _, special := range []string{"/dev", "/proc"} {
+		if within(special, path) {
+			return false, workspace.Source{}
+		}
+	}
+	ruleFor := func(rules []workspace.PathRule) workspace.Source {
+		for _, r := range rules {
+			if within(r.Path, path) || workspace.Match(r.Path, path) {
+				return r.Source
+			}
+		}
+		return workspace.Source{}
+	}
+	for _, d := range append(append([]string{}, j.pl.HiddenDirs...), j.pl.HiddenFiles...) {
+		if within(d, path) {
+			return true, ruleFor(j.pol.Filesystem.DenyRead)
+		}
+	}
+	for _, ro := range append(append([]string{}, j.pl.ReadOnly...), trimSlashes(j.pl.Missing)...) {
+		if within(ro, path) {
+			return true, ruleFor(j.pol.Filesystem.DenyWrite)
+		}
+	}
+	if !underAny(path, j.pl.Writable) && !strings.HasPrefix(path, j.pl.TempDir) {
+		return true, workspace.Source{}
+	}
+	return false, workspace.Source{}
+}

@@ -1,0 +1,67 @@
+//go:build linux
+
+package seccomp
+
+import (
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// writeFlags are the open(2) flags that make an open a write.
+const writeFlags = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC
+
+// ObservedPaths says, for each system call the observer is told about,
+// which arguments hold (dirfd, path) pairs; dirfd -1 means the path is
+// relative to the working directory.
+var ObservedPaths = map[uint32][][2]int{
+	unix.SYS_OPEN: {{-1, 0}}, unix.SYS_OPENAT: {{0, 1}}, unix.SYS_CREAT: {{-1, 0}},
+	unix.SYS_MKDIR: {{-1, 0}}, unix.SYS_MKDIRAT: {{0, 1}},
+	unix.SYS_UNLINK: {{-1, 0}}, unix.SYS_UNLINKAT: {{0, 1}}, unix.SYS_RMDIR: {{-1, 0}},
+	unix.SYS_RENAME: {{-1, 0}, {-1, 1}}, unix.SYS_RENAMEAT: {{0, 1}, {2, 3}}, unix.SYS_RENAMEAT2: {{0, 1}, {2, 3}},
+	unix.SYS_LINK: {{-1, 1}}, unix.SYS_LINKAT: {{2, 3}},
+	unix.SYS_SYMLINK: {{-1, 1}}, unix.SYS_SYMLINKAT: {{1, 2}},
+	unix.SYS_TRUNCATE: {{-1, 0}}, unix.SYS_CHMOD: {{-1, 0}}, unix.SYS_FCHMODAT: {{0, 1}},
+}
+
+// ObserverProgram is a second filter, stacked on the enforcing one, that
+// hands every write-intent path call to a supervisor on the host (user
+// notification) so refused writes can be reported. It decides nothing:
+// the supervisor always lets the call continue to the kernel, which
+// enforces the mounts. Opens for reading are not observed: they are the
+// bulk of all calls and would cost every command dearly.
+func ObserverProgram() ([]bpf.RawInstruction, error) {
+	arch, ok := nativeArch()
+	if !ok {
+		return nil, errNoArch
+	}
+	notify := bpf.RetConstant{Val: unix.SECCOMP_RET_USER_NOTIF}
+	allow := bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW}
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: offArch, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: arch, SkipTrue: 1},
+		allow,
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+	}
+	// open and openat notify only with a write flag.
+	openFlags := func(nr uint32, argOff uint32) []bpf.Instruction {
+		return []bpf.Instruction{
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 4},
+			bpf.LoadAbsolute{Off: argOff, Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: writeFlags, SkipTrue: 1},
+			allow,
+			notify,
+		}
+	}
+	prog = append(prog, openFlags(unix.SYS_OPENAT, offArg0+16)...)
+	prog = append(prog, bpf.LoadAbsolute{Off: offNr, Size: 4})
+	prog = append(prog, openFlags(unix.SYS_OPEN, offArg0+8)...)
+	prog = append(prog, bpf.LoadAbsolute{Off: offNr, Size: 4})
+	for nr := range ObservedPaths {
+		if nr == unix.SYS_OPEN || nr == unix.SYS_OPENAT {
+			continue
+		}
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1}, notify)
+	}
+	prog = append(prog, allow)
+	return bpf.Assemble(prog)
+}
