@@ -53,6 +53,8 @@ func run(args []string) int {
 	switch cmd {
 	case "run":
 		return cmdRun(ctx, logger, rest)
+	case "lsp":
+		return cmdLSP(ctx, logger, rest)
 	case "check":
 		return cmdCheck(rest)
 	case "explain":

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/cordon-dev/cordon/proxy"
+	"github.com/cordon-dev/cordon/sandbox/probe"
+	"github.com/cordon-dev/cordon/server"
+	"github.com/cordon-dev/cordon/server/runner"
+	"github.com/cordon-dev/cordon/workspace"
+	"golang.org/x/sys/unix"
+)
+
+// cmdLSP serves the editor protocol on stdin/stdout.
+func cmdLSP(ctx context.Context, logger *slog.Logger, args []string) int {
+	// stdout belongs to the protocol from here on: keep a private,
+	// close-on-exec copy for it and point descriptor 1 at stderr, so no
+	// stray write and no child can ever corrupt the stream.
+	protoFD, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cordon lsp:", err)
+		return 1
+	}
+	if err := unix.Dup2(2, 1); err != nil {
+		fmt.Fprintln(os.Stderr, "cordon lsp:", err)
+		return 1
+	}
+	protoOut := os.NewFile(uintptr(protoFD), "lsp-stdout")
+
+	dirs, err := workspace.DefaultDirs()
+	if err != nil {
+		logger.Error("lsp", "err", err)
+		return 1
+	}
+	backend, err := newBackend(logger)
+	if err != nil {
+		logger.Error("no sandbox backend", "err", err)
+		return 1
+	}
+	audit, err := proxy.OpenAudit(filepath.Join(dirs.StateDir, "audit.log"))
+	if err != nil {
+		logger.Error("lsp", "err", err)
+		return 1
+	}
+	defer audit.Close()
+	checks := probe.Run(ctx)
+	err = server.Serve(ctx, os.Stdin, protoOut, server.Options{
+		Executor:     &runner.Runner{Backend: backend, Audit: audit, Logger: logger},
+		Backend:      backend.Name(),
+		Capabilities: probe.Capabilities(checks),
+		Dirs:         dirs,
+		Logger:       logger,
+	})
+	var exit *server.ExitError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
+	if err != nil {
+		logger.Error("lsp", "err", err)
+		return 1
+	}
+	return 0
+}
