@@ -516,18 +516,23 @@ func openFDs() int {
 
 var loadDuration = flag.Duration("load-duration", 2*time.Second, "how long TestLoadNoLeaks keeps its 200 tunnels busy (the issue's figure is 30s)")
 
-// TestLoadNoLeaks keeps 200 concurrent tunnels (half SOCKS5, half CONNECT)
-// echoing through one session for -load-duration, checks every message
+// TestLoadNoLeaks keeps 200 concurrent connections (SOCKS5 and CONNECT
+// tunnels echoing, and kept-alive plain requests through goproxy) busy
+// through one session for -load-duration, checks every message
 // came back intact, then that every goroutine and descriptor is returned.
 func TestLoadNoLeaks(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("counts /proc/self/fd, which only Linux has")
 	}
 	echo := echoServer(t)
-	pol := policy(t, "[network]\nallow = [\"echo.test\"]\n")
+	var hits atomic.Int32
+	web := upstream(t, &hits)
+	web.Config.SetKeepAlivesEnabled(true)
+	pol := policy(t, "[network]\nallow = [\"echo.test\", \"web.test\"]\n")
 	goroutines, fds := runtime.NumGoroutine(), openFDs()
 	h := newHarness(t, pol, nil, nil)
 	h.net.serve("echo.test", "203.0.113.60", 7, echo)
+	h.net.serve("web.test", "203.0.113.61", 80, web.Listener.Addr().String())
 
 	const conns = 200
 	deadline := time.Now().Add(*loadDuration)
@@ -543,6 +548,28 @@ func TestLoadNoLeaks(t *testing.T) {
 				return
 			}
 			defer c.Close()
+			if i%4 == 3 {
+				// Plain proxy requests through goproxy, kept alive.
+				br := bufio.NewReader(c)
+				for r := 0; time.Now().Before(deadline) || r < 5; r++ {
+					c.SetDeadline(time.Now().Add(30 * time.Second))
+					fmt.Fprintf(c, "GET http://web.test/%d/%d HTTP/1.1\r\nHost: web.test\r\n\r\n", i, r)
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						failures.Add(1)
+						return
+					}
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil || resp.StatusCode != 200 || string(body) != "hello from web.test" {
+						failures.Add(1)
+						return
+					}
+					messages.Add(1)
+					time.Sleep(time.Millisecond)
+				}
+				return
+			}
 			if i%2 == 0 {
 				if socks(t, c, 1, "echo.test", 7) != 0 {
 					failures.Add(1)
