@@ -41,7 +41,12 @@ func CanonicalHost(host string) (string, error) {
 		if err != nil || !a.Is6() || a.Zone() != "" {
 			return "", fmt.Errorf("host %q: not an IPv6 address", host)
 		}
-		return "[" + a.Unmap().String() + "]", nil
+		// An IPv4-mapped address is the IPv4 address: "[::ffff:10.0.0.1]"
+		// must meet a rule on "10.0.0.1".
+		if a = a.Unmap(); a.Is4() {
+			return a.String(), nil
+		}
+		return "[" + a.String() + "]", nil
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		if a.Zone() != "" {
@@ -118,7 +123,7 @@ func ParseHostRule(s string) (HostRule, error) {
 	}
 	if port != "" || strings.HasSuffix(s, ":") {
 		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 {
+		if err != nil || n < 1 || n > 65535 || strings.Trim(port, "0123456789") != "" {
 			return r, fmt.Errorf("host %q: port must be 1-65535", s)
 		}
 		r.Port = n

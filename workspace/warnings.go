@@ -24,9 +24,12 @@ func (p *parser) warnings(f *File) []Diagnostic {
 			warn(r.Source, "allow_write %q: the docker socket gives root on the host", r.Pattern)
 		}
 		for _, d := range f.Filesystem.DenyRead {
-			if d.Path == r.Path {
+			if covers(d.Path, r.Path) {
 				warn(r.Source, "%q is both denied for reading (line %d) and allowed for writing", r.Pattern, d.Source.Line)
 			}
+		}
+		if p.root != "" && within(p.root, GlobBase(r.Path)) {
+			warn(r.Source, "allow_write %q is inside the workspace, which is writable already, so it changes nothing (deny_write still wins)", r.Pattern)
 		}
 	}
 	for _, r := range f.Network.AllowUnixSockets {

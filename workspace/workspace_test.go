@@ -165,7 +165,7 @@ func TestWarnings(t *testing.T) {
 		msgs = append(msgs, w.Message)
 	}
 	all := strings.Join(msgs, "\n")
-	for _, want := range []string{"whole machine", "whole home", "docker", "both denied", "changes nothing", "top-level domain"} {
+	for _, want := range []string{"whole machine", "whole home", "docker", "both denied", "changes nothing", "top-level domain", "inside the workspace"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no warning mentioning %q in:\n%s", want, all)
 		}
@@ -182,6 +182,12 @@ func TestCanonicalHost(t *testing.T) {
 		{"[::1]", "[::1]"},
 		{"[0:0:0:0:0:0:0:1]", "[::1]"},
 		{"::ffff:10.0.0.1", "10.0.0.1"},
+		{"[::ffff:10.0.0.1]", "10.0.0.1"},
+		{"LOCALHOST.", "localhost"},
+		{"\uff25xample.com", "example.com"}, // fullwidth E: IDNA maps it
+		{"\u00e9xample.com", "xn--xample-9ua.com"},
+		{"xn--bcher-kva.example", "xn--bcher-kva.example"},
+		{"[2001:DB8::1]", "[2001:db8::1]"},
 	} {
 		got, err := CanonicalHost(tc.in)
 		if err != nil || got != tc.want {
@@ -189,7 +195,9 @@ func TestCanonicalHost(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "a\x00b.example.com", "a b", "tab\there", "a..b", ".", "x\n", strings.Repeat("a.", 140) + "com",
-		strings.Repeat("a", 64) + ".com", "[::1", "[1.2.3.4]", "1.2.3", "0x7f.1", "fe80::1%eth0"} {
+		strings.Repeat("a", 64) + ".com", "[::1", "[1.2.3.4]", "1.2.3", "0x7f.1", "fe80::1%eth0",
+		"0177.0.0.1", "2130706433", "1.2.3.4.", "[fe80::1%eth0]", "a\x7fb.com", "a\u0085b.com", "a_b.example", "-a.example",
+		"exa\xffmple.com", "a.example.com\x00.evil.net", strings.Repeat("a", 5000)} {
 		if got, err := CanonicalHost(bad); err == nil {
 			t.Errorf("CanonicalHost(%q) = %q, want an error", bad, got)
 		}
@@ -226,13 +234,18 @@ func TestParseHostRule(t *testing.T) {
 		{"[::1]:8080", "[::1]", 8080},
 		{"10.0.0.7:5432", "10.0.0.7", 5432},
 		{"localhost:5173", "localhost", 5173},
+		{"[::1]", "[::1]", 0},
+		{"GITHUB.COM.:443", "github.com", 443},
+		{"*.B\u00fccher.example", "*.xn--bcher-kva.example", 0},
+		{"*.com", "*.com", 0}, // valid, with a warning
+		{"[::ffff:10.0.0.7]:5432", "10.0.0.7", 5432},
 	} {
 		r, err := ParseHostRule(tc.in)
 		if err != nil || r.Host != tc.host || r.Port != tc.port {
 			t.Errorf("ParseHostRule(%q) = %+v, %v", tc.in, r, err)
 		}
 	}
-	for _, bad := range []string{"*", "*.", "a.*.com", "*.10.0.0.1", "::1", "host:", "host:0", "host:x", "[::1]x"} {
+	for _, bad := range []string{"*", "*.", "a.*.com", "*.10.0.0.1", "::1", "host:", "host:0", "host:x", "[::1]x", "*.*.com", "a*.com", "*example.com", "host:-1", "host:+80", "host:65536", "[fe80::1%eth0]:80", "*.[::1]", "", " github.com"} {
 		if r, err := ParseHostRule(bad); err == nil {
 			t.Errorf("ParseHostRule(%q) = %+v, want an error", bad, r)
 		}
@@ -273,5 +286,21 @@ func TestFindRoot(t *testing.T) {
 func TestStarterParses(t *testing.T) {
 	if _, err := Parse("/ws/.sandbox.toml", Starter(), testDirs(t), "/ws"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The rules of a sensible policy raise no warning: a warning that always
+// fires is noise the user learns to ignore.
+func TestNoWarningsForSensiblePolicy(t *testing.T) {
+	data, err := os.ReadFile("../testdata/policies/valid/design-example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse("/ws/.sandbox.toml", data, sampleDirs, "/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := f.Warnings(); len(w) != 0 {
+		t.Fatalf("warnings: %v", w)
 	}
 }
