@@ -119,7 +119,18 @@ test('the extension activates, registers its commands and shows status', { timeo
   const res = await vscode.commands.executeCommand('cordon.runCommand');
   assert.equal(res.exitCode, 3);
   await vscode.commands.executeCommand('cordon.showStatus');
-  assert.ok(ws);
+  const bar = vscode.window.statusBarItems.at(-1);
+  assert.equal(bar.command, 'cordon.showStatus');
+  await waitFor('status bar: active', () => bar.text === '$(shield) cordon');
+
+  // A broken policy turns the status bar to invalid (the last good policy
+  // stays in force); fixing it turns it back.
+  const policy = path.join(ws, '.sandbox.toml');
+  const good = fs.readFileSync(policy, 'utf8');
+  fs.writeFileSync(policy, good + 'bogus_key = 1\n');
+  await waitFor('status bar: invalid', () => /invalid/.test(bar.text));
+  fs.writeFileSync(policy, good);
+  await waitFor('status bar: active again', () => bar.text === '$(shield) cordon');
 });
 
 test('a missing binary gives a clear error with how to install', async (t) => {

@@ -208,8 +208,11 @@ const vscode = {
     onDidChangeVisibleTextEditors: noEvent,
     createOutputChannel: outputChannel,
     createStatusBarItem() {
-      return { text: '', tooltip: '', command: undefined, backgroundColor: undefined, show() {}, hide() {}, dispose() {} };
+      const item = { text: '', tooltip: '', command: undefined, backgroundColor: undefined, show() {}, hide() {}, dispose() {} };
+      vscode.window.statusBarItems.push(item);
+      return item;
     },
+    statusBarItems: [],
     async showErrorMessage(msg) { vscode.window.messages.push(['error', msg]); return undefined; },
     async showWarningMessage(msg) { vscode.window.messages.push(['warning', msg]); return undefined; },
     async showInformationMessage(msg) { vscode.window.messages.push(['info', msg]); return undefined; },
