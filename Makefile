@@ -24,7 +24,7 @@ deps:
 
 # test runs everything CI runs: vet, unit and end-to-end tests under -race,
 # short fuzzing of every parser, and the editor integrations.
-test: deps build lint unit fuzz
+test: deps build lint unit fuzz editors-test
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
