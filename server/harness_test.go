@@ -40,6 +40,9 @@ type testClient struct {
 	onCall func(method string, params json.RawMessage) (any, error)
 
 	served chan error
+
+	// onOutput, when set, takes sandbox/output instead of the list.
+	onOutput func(params json.RawMessage)
 }
 
 type fakeExec func(ctx context.Context, req runner.Request) (*runner.Outcome, error)
@@ -168,6 +171,10 @@ func (c *testClient) readLoop() {
 			}
 			c.poke()
 		case *jsonrpc2.Notification:
+			if c.onOutput != nil && m.Method() == "sandbox/output" {
+				c.onOutput(m.Params())
+				continue
+			}
 			c.mu.Lock()
 			c.notes = append(c.notes, m)
 			c.mu.Unlock()

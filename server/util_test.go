@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 func readFileTrim(p string) (string, error) {
@@ -33,3 +38,20 @@ func waitGone(pid int, d time.Duration) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func testDirs(base string) workspace.Dirs {
+	return workspace.Dirs{Home: base + "/home", ConfigDir: base + "/config", StateDir: base + "/state"}
+}
+
+func jsonValid(b []byte) bool { return json.Valid(b) }
