@@ -430,6 +430,9 @@ func TestSOCKS(t *testing.T) {
 			if bytes.ContainsAny(tc.addr, "\x00\n") && lookups != lookupsBefore {
 				t.Fatal("a name with a control character was looked up")
 			}
+			if (tc.atyp != 3 || string(tc.addr) == "localhost") && lookups != lookupsBefore {
+				t.Fatal("an address or localhost went to the resolver")
+			}
 			if tc.want == 0 {
 				// The tunnel reaches the server: a request through it works.
 				fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -474,6 +477,23 @@ func socksRaw(t *testing.T, c net.Conn, cmd, atyp byte, addr []byte, port int) b
 	return rep[1]
 }
 
+// TestSOCKSWithoutNoAuth: a client offering only authentication methods
+// is told no method is acceptable, and nothing further is read.
+func TestSOCKSWithoutNoAuth(t *testing.T) {
+	h := newHarness(t, policy(t, ""), nil, nil)
+	c := h.dial()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte{5, 1, 2}) // username/password only
+	var g [2]byte
+	if _, err := io.ReadFull(c, g[:]); err != nil || g != [2]byte{5, 0xff} {
+		t.Fatalf("greeting reply %v %v, want [5 255]", g, err)
+	}
+	if n, _ := c.Read(g[:]); n != 0 {
+		t.Fatal("the connection stayed open after refusing every method")
+	}
+}
+
 func TestAuditLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state", "audit.log")
 	a, err := OpenAudit(path)
@@ -506,6 +526,21 @@ func TestAuditLog(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("audit mode %v", fi.Mode())
+	}
+	if fi, _ := os.Stat(filepath.Dir(path)); fi.Mode().Perm() != 0o700 {
+		t.Errorf("audit directory mode %v", fi.Mode())
+	}
+	// Appending: a second log handle adds lines, never truncates.
+	a2, err := OpenAudit(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.Record(Decision{Host: "y.test", Port: 1, Action: "allow"}); err != nil {
+		t.Fatal(err)
+	}
+	a2.Close()
+	if b2, _ := os.ReadFile(path); !strings.HasPrefix(string(b2), string(b)) || strings.Count(string(b2), "\n") != 2 {
+		t.Errorf("audit after a second writer: %q", b2)
 	}
 }
 
