@@ -1,0 +1,348 @@
+//go:build linux
+
+package netinside
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The connect() capture of issue 3 bullet 6. Inside the sandbox the init
+// installs a seccomp filter that sends every connect() with an IP
+// address to a supervisor on the host (InstallConnectFilter); the
+// supervisor (Supervisor.Serve) replaces the socket of a TCP connect to a
+// pool address with one relayed through the proxy by name, and the socket
+// of a UDP connect to port 53 with one connected to the pool's DNS
+// responder, and lets every other connect() proceed (the namespace has
+// only lo). Reading the address is racy by nature (the program can
+// rewrite it after we read it); that only chooses which of its own
+// destinations it gets, each still decided by the proxy.
+
+// seccomp structures (linux/seccomp.h); x/sys has the constants only.
+type seccompData struct {
+	Nr   int32
+	Arch uint32
+	IP   uint64
+	Args [6]uint64
+}
+
+type seccompNotif struct {
+	ID    uint64
+	Pid   uint32
+	Flags uint32
+	Data  seccompData
+}
+
+type seccompNotifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+type seccompNotifAddfd struct {
+	ID         uint64
+	Flags      uint32
+	Srcfd      uint32
+	Newfd      uint32
+	NewfdFlags uint32
+}
+
+func nativeArch() (uint32, error) {
+	switch runtime.GOARCH {
+	case "amd64":
+		return unix.AUDIT_ARCH_X86_64, nil
+	case "arm64":
+		return unix.AUDIT_ARCH_AARCH64, nil
+	}
+	return 0, fmt.Errorf("netinside: connect capture not built for %s", runtime.GOARCH)
+}
+
+// InstallConnectFilter installs, for every thread of the calling process,
+// a seccomp filter that notifies a listener of each connect() whose
+// address is a sockaddr_in or sockaddr_in6, and returns that listener.
+// no_new_privs must be set (bwrap sets it). The filter survives exec.
+func InstallConnectFilter() (*os.File, error) {
+	arch, err := nativeArch()
+	if err != nil {
+		return nil, err
+	}
+	const (
+		ldW   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeqK  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		retK  = unix.BPF_RET | unix.BPF_K
+		argsL = 16 + 2*8 // seccomp_data.args[2], low half (little endian)
+	)
+	prog := []unix.SockFilter{
+		{Code: ldW, K: 4},                            // 0 arch
+		{Code: jeqK, K: arch, Jt: 0, Jf: 5},          // 1 other ABIs: not ours (the sandbox's filter handles them)
+		{Code: ldW, K: 0},                            // 2 nr
+		{Code: jeqK, K: unix.SYS_CONNECT, Jf: 3},     // 3
+		{Code: ldW, K: argsL},                        // 4 addrlen
+		{Code: jeqK, K: 16, Jt: 2},                   // 5 sockaddr_in
+		{Code: jeqK, K: 28, Jt: 1},                   // 6 sockaddr_in6
+		{Code: retK, K: unix.SECCOMP_RET_ALLOW},      // 7
+		{Code: retK, K: unix.SECCOMP_RET_USER_NOTIF}, // 8
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH)
+	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(prog)
+	if errno != 0 {
+		return nil, fmt.Errorf("netinside: seccomp connect filter: %w", errno)
+	}
+	return os.NewFile(fd, "seccomp-notify"), nil
+}
+
+// Supervisor answers the connect notifications of one run.
+type Supervisor struct {
+	Pool *Pool
+	// DialProxy opens a stream to the run's proxy.
+	DialProxy func(context.Context) (*net.UnixConn, error)
+	// DNS is the host-side UDP address where Pool.ServeDNS answers.
+	DNS    *net.UDPAddr
+	Logger *slog.Logger
+
+	mu sync.Mutex // one host-side connect+accept pair at a time
+	ln *net.TCPListener
+}
+
+// Serve handles notifications on listener until ctx ends or every
+// process under the filter is gone. It closes listener.
+func (s *Supervisor) Serve(ctx context.Context, listener *os.File) error {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	defer listener.Close()
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return fmt.Errorf("netinside: capture listener: %w", err)
+	}
+	s.ln = ln
+	defer ln.Close()
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(wake)
+	stop := context.AfterFunc(ctx, func() { _, _ = unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0}) })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	fd := int(listener.Fd())
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return err
+		}
+		if pfd[1].Revents != 0 || ctx.Err() != nil {
+			return nil
+		}
+		if pfd[0].Revents&unix.POLLHUP != 0 {
+			return nil // every process under the filter has exited
+		}
+		var n seccompNotif
+		if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOENT) {
+				continue // the caller went away meanwhile
+			}
+			return fmt.Errorf("netinside: seccomp receive: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(ctx, fd, n)
+		}()
+	}
+}
+
+func ioctlPtr(fd int, req uint, p unsafe.Pointer) error {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(p))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func (s *Supervisor) respond(fd int, id uint64, errno unix.Errno, cont bool) {
+	r := seccompNotifResp{ID: id}
+	if cont {
+		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+	} else if errno != 0 {
+		r.Error = -int32(errno)
+	}
+	_ = ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&r))
+}
+
+func (s *Supervisor) handle(ctx context.Context, nfd int, n seccompNotif) {
+	dst, ok := readSockaddr(int(n.Pid), uintptr(n.Data.Args[1]), int(n.Data.Args[2]))
+	// The pid is only meaningful while the notification is pending.
+	if err := ioctlPtr(nfd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&n.ID)); err != nil {
+		return
+	}
+	if !ok {
+		s.respond(nfd, n.ID, 0, true)
+		return
+	}
+	if !s.Pool.Contains(dst.Addr()) && dst.Port() != 53 {
+		s.respond(nfd, n.ID, 0, true) // not ours: the namespace has only lo
+		return
+	}
+	target := int(n.Data.Args[0])
+	typ, nonblock, cloexec, err := socketInfo(int(n.Pid), target)
+	if err != nil {
+		// Fail closed: a destination we must steer is never let through.
+		s.Logger.Debug("netinside: capture: socket", "dst", dst, "err", err)
+		s.respond(nfd, n.ID, unix.ECONNREFUSED, false)
+		return
+	}
+	var sock int
+	switch {
+	case typ == unix.SOCK_STREAM && s.Pool.Contains(dst.Addr()):
+		if _, known := s.Pool.Name(dst.Addr()); !known {
+			s.respond(nfd, n.ID, unix.ENETUNREACH, false)
+			return
+		}
+		sock, err = s.captureTCP(ctx, dst)
+	case typ == unix.SOCK_DGRAM && dst.Port() == 53 && s.DNS != nil:
+		sock, err = dialRaw(unix.SOCK_DGRAM, s.DNS.AddrPort())
+	default:
+		s.respond(nfd, n.ID, unix.ECONNREFUSED, false)
+		return
+	}
+	if err != nil {
+		s.Logger.Debug("netinside: capture", "dst", dst, "err", err)
+		s.respond(nfd, n.ID, unix.ECONNREFUSED, false)
+		return
+	}
+	defer unix.Close(sock)
+	if nonblock {
+		_ = unix.SetNonblock(sock, true)
+	}
+	add := seccompNotifAddfd{ID: n.ID, Flags: unix.SECCOMP_ADDFD_FLAG_SETFD, Srcfd: uint32(sock), Newfd: uint32(target)}
+	if cloexec {
+		add.NewfdFlags = unix.O_CLOEXEC
+	}
+	if err := ioctlPtr(nfd, unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&add)); err != nil {
+		s.respond(nfd, n.ID, unix.ECONNREFUSED, false)
+		return
+	}
+	s.respond(nfd, n.ID, 0, false) // connect() returns 0: already connected
+}
+
+// captureTCP makes a host-side TCP connection whose far end is relayed
+// to the proxy as dst's name, and returns the near end's descriptor.
+func (s *Supervisor) captureTCP(ctx context.Context, dst netip.AddrPort) (int, error) {
+	s.mu.Lock()
+	sock, err := dialRaw(unix.SOCK_STREAM, s.ln.Addr().(*net.TCPAddr).AddrPort())
+	var far *net.TCPConn
+	if err == nil {
+		far, err = s.ln.AcceptTCP()
+		if err != nil {
+			unix.Close(sock)
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return -1, err
+	}
+	go func() {
+		if err := s.Pool.Capture(ctx, far, dst, s.DialProxy); err != nil {
+			s.Logger.Debug("netinside: capture relay", "dst", dst, "err", err)
+		}
+	}()
+	return sock, nil
+}
+
+func dialRaw(typ int, to netip.AddrPort) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: to.Addr().As4(), Port: int(to.Port())}); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// readSockaddr reads the connect() address from the caller's memory.
+func readSockaddr(pid int, addr uintptr, n int) (netip.AddrPort, bool) {
+	if n != 16 && n != 28 {
+		return netip.AddrPort{}, false
+	}
+	buf := make([]byte, n)
+	local := []unix.Iovec{{Base: &buf[0], Len: uint64(n)}}
+	remote := []unix.RemoteIovec{{Base: addr, Len: n}}
+	if got, err := unix.ProcessVMReadv(pid, local, remote, 0); err != nil || got != n {
+		return netip.AddrPort{}, false
+	}
+	port := binary.BigEndian.Uint16(buf[2:4])
+	switch binary.LittleEndian.Uint16(buf[0:2]) {
+	case unix.AF_INET:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(buf[4:8])), port), true
+	case unix.AF_INET6:
+		if n < 24 {
+			return netip.AddrPort{}, false
+		}
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(buf[8:24])).Unmap(), port), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// socketInfo reads the type and flags of the socket fd of thread tid.
+func socketInfo(tid, fd int) (typ int, nonblock, cloexec bool, err error) {
+	proc := "/proc/" + strconv.Itoa(tid)
+	info, err := os.ReadFile(proc + "/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return 0, false, false, err
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			f, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+			if err != nil {
+				return 0, false, false, err
+			}
+			nonblock, cloexec = f&unix.O_NONBLOCK != 0, f&unix.O_CLOEXEC != 0
+		}
+	}
+	// The notification names a thread; pidfd_open wants its process.
+	status, err := os.ReadFile(proc + "/status")
+	if err != nil {
+		return 0, false, false, err
+	}
+	tgid := 0
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			tgid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	pidfd, err := unix.PidfdOpen(tgid, 0)
+	if err != nil {
+		return 0, false, false, err
+	}
+	defer unix.Close(pidfd)
+	dup, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return 0, false, false, err
+	}
+	defer unix.Close(dup)
+	typ, err = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_TYPE)
+	return typ, nonblock, cloexec, err
+}
