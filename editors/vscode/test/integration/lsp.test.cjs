@@ -131,6 +131,11 @@ test('the extension activates, registers its commands and shows status', { timeo
   await waitFor('status bar: invalid', () => /invalid/.test(bar.text));
   fs.writeFileSync(policy, good);
   await waitFor('status bar: active again', () => bar.text === '$(shield) cordon');
+
+  // A policy that widens the defaults (an allowed host) is untrusted until
+  // approved.
+  fs.writeFileSync(policy, '[network]\nallow = ["github.com"]\n');
+  await waitFor('status bar: untrusted', () => /untrusted/.test(bar.text), 15000);
 });
 
 test('a missing binary gives a clear error with how to install', async (t) => {

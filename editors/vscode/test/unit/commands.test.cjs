@@ -87,3 +87,24 @@ test('Run Command: cancelled input box runs nothing', async (t) => {
   assert.equal(await vscode.commands.executeCommand(Command.runCommand), undefined);
   assert.equal(ran, false);
 });
+
+test('Run Selection runs the selected text, or the current line', async (t) => {
+  const ran = [];
+  const ds = registerCommands(host(async (params) => { ran.push(params.command); return { runId: 'r', exitCode: 0, violations: [] }; }));
+  t.after(() => { ds.forEach((d) => d.dispose()); vscode.window.activeTextEditor = undefined; });
+  const lines = ['make test', 'echo two'];
+  const doc = {
+    uri: vscode.Uri.file('/w/Makefile'),
+    getText: (r) => (r ? 'echo sel' : lines.join('\n')),
+    lineAt: (n) => ({ text: lines[n] }),
+  };
+  const p = (l, c) => new vscode.Position(l, c);
+  vscode.window.activeTextEditor = { document: doc, selection: new vscode.Selection(p(0, 0), p(0, 4)) };
+  await vscode.commands.executeCommand(Command.runSelection);
+  vscode.window.activeTextEditor = { document: doc, selection: new vscode.Selection(p(1, 2), p(1, 2)) };
+  await vscode.commands.executeCommand(Command.runSelection);
+  assert.deepEqual(ran, ['echo sel', 'echo two']);
+  vscode.window.activeTextEditor = undefined;
+  assert.equal(await vscode.commands.executeCommand(Command.runSelection), undefined);
+  assert.equal(ran.length, 2);
+});
