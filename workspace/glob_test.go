@@ -28,6 +28,34 @@ func TestMatch(t *testing.T) {
 		{"/ws/**/**/x", "/ws/x", true},
 		{"/ws/.env", "/ws/.env", true},
 		{"/ws/*", "/ws/.hidden", true},
+		{"/ws/**/b", "/ws/b", true},
+		{"/ws/**/b", "/ws/a/b/c", false},
+		{"/ws/a/**/b/**", "/ws/a/x/b", true},
+		{"/ws/a/**/b/**", "/ws/a/x/b/y/z", true},
+		{"/ws/a/**/b/**", "/ws/a/x/c", false},
+		{"/ws/\\*", "/ws/*", true},
+		{"/ws/\\*", "/ws/a", false},
+		{"/ws/[a-c]x", "/ws/bx", true},
+		{"/ws/[a-c]x", "/ws/dx", false},
+		{"/ws/[^a]", "/ws/a", false},
+		{"/ws/[^a]", "/ws/b", true},
+		{"/ws/[!a]", "/ws/!", true},
+		{"/", "/", true},
+		{"/**", "/etc/passwd", true},
+		{"/**", "/", true},
+		{"/ws/*", "/ws", false},
+		{"/ws/*", "/ws/a/b", false},
+		{"/ws/?", "/ws/\u00e9", true}, // one rune, two bytes
+		{"/ws/??", "/ws/\u00e9", false},
+		{"/ws/**/*.pem", "/ws/.pem", true},
+		{"/ws/**/*.pem", "/ws/a.pem/b", false},
+		{"/ws/secrets/**", "/ws", false},
+		{"/ws/[a", "/ws/[a", false},  // malformed: matches nothing
+		{"/ws/**x", "/ws/ax", false}, // malformed: matches nothing
+		{"/ws/*/c", "/ws/a/c", true},
+		{"/ws/*/c", "/ws/c", false},
+		{"/ws/.env", "/ws/.envrc", false},
+		{"/ws/*.pem", "/ws/a.pem.bak", false},
 	} {
 		if got := Match(tc.pattern, tc.name); got != tc.want {
 			t.Errorf("Match(%q, %q) = %v, want %v", tc.pattern, tc.name, got, tc.want)
@@ -42,6 +70,9 @@ func TestGlobBaseAndPrefix(t *testing.T) {
 		"/ws/a/b":         "/ws/a/b",
 		"/*/x":            "/",
 		"/ws/a/[bc]/d/**": "/ws/a",
+		"/**":             "/",
+		"/ws/a?/b":        "/ws",
+		"/ws/**/x":        "/ws",
 	} {
 		if got := GlobBase(pattern); got != want {
 			t.Errorf("GlobBase(%q) = %q, want %q", pattern, got, want)
@@ -53,12 +84,12 @@ func TestGlobBaseAndPrefix(t *testing.T) {
 }
 
 func TestValidGlob(t *testing.T) {
-	for _, bad := range []string{"/ws/[a", "/ws/a**", "/ws/**b/c", "/ws/\\"} {
+	for _, bad := range []string{"/ws/[a", "/ws/a**", "/ws/**b/c", "/ws/\\", "/ws/[]", "/ws/***"} {
 		if ValidGlob(bad) == nil {
 			t.Errorf("ValidGlob(%q) = nil", bad)
 		}
 	}
-	for _, good := range []string{"/ws/**", "/ws/*.pem", "/ws/[a-z]?/**/x"} {
+	for _, good := range []string{"/ws/**", "/ws/*.pem", "/ws/[a-z]?/**/x", "/ws/[!.]*", "/ws/\\*", "/ws/**/**"} {
 		if err := ValidGlob(good); err != nil {
 			t.Errorf("ValidGlob(%q) = %v", good, err)
 		}

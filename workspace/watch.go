@@ -50,14 +50,19 @@ func Watch(ctx context.Context, files []string, debounce time.Duration, onChange
 // each.
 func (w *Watcher) refresh() error {
 	for t := range w.targets {
-		d := existingAncestor(filepath.Dir(t))
-		if w.watched[d] {
-			continue
+		// A deeper directory may appear while a watch is being added
+		// (its creation event then lost): look again until the deepest
+		// existing one is watched.
+		for {
+			d := existingAncestor(filepath.Dir(t))
+			if w.watched[d] {
+				break
+			}
+			if err := w.w.Add(d); err != nil {
+				return fmt.Errorf("watching %s: %w", d, err)
+			}
+			w.watched[d] = true
 		}
-		if err := w.w.Add(d); err != nil {
-			return fmt.Errorf("watching %s: %w", d, err)
-		}
-		w.watched[d] = true
 	}
 	return nil
 }
