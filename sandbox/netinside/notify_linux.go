@@ -246,9 +246,24 @@ func (s *Supervisor) handle(ctx context.Context, nfd int, n seccompNotif) {
 	s.respond(nfd, n.ID, 0, false) // connect() returns 0: already connected
 }
 
-// captureTCP makes a host-side TCP connection whose far end is relayed
-// to the proxy as dst's name, and returns the near end's descriptor.
+// captureTCP asks the proxy for dst's name and port first, so a refusal
+// is connect()'s ECONNREFUSED, and only then makes a host-side TCP
+// connection whose far end is spliced to the granted tunnel; it returns
+// the near end's descriptor. connect() blocks meanwhile, even on a
+// non-blocking socket (an approval may take a while).
 func (s *Supervisor) captureTCP(ctx context.Context, dst netip.AddrPort) (int, error) {
+	name, ok := s.Pool.Name(dst.Addr())
+	if !ok {
+		return -1, fmt.Errorf("%s was never given out", dst.Addr())
+	}
+	up, err := s.DialProxy(ctx)
+	if err != nil {
+		return -1, fmt.Errorf("proxy: %w", err)
+	}
+	if err := SOCKSConnect(ctx, up, name, int(dst.Port())); err != nil {
+		up.Close()
+		return -1, err
+	}
 	s.mu.Lock()
 	sock, err := dialRaw(unix.SOCK_STREAM, s.ln.Addr().(*net.TCPAddr).AddrPort())
 	var far *net.TCPConn
@@ -260,12 +275,13 @@ func (s *Supervisor) captureTCP(ctx context.Context, dst netip.AddrPort) (int, e
 	}
 	s.mu.Unlock()
 	if err != nil {
+		up.Close()
 		return -1, err
 	}
 	go func() {
-		if err := s.Pool.Capture(ctx, far, dst, s.DialProxy); err != nil {
-			s.Logger.Debug("netinside: capture relay", "dst", dst, "err", err)
-		}
+		defer far.Close()
+		defer up.Close()
+		Join(far, up)
 	}()
 	return sock, nil
 }

@@ -19,10 +19,38 @@ import (
 const childVar = "NETINSIDE_CAPTURE_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childVar) != "" {
+	switch os.Getenv(childVar) {
+	case "":
+	case "exec":
+		os.Exit(captureExec(os.Args[1:]))
+	default:
 		os.Exit(captureChild())
 	}
 	os.Exit(m.Run())
+}
+
+// captureExec is what the sandbox's init would do: install the filter,
+// hand the listener over on fd 3, exec the command.
+func captureExec(argv []string) int {
+	f, err := InstallConnectFilter()
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	if err := unix.Sendmsg(3, []byte("fd"), unix.UnixRights(int(f.Fd())), nil, 0); err != nil {
+		fmt.Println("handing the listener over:", err)
+		return 1
+	}
+	unix.Close(3)
+	f.Close()
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		fmt.Println(err)
+		return 127
+	}
+	err = unix.Exec(path, argv, os.Environ())
+	fmt.Println("exec:", err)
+	return 126
 }
 
 // captureChild is a proxy-unaware program under the connect filter: it
@@ -82,8 +110,61 @@ func captureChild() int {
 	return 0
 }
 
+// TestConnectCaptureInBwrap: a proxy-unaware program (python's socket
+// module through glibc's resolver and /etc/resolv.conf) inside real
+// bubblewrap with its own network namespace reaches an allowed name, by
+// name, on a port of its choosing, and nothing else.
+func TestConnectCaptureInBwrap(t *testing.T) {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Fatalf("bubblewrap is required (apt-get install -y bubblewrap): %v", err)
+	}
+	fp := newFakeProxy(t, "api.example.com:8443")
+	script := `import socket
+for port in (8443, 2222):
+    try:
+        s = socket.create_connection(("api.example.com", port), timeout=5)
+        s.sendall(b"hello"); s.shutdown(socket.SHUT_WR)
+        print(port, "got", s.recv(100))
+    except OSError as e:
+        print(port, "failed", e)
+try:
+    socket.create_connection(("1.1.1.1", 80), timeout=3); print("direct reached")
+except OSError as e:
+    print("direct failed", e)
+`
+	out := runCaptured(t, fp, []string{"bwrap", "--unshare-user", "--unshare-net", "--unshare-pid", "--die-with-parent",
+		"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", os.Args[0], "python3", "-c", script}, "exec")
+	for _, w := range []string{"8443 got b'hello'", "2222 failed [Errno 111] Connection refused", "direct failed"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	if qs := fp.questions(); len(qs) != 2 || qs[0] != "api.example.com:8443" || qs[1] != "api.example.com:2222" {
+		t.Errorf("the proxy was asked %v, want api.example.com on 8443 then 2222", qs)
+	}
+}
+
 func TestConnectCapture(t *testing.T) {
 	fp := newFakeProxy(t, "api.example.com:8443")
+	got := runCaptured(t, fp, []string{os.Args[0], "-test.run=^$"}, "1")
+	for _, w := range []string{"resolved 198.18.", `8443 got "hello" <nil>`, "22 dial: ", "connection refused", "stray refused", "loopback ok"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("child output lacks %q", w)
+		}
+	}
+	if strings.Contains(got, `22 got "hello"`) {
+		t.Error("port 22, which the proxy refused, was relayed")
+	}
+	qs := fp.questions()
+	if len(qs) != 2 || qs[0] != "api.example.com:8443" || qs[1] != "api.example.com:22" {
+		t.Errorf("the proxy was asked %v, want api.example.com on 8443 then 22 (by name, not address)", qs)
+	}
+}
+
+// runCaptured runs argv (whose first filtered process hands its seccomp
+// listener over on fd 3) under a Supervisor and returns its output.
+func runCaptured(t *testing.T, fp *fakeProxy, argv []string, mode string) string {
+	t.Helper()
 	pool, _ := NewPool(DefaultPool)
 	dnsConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -99,8 +180,8 @@ func TestConnectCapture(t *testing.T) {
 	}
 	parent, child := os.NewFile(uintptr(pair[0]), "parent"), os.NewFile(uintptr(pair[1]), "child")
 	defer parent.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childVar+"=1")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), childVar+"="+mode)
 	cmd.ExtraFiles = []*os.File{child}
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -138,17 +219,5 @@ func TestConnectCapture(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("Serve did not end when the filtered process did")
 	}
-	got := out.String()
-	for _, w := range []string{"resolved 198.18.", `8443 got "hello" <nil>`, "stray refused", "loopback ok"} {
-		if !strings.Contains(got, w) {
-			t.Errorf("child output lacks %q", w)
-		}
-	}
-	if strings.Contains(got, `22 got "hello"`) {
-		t.Error("port 22, which the proxy refused, was relayed")
-	}
-	qs := fp.questions()
-	if len(qs) != 2 || qs[0] != "api.example.com:8443" || qs[1] != "api.example.com:22" {
-		t.Errorf("the proxy was asked %v, want api.example.com on 8443 then 22 (by name, not address)", qs)
-	}
+	return out.String()
 }
