@@ -370,3 +370,45 @@ func TestContextEndsSession(t *testing.T) {
 		t.Fatal("a session started on a cancelled context")
 	}
 }
+
+// TestSOCKSPipelined: the in-sandbox relay sends greeting and request in
+// one write; nothing of the request may be lost to a read-ahead.
+func TestSOCKSPipelined(t *testing.T) {
+	echo := echoServer(t)
+	h := newHarness(t, policy(t, "[network]\nallow = [\"echo.test:7\"]\n"), nil, nil)
+	h.net.serve("echo.test", "203.0.113.98", 7, echo)
+	c := h.dial()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	req := append([]byte{5, 1, 0, 5, 1, 0, 3, 9}, "echo.test"...)
+	req = append(req, 0, 7)
+	req = append(req, "early data"...) // sent before the reply, as a fast client may
+	c.Write(req)
+	reply := make([]byte, 12+len("early data"))
+	if _, err := io.ReadFull(c, reply); err != nil {
+		t.Fatal(err)
+	}
+	if reply[1] != 0 || reply[3] != 0 || string(reply[12:]) != "early data" {
+		t.Fatalf("reply %v %q", reply[:12], reply[12:])
+	}
+}
+
+// TestCONNECTEarlyData: bytes sent right behind the CONNECT request (a
+// TLS ClientHello from an impatient client) are forwarded, not dropped.
+func TestCONNECTEarlyData(t *testing.T) {
+	echo := echoServer(t)
+	h := newHarness(t, policy(t, "[network]\nallow = [\"echo.test:7\"]\n"), nil, nil)
+	h.net.serve("echo.test", "203.0.113.97", 7, echo)
+	c := h.dial()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	early := strings.Repeat("early data ", 1000) // more than one bufio fill
+	io.WriteString(c, "CONNECT echo.test:7 HTTP/1.1\r\nHost: echo.test:7\r\n\r\n"+early)
+	got := make([]byte, len(connectOK)+len(early))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got[:len(connectOK)]) != connectOK || string(got[len(connectOK):]) != early {
+		t.Fatalf("got %q…", got[:80])
+	}
+}
