@@ -44,9 +44,11 @@ export class SandboxTerminal implements vscode.Pseudoterminal {
   readonly onDidWrite = this.write.event;
   readonly onDidClose = this.done.event;
 
+  // params may be a thunk so that a bad task definition is reported in
+  // the terminal rather than failing the task silently.
   constructor(
     private readonly client: () => CordonClient,
-    private readonly params: RunParams,
+    private readonly params: RunParams | (() => RunParams),
   ) {}
 
   open(): void {
@@ -58,11 +60,12 @@ export class SandboxTerminal implements vscode.Pseudoterminal {
   }
 
   private async start(): Promise<void> {
-    const label = this.params.label ?? String(this.params.command);
-    this.write.fire(`\x1b[2m[cordon] ${label}\x1b[0m\r\n`);
     try {
+      const params = typeof this.params === 'function' ? this.params() : this.params;
+      const label = params.label ?? String(params.command);
+      this.write.fire(`\x1b[2m[cordon] ${label}\x1b[0m\r\n`);
       const res = await this.client().run(
-        this.params,
+        params,
         { output: (_s, d) => this.write.fire(crlf(d)) },
         this.cancel.token,
       );
@@ -92,7 +95,7 @@ export class CordonTaskProvider implements vscode.TaskProvider {
       typeof scope === 'object' && scope !== null && 'uri' in scope
         ? (scope as vscode.WorkspaceFolder).uri.fsPath
         : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const exec = new vscode.CustomExecution(async () => new SandboxTerminal(this.client, runParams(def, folder)));
+    const exec = new vscode.CustomExecution(async () => new SandboxTerminal(this.client, () => runParams(def, folder)));
     return new vscode.Task(def, scope, task.name, TASK_TYPE, exec, task.problemMatchers);
   }
 }

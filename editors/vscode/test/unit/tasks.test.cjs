@@ -86,5 +86,16 @@ test('the task provider resolves cordon tasks only', async () => {
   assert.equal(t.source, 'cordon');
   const term = await t.execution.callback({});
   assert.ok(term instanceof SandboxTerminal);
+  // A bad definition is reported in the terminal, exit 125, nothing run.
+  let ran = false;
+  const bad = new CordonTaskProvider(() => fakeClient(async () => { ran = true; return {}; }));
+  const bt = bad.resolveTask(new vscode.Task({ type: 'cordon', command: 'x', args: 'not-an-array' }, vscode.workspace.workspaceFolders[0], 'bad', 'cordon'));
+  const bterm = await bt.execution.callback({});
+  const bdone = collect(bterm);
+  bterm.open();
+  const bout = await bdone;
+  assert.equal(bout.code, 125);
+  assert.match(bout.text, /array of strings/);
+  assert.equal(ran, false);
   vscode.workspace.workspaceFolders = undefined;
 });
