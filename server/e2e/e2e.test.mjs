@@ -14,7 +14,12 @@ import rpc from 'vscode-jsonrpc/node.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cordon = process.env.CORDON || path.resolve(here, '../../bin/cordon');
 
-function setup() {
+function chownR(p, id) {
+  fs.chownSync(p, id, id);
+  if (fs.statSync(p).isDirectory()) for (const e of fs.readdirSync(p)) chownR(path.join(p, e), id);
+}
+
+function setup(uid) {
   const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'cordon-e2e-')));
   const ws = path.join(base, 'ws');
   fs.mkdirSync(ws, { recursive: true });
@@ -28,13 +33,18 @@ function setup() {
     XDG_STATE_HOME: path.join(base, 'state'),
   };
   fs.mkdirSync(env.HOME);
-  return { base, ws, policy, env };
+  if (uid !== undefined) {
+    fs.chmodSync(base, 0o755);
+    chownR(base, uid);
+  }
+  return { base, ws, policy, env, uid };
 }
 
 // start spawns the server and wires a client that records what it is told
 // and answers approvals from a script.
-function start(t, { env, ws }, decide) {
-  const proc = spawn(cordon, ['lsp'], { env, cwd: ws, stdio: ['pipe', 'pipe', 'pipe'] });
+function start(t, { env, ws, uid }, decide) {
+  const ids = uid === undefined ? {} : { uid, gid: uid };
+  const proc = spawn(cordon, ['lsp'], { env, cwd: ws, stdio: ['pipe', 'pipe', 'pipe'], ...ids });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
@@ -84,8 +94,13 @@ function applyEdit(edit) {
 const uri = (p) => pathToFileURL(p).href;
 const codes = (list) => (list || []).map((d) => `${d.code}@${d.range.start.line}`);
 
-test('cordon lsp end to end', { timeout: 120000 }, async (t) => {
-  const w = setup();
+// Run as the invoking user and, when that is root, also as nobody: the
+// sandbox must hold either way.
+const users = [['as ' + os.userInfo().username, undefined]];
+if (process.getuid() === 0) users.push(['as nobody', 65534]);
+
+for (const [who, uid] of users) test(`cordon lsp end to end ${who}`, { timeout: 120000 }, async (t) => {
+  const w = setup(uid);
   const c = start(t, w, (q) => (q.target.startsWith('always.test') ? 'allow-always' : 'deny'));
   const { conn, state } = c;
 
