@@ -1,0 +1,127 @@
+package workspace
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestDefaultDirs(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("XDG_STATE_HOME", "relative/ignored")
+	d, err := DefaultDirs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Dirs{Home: home, ConfigDir: filepath.Join(home, ".config/cordon"), StateDir: filepath.Join(home, ".local/state/cordon")}
+	if d != want {
+		t.Fatalf("DefaultDirs = %+v, want %+v", d, want)
+	}
+	if d.UserFile() != filepath.Join(home, ".config/cordon/sandbox.toml") {
+		t.Errorf("UserFile = %s", d.UserFile())
+	}
+	t.Setenv("XDG_CONFIG_HOME", "/xdg/config")
+	t.Setenv("XDG_STATE_HOME", "/xdg/state/")
+	if d, _ = DefaultDirs(); d.ConfigDir != "/xdg/config/cordon" || d.StateDir != "/xdg/state/cordon" {
+		t.Fatalf("with XDG: %+v", d)
+	}
+	// cordon's own directories are in the credential set.
+	creds := CredentialPaths(d)
+	if creds[len(creds)-2] != d.ConfigDir || creds[len(creds)-1] != d.StateDir {
+		t.Errorf("credential set lacks cordon's dirs: %v", creds)
+	}
+}
+
+// Concurrent approvals from several cordon processes (here goroutines,
+// each with its own file lock) all survive.
+func TestTrustConcurrent(t *testing.T) {
+	ts := TrustStore{Dir: filepath.Join(t.TempDir(), "state")}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ts.Trust(fmt.Sprintf("/ws%d/.sandbox.toml", i), "h"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 8 {
+		if ok, err := ts.Trusted(fmt.Sprintf("/ws%d/.sandbox.toml", i), "h"); !ok || err != nil {
+			t.Errorf("approval %d lost: %v %v", i, ok, err)
+		}
+	}
+}
+
+// A relative --policy path is trusted under its absolute name, so the
+// approval holds whichever way the file is named next time.
+func TestTrustKeyIsAbsolute(t *testing.T) {
+	f := newFixture(t)
+	f.writeWS(t, "[network]\nallow = [\"github.com\"]\n")
+	t.Chdir(f.root)
+	p, err := Load(LoadOptions{Root: f.root, PolicyFile: ".sandbox.toml", Dirs: f.dirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.File != filepath.Join(f.root, ".sandbox.toml") || p.Trusted {
+		t.Fatalf("File %q trusted %v", p.File, p.Trusted)
+	}
+	if err := (TrustStore{Dir: f.dirs.StateDir}).Trust(p.File, p.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if p = f.load(t); !p.Trusted || len(p.Network.Allow) != 1 {
+		t.Fatalf("approval under the relative name did not hold: %+v", p.Untrusted)
+	}
+}
+
+func TestLoadRejectsBadInput(t *testing.T) {
+	f := newFixture(t)
+	if _, err := Load(LoadOptions{Root: "relative", Dirs: f.dirs}); err == nil {
+		t.Error("a relative root was accepted")
+	}
+	big := make([]byte, maxPolicySize+1)
+	for i := range big {
+		big[i] = '#'
+	}
+	if err := os.WriteFile(filepath.Join(f.root, ".sandbox.toml"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(LoadOptions{Root: f.root, Dirs: f.dirs}); err == nil {
+		t.Error("an oversized policy was accepted")
+	}
+	// A directory where the policy should be is an error, not "no policy".
+	os.Remove(filepath.Join(f.root, ".sandbox.toml"))
+	os.Mkdir(filepath.Join(f.root, ".sandbox.toml"), 0o755)
+	if _, err := Load(LoadOptions{Root: f.root, Dirs: f.dirs}); err == nil {
+		t.Error("a directory named .sandbox.toml was taken for no policy")
+	}
+}
+
+func TestHomeAsRootWarns(t *testing.T) {
+	f := newFixture(t)
+	p, err := Load(LoadOptions{Root: f.dirs.Home, Dirs: f.dirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) == 0 {
+		t.Fatal("a workspace root at $HOME raised no warning")
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile("../testdata/policies/valid/design-example.toml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("/ws/.sandbox.toml", data, sampleDirs, "/ws"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
