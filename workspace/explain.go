@@ -24,51 +24,60 @@ func Explain(p *Policy) string {
 	fmt.Fprintf(&b, "defaults   %s\n\n", p.UserFile)
 
 	b.WriteString("filesystem\n")
-	fmt.Fprintf(&b, "  write   %-40s (default: the workspace root)\n", p.Root)
+	fmt.Fprintf(&b, "  write    %-40s (default: the workspace root)\n", p.Root)
 	for _, f := range p.Folders[1:] {
-		fmt.Fprintf(&b, "  write   %-40s (default: a workspace folder)\n", f)
+		fmt.Fprintf(&b, "  write    %-40s (default: a workspace folder)\n", f)
 	}
-	fmt.Fprintf(&b, "  write   %-40s (default)\n", "a private temp dir ($TMPDIR)")
+	fmt.Fprintf(&b, "  write    %-40s (default)\n", "a private temp dir ($TMPDIR)")
 	section := func(verb string, rs []PathRule) {
 		for _, r := range rs {
-			fmt.Fprintf(&b, "  %-7s %-40s (%s)\n", verb, r.Path, r.Source)
+			fmt.Fprintf(&b, "  %-8s %-40s (%s)\n", verb, r.Path, r.Source)
 		}
 	}
 	section("write", p.Filesystem.AllowWrite)
 	section("no-write", p.Filesystem.DenyWrite)
 	section("no-read", p.Filesystem.DenyRead)
 	section("read", p.Filesystem.AllowRead)
-	fmt.Fprintf(&b, "  protect %-40s (default: never writable or creatable)\n", strings.Join(ProtectedNames(), " "))
+	fmt.Fprintf(&b, "  protect  %-40s (default: never writable or creatable)\n", strings.Join(ProtectedNames(), " "))
 
 	b.WriteString("\nnetwork\n")
 	for _, r := range p.Network.Deny {
-		fmt.Fprintf(&b, "  deny    %-40s (%s)\n", hostPort(r), r.Source)
+		fmt.Fprintf(&b, "  deny     %-40s (%s)\n", hostPort(r), r.Source)
 	}
 	for _, r := range p.Network.Allow {
-		fmt.Fprintf(&b, "  allow   %-40s (%s)\n", hostPort(r), r.Source)
+		fmt.Fprintf(&b, "  allow    %-40s (%s)\n", hostPort(r), r.Source)
 	}
-	fmt.Fprintf(&b, "  unknown %-40s (%s)\n", p.Network.Unknown, p.Network.UnknownSource)
-	fmt.Fprintf(&b, "  deny    %-40s (default: unless a rule names them)\n", "loopback, private, link-local, metadata")
+	fmt.Fprintf(&b, "  unknown  %-40s (%s)\n", p.Network.Unknown, p.Network.UnknownSource)
+	fmt.Fprintf(&b, "  deny     %-40s (default: unless a rule names them)\n", "loopback, private, link-local, metadata")
 	for _, r := range p.Network.AllowUnixSockets {
-		fmt.Fprintf(&b, "  socket  %-40s (%s)\n", r.Path, r.Source)
+		fmt.Fprintf(&b, "  socket   %-40s (%s)\n", r.Path, r.Source)
 	}
 
 	b.WriteString("\nenv\n")
-	fmt.Fprintf(&b, "  scrub   %-40s (default)\n", "*_TOKEN *_SECRET *_PASSWORD *_KEY *_CREDENTIALS AWS_* GH_* SSH_AUTH_SOCK")
+	fmt.Fprintf(&b, "  scrub    %-40s (default)\n", "*_TOKEN *_SECRET *_PASSWORD *_KEY *_CREDENTIALS AWS_* GH_* SSH_AUTH_SOCK")
 	for _, e := range p.Env.Pass {
-		fmt.Fprintf(&b, "  pass    %-40s (%s)\n", e.Name, e.Source)
+		fmt.Fprintf(&b, "  pass     %-40s (%s)\n", e.Name, e.Source)
 	}
 	for _, e := range p.Env.Set {
-		fmt.Fprintf(&b, "  set     %-40s (%s)\n", e.Name+"="+e.Value, e.Source)
+		fmt.Fprintf(&b, "  set      %-40s (%s)\n", e.Name+"="+e.Value, e.Source)
 	}
 
 	b.WriteString("\nlimits\n")
-	fmt.Fprintf(&b, "  timeout %v, memory %s, processes %s\n", orNone(p.Limits.Timeout.String(), p.Limits.Timeout == 0),
-		orNone(fmt.Sprintf("%d bytes", p.Limits.Memory), p.Limits.Memory == 0),
-		orNone(fmt.Sprint(p.Limits.Processes), p.Limits.Processes == 0))
+	limit := func(name, value string, none bool) {
+		src := "default: no limit"
+		if !none {
+			src = p.LimitSources[name].String()
+		} else {
+			value = "none"
+		}
+		fmt.Fprintf(&b, "  %-8s %-40s (%s)\n", name, value, src)
+	}
+	limit("timeout", p.Limits.Timeout.String(), p.Limits.Timeout == 0)
+	limit("memory", fmt.Sprintf("%d bytes", p.Limits.Memory), p.Limits.Memory == 0)
+	limit("processes", fmt.Sprint(p.Limits.Processes), p.Limits.Processes == 0)
 
 	if len(p.Untrusted) > 0 {
-		b.WriteString("\nleft out until you trust the workspace file\n")
+		b.WriteString("\nleft out until you trust the workspace file (cordon trust)\n")
 		for _, w := range p.Untrusted {
 			fmt.Fprintf(&b, "  %s\n", w)
 		}

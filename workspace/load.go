@@ -129,7 +129,7 @@ func applyAll(p *Policy, f *File) {
 	}
 	p.Env.Pass = append(p.Env.Pass, f.Env.Pass...)
 	p.Env.Set = append(p.Env.Set, f.Env.Set...)
-	p.Limits = narrower(p.Limits, f.Limits)
+	mergeLimits(p, f)
 }
 
 // applyWorkspace applies the workspace file: narrowings always, widenings
@@ -172,7 +172,7 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 		}
 	}
 	p.Env.Set = append(p.Env.Set, ws.Env.Set...)
-	p.Limits = narrower(p.Limits, ws.Limits)
+	mergeLimits(p, ws)
 }
 
 // Widenings lists what the workspace file ws allows beyond the built-in
@@ -335,6 +335,25 @@ func widensEnv(user *File, e EnvPass) bool {
 		}
 	}
 	return true
+}
+
+// mergeLimits narrows p's limits by f's and records where each limit in
+// force was set.
+func mergeLimits(p *Policy, f *File) {
+	old := p.Limits
+	p.Limits = narrower(p.Limits, f.Limits)
+	if p.LimitSources == nil {
+		p.LimitSources = map[string]Source{}
+	}
+	for name, changed := range map[string]bool{
+		"timeout":   p.Limits.Timeout != old.Timeout,
+		"memory":    p.Limits.Memory != old.Memory,
+		"processes": p.Limits.Processes != old.Processes,
+	} {
+		if changed {
+			p.LimitSources[name] = f.LimitSources[name]
+		}
+	}
 }
 
 // narrower keeps, per limit, the smaller of two set values.

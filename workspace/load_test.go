@@ -137,6 +137,12 @@ func TestUserDefaultsCoverWorkspaceRules(t *testing.T) {
 	if p.Limits.Timeout != 10*time.Minute {
 		t.Errorf("a workspace file raised the user's timeout: %v", p.Limits.Timeout)
 	}
+	if src := p.LimitSources["timeout"]; src.File != f.dirs.UserFile() || src.Line != 5 {
+		t.Errorf("timeout source = %v, want the user file line 5", src)
+	}
+	if !strings.Contains(Explain(p), f.dirs.UserFile()+":5") {
+		t.Errorf("Explain does not name the timeout's source:\n%s", Explain(p))
+	}
 	if p.Network.Unknown != UnknownDeny {
 		t.Errorf("unknown = %v", p.Network.Unknown)
 	}

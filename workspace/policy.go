@@ -123,6 +123,9 @@ type Policy struct {
 	Network    Network
 	Env        Env
 	Limits     Limits
+	// LimitSources says which file set each limit in force ("timeout",
+	// "memory", "processes"); absent means no limit.
+	LimitSources map[string]Source
 
 	// Untrusted lists the widenings left out because the workspace file
 	// is not trusted yet. Empty when Trusted.
