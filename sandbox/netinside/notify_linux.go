@@ -15,21 +15,26 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // The connect() capture of issue 3 bullet 6. Inside the sandbox the init
-// installs a seccomp filter that sends every connect() with an IP
-// address to a supervisor on the host (InstallConnectFilter); the
-// supervisor (Supervisor.Serve) replaces the socket of a TCP connect to a
-// pool address with one relayed through the proxy by name, and the socket
-// of a UDP connect to port 53 with one connected to the pool's DNS
-// responder, and lets every other connect() proceed (the namespace has
-// only lo). Reading the address is racy by nature (the program can
-// rewrite it after we read it); that only chooses which of its own
-// destinations it gets, each still decided by the proxy.
+// installs a seccomp filter that sends every connect() with an IP address
+// to a supervisor on the host (InstallConnectFilter). For a TCP connect to
+// a pool address the supervisor asks the proxy for the pool name and port
+// and, once granted, connects the program's own socket (a duplicate taken
+// with pidfd_getfd) to a capture listener on the sandbox's loopback and
+// splices what it accepts there to the granted tunnel; a UDP connect to
+// port 53 is connected to the pool's DNS responder on the sandbox's
+// loopback the same way; every other connect() proceeds (the namespace
+// has only lo). The program's sockets never leave its network namespace,
+// so re-connecting one (AF_UNSPEC, sendto on UDP) reaches nothing new.
+// Reading the address is racy by nature (the program can rewrite it after
+// we read it); that only chooses which of its destinations it gets, each
+// still decided by the proxy.
 
 // seccomp structures (linux/seccomp.h); x/sys has the constants only.
 type seccompData struct {
@@ -112,12 +117,14 @@ type Supervisor struct {
 	Pool *Pool
 	// DialProxy opens a stream to the run's proxy.
 	DialProxy func(context.Context) (*net.UnixConn, error)
-	// DNS is the host-side UDP address where Pool.ServeDNS answers.
-	DNS    *net.UDPAddr
+	// Listener is the capture listener on the sandbox's loopback (made
+	// inside by the init and handed over); Serve accepts on it.
+	Listener *net.TCPListener
+	// DNS is where Pool.ServeDNS answers on the sandbox's loopback.
+	DNS    netip.AddrPort
 	Logger *slog.Logger
 
-	mu sync.Mutex // one host-side connect+accept pair at a time
-	ln *net.TCPListener
+	mu sync.Mutex // one connect+accept pair on Listener at a time
 }
 
 // Serve handles notifications on listener until ctx ends or every
@@ -127,12 +134,10 @@ func (s *Supervisor) Serve(ctx context.Context, listener *os.File) error {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	defer listener.Close()
-	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return fmt.Errorf("netinside: capture listener: %w", err)
+	if s.Listener == nil || s.Pool == nil || s.DialProxy == nil {
+		return errors.New("netinside: supervisor needs a pool, a proxy and a capture listener")
 	}
-	s.ln = ln
-	defer ln.Close()
+	defer s.Listener.Close()
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		return err
@@ -205,97 +210,139 @@ func (s *Supervisor) handle(ctx context.Context, nfd int, n seccompNotif) {
 		return
 	}
 	target := int(n.Data.Args[0])
-	typ, nonblock, cloexec, err := socketInfo(int(n.Pid), target)
+	sock, err := takeSocket(int(n.Pid), target)
 	if err != nil {
 		// Fail closed: a destination we must steer is never let through.
 		s.Logger.Debug("netinside: capture: socket", "dst", dst, "err", err)
 		s.respond(nfd, n.ID, unix.ECONNREFUSED, false)
 		return
 	}
-	var sock int
-	switch {
-	case typ == unix.SOCK_STREAM && s.Pool.Contains(dst.Addr()):
-		if _, known := s.Pool.Name(dst.Addr()); !known {
-			s.respond(nfd, n.ID, unix.ENETUNREACH, false)
-			return
-		}
-		sock, err = s.captureTCP(ctx, dst)
-	case typ == unix.SOCK_DGRAM && dst.Port() == 53 && s.DNS != nil:
-		sock, err = dialRaw(unix.SOCK_DGRAM, s.DNS.AddrPort())
-	default:
+	defer unix.Close(sock)
+	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
 		s.respond(nfd, n.ID, unix.ECONNREFUSED, false)
 		return
+	}
+	switch {
+	case typ == unix.SOCK_STREAM && s.Pool.Contains(dst.Addr()):
+		err = s.captureTCP(ctx, sock, dst)
+	case typ == unix.SOCK_DGRAM && dst.Port() == 53 && s.DNS.IsValid():
+		err = connectTo(sock, s.DNS)
+	default:
+		err = unix.ECONNREFUSED
 	}
 	if err != nil {
 		s.Logger.Debug("netinside: capture", "dst", dst, "err", err)
-		s.respond(nfd, n.ID, unix.ECONNREFUSED, false)
+		errno, ok := err.(unix.Errno)
+		if !ok || errno == 0 {
+			errno = unix.ECONNREFUSED
+		}
+		s.respond(nfd, n.ID, errno, false)
 		return
 	}
-	defer unix.Close(sock)
-	if nonblock {
-		_ = unix.SetNonblock(sock, true)
-	}
-	add := seccompNotifAddfd{ID: n.ID, Flags: unix.SECCOMP_ADDFD_FLAG_SETFD, Srcfd: uint32(sock), Newfd: uint32(target)}
-	if cloexec {
-		add.NewfdFlags = unix.O_CLOEXEC
-	}
-	if err := ioctlPtr(nfd, unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&add)); err != nil {
-		s.respond(nfd, n.ID, unix.ECONNREFUSED, false)
-		return
-	}
-	s.respond(nfd, n.ID, 0, false) // connect() returns 0: already connected
+	s.respond(nfd, n.ID, 0, false) // connect() returns 0: connected
 }
 
 // captureTCP asks the proxy for dst's name and port first, so a refusal
-// is connect()'s ECONNREFUSED, and only then makes a host-side TCP
-// connection whose far end is spliced to the granted tunnel; it returns
-// the near end's descriptor. connect() blocks meanwhile, even on a
-// non-blocking socket (an approval may take a while).
-func (s *Supervisor) captureTCP(ctx context.Context, dst netip.AddrPort) (int, error) {
+// is connect()'s ECONNREFUSED; once granted it connects sock (the
+// program's socket) to the capture listener and splices the accepted end
+// to the tunnel. connect() blocks meanwhile, even on a non-blocking
+// socket (an approval may take a while).
+func (s *Supervisor) captureTCP(ctx context.Context, sock int, dst netip.AddrPort) error {
 	name, ok := s.Pool.Name(dst.Addr())
 	if !ok {
-		return -1, fmt.Errorf("%s was never given out", dst.Addr())
+		return unix.ENETUNREACH // a pool address never given out
 	}
 	up, err := s.DialProxy(ctx)
 	if err != nil {
-		return -1, fmt.Errorf("proxy: %w", err)
+		return fmt.Errorf("proxy: %w", err)
 	}
 	if err := SOCKSConnect(ctx, up, name, int(dst.Port())); err != nil {
 		up.Close()
-		return -1, err
+		return err
 	}
-	s.mu.Lock()
-	sock, err := dialRaw(unix.SOCK_STREAM, s.ln.Addr().(*net.TCPAddr).AddrPort())
-	var far *net.TCPConn
-	if err == nil {
-		far, err = s.ln.AcceptTCP()
-		if err != nil {
-			unix.Close(sock)
-		}
-	}
-	s.mu.Unlock()
+	far, err := s.pair(sock)
 	if err != nil {
 		up.Close()
-		return -1, err
+		return err
 	}
 	go func() {
 		defer far.Close()
 		defer up.Close()
 		Join(far, up)
 	}()
-	return sock, nil
+	return nil
 }
 
-func dialRaw(typ int, to netip.AddrPort) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+// pair connects sock to the capture listener and returns the accepted end.
+func (s *Supervisor) pair(sock int) (*net.TCPConn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := connectTo(sock, s.Listener.Addr().(*net.TCPAddr).AddrPort()); err != nil && err != unix.EINPROGRESS {
+		return nil, err
+	}
+	local, err := unix.Getsockname(sock)
+	if err != nil {
+		return nil, err
+	}
+	_ = s.Listener.SetDeadline(time.Now().Add(5 * time.Second))
+	defer s.Listener.SetDeadline(time.Time{})
+	for {
+		far, err := s.Listener.AcceptTCP()
+		if err != nil {
+			return nil, err
+		}
+		// Only the connection we just made; anything else (the program
+		// dialling the listener's port itself) is dropped.
+		if samePort(far.RemoteAddr().(*net.TCPAddr).Port, local) {
+			return far, nil
+		}
+		far.Close()
+	}
+}
+
+func samePort(port int, sa unix.Sockaddr) bool {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port == port
+	case *unix.SockaddrInet6:
+		return a.Port == port
+	}
+	return false
+}
+
+// connectTo connects sock (of either IP family) to an IPv4 address.
+func connectTo(sock int, to netip.AddrPort) error {
+	domain, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return err
+	}
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: to.Addr().As4(), Port: int(to.Port())}
+	if domain == unix.AF_INET6 {
+		sa = &unix.SockaddrInet6{Addr: netip.AddrFrom16(to.Addr().As16()).As16(), Port: int(to.Port())}
+	}
+	return unix.Connect(sock, sa)
+}
+
+// takeSocket duplicates descriptor fd of thread tid into this process.
+func takeSocket(tid, fd int) (int, error) {
+	// The notification names a thread; pidfd_open wants its process.
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
 	if err != nil {
 		return -1, err
 	}
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: to.Addr().As4(), Port: int(to.Port())}); err != nil {
-		unix.Close(fd)
+	tgid := 0
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			tgid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	pidfd, err := unix.PidfdOpen(tgid, 0)
+	if err != nil {
 		return -1, err
 	}
-	return fd, nil
+	defer unix.Close(pidfd)
+	return unix.PidfdGetfd(pidfd, fd, 0)
 }
 
 // readSockaddr reads the connect() address from the caller's memory.
@@ -320,45 +367,4 @@ func readSockaddr(pid int, addr uintptr, n int) (netip.AddrPort, bool) {
 		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(buf[8:24])).Unmap(), port), true
 	}
 	return netip.AddrPort{}, false
-}
-
-// socketInfo reads the type and flags of the socket fd of thread tid.
-func socketInfo(tid, fd int) (typ int, nonblock, cloexec bool, err error) {
-	proc := "/proc/" + strconv.Itoa(tid)
-	info, err := os.ReadFile(proc + "/fdinfo/" + strconv.Itoa(fd))
-	if err != nil {
-		return 0, false, false, err
-	}
-	for _, line := range strings.Split(string(info), "\n") {
-		if v, ok := strings.CutPrefix(line, "flags:"); ok {
-			f, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
-			if err != nil {
-				return 0, false, false, err
-			}
-			nonblock, cloexec = f&unix.O_NONBLOCK != 0, f&unix.O_CLOEXEC != 0
-		}
-	}
-	// The notification names a thread; pidfd_open wants its process.
-	status, err := os.ReadFile(proc + "/status")
-	if err != nil {
-		return 0, false, false, err
-	}
-	tgid := 0
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-			tgid, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	pidfd, err := unix.PidfdOpen(tgid, 0)
-	if err != nil {
-		return 0, false, false, err
-	}
-	defer unix.Close(pidfd)
-	dup, err := unix.PidfdGetfd(pidfd, fd, 0)
-	if err != nil {
-		return 0, false, false, err
-	}
-	defer unix.Close(dup)
-	typ, err = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_TYPE)
-	return typ, nonblock, cloexec, err
 }

@@ -29,20 +29,43 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// captureExec is what the sandbox's init would do: install the filter,
-// hand the listener over on fd 3, exec the command.
-func captureExec(argv []string) int {
+// handOver is the init's part: make the capture listener and the DNS
+// socket on this network namespace's loopback, install the filter, and
+// pass all three to the supervisor on fd 3.
+func handOver() error {
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return err
+	}
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return err
+	}
+	lf, _ := ln.File()
+	pf, _ := pc.File()
+	ln.Close()
+	pc.Close()
 	f, err := InstallConnectFilter()
 	if err != nil {
-		fmt.Println(err)
-		return 1
+		return err
 	}
-	if err := unix.Sendmsg(3, []byte("fd"), unix.UnixRights(int(f.Fd())), nil, 0); err != nil {
-		fmt.Println("handing the listener over:", err)
-		return 1
+	if err := unix.Sendmsg(3, []byte("fd"), unix.UnixRights(int(f.Fd()), int(lf.Fd()), int(pf.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("handing over: %w", err)
 	}
 	unix.Close(3)
 	f.Close()
+	lf.Close()
+	pf.Close()
+	return nil
+}
+
+// captureExec is what the sandbox's init would do: install the filter,
+// hand the listener over on fd 3, exec the command.
+func captureExec(argv []string) int {
+	if err := handOver(); err != nil {
+		fmt.Println(err)
+		return 1
+	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		fmt.Println(err)
@@ -61,18 +84,10 @@ func captureChild() int {
 		fmt.Println("no_new_privs:", err)
 		return 1
 	}
-	f, err := InstallConnectFilter()
-	if err != nil {
+	if err := handOver(); err != nil {
 		fmt.Println(err)
 		return 1
 	}
-	ctl := os.NewFile(3, "ctl")
-	if err := unix.Sendmsg(int(ctl.Fd()), []byte("fd"), unix.UnixRights(int(f.Fd())), nil, 0); err != nil {
-		fmt.Println("handing the listener over:", err)
-		return 1
-	}
-	f.Close()
-	ctl.Close()
 	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", "192.0.2.53:53") // TEST-NET-1: only the capture answers
@@ -131,10 +146,18 @@ try:
     socket.create_connection(("1.1.1.1", 80), timeout=3); print("direct reached")
 except OSError as e:
     print("direct failed", e)
+# A captured DNS socket stays in the sandbox's namespace: sendto another
+# address on it reaches nothing.
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.connect(("192.0.2.53", 53))
+try:
+    u.sendto(b"x", ("1.1.1.1", 53)); print("udp escaped")
+except OSError as e:
+    print("udp failed", e)
 `
 	out := runCaptured(t, fp, []string{"bwrap", "--unshare-user", "--unshare-net", "--unshare-pid", "--die-with-parent",
 		"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", os.Args[0], "python3", "-c", script}, "exec")
-	for _, w := range []string{"8443 got b'hello'", "2222 failed [Errno 111] Connection refused", "direct failed"} {
+	for _, w := range []string{"8443 got b'hello'", "2222 failed [Errno 111] Connection refused", "direct failed", "udp failed [Errno 101]"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q", w)
 		}
@@ -166,14 +189,8 @@ func TestConnectCapture(t *testing.T) {
 func runCaptured(t *testing.T, fp *fakeProxy, argv []string, mode string) string {
 	t.Helper()
 	pool, _ := NewPool(DefaultPool)
-	dnsConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go pool.ServeDNS(ctx, dnsConn)
-
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -189,20 +206,33 @@ func runCaptured(t *testing.T, fp *fakeProxy, argv []string, mode string) string
 		t.Fatal(err)
 	}
 	child.Close()
-	buf, oob := make([]byte, 16), make([]byte, unix.CmsgSpace(4))
+	buf, oob := make([]byte, 16), make([]byte, unix.CmsgSpace(3*4))
 	_, oobn, _, _, err := unix.Recvmsg(int(parent.Fd()), buf, oob, 0)
 	if err != nil || oobn == 0 {
 		cmd.Wait()
-		t.Fatalf("no listener from the child (%v):\n%s", err, out.String())
+		t.Fatalf("nothing handed over by the child (%v):\n%s", err, out.String())
 	}
 	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
 	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 3 {
+		t.Fatalf("handed over %v (%v)", fds, err)
+	}
+	lnf, pcf := os.NewFile(uintptr(fds[1]), "capture"), os.NewFile(uintptr(fds[2]), "dns")
+	ln, err := net.FileListener(lnf)
+	lnf.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	pc, err := net.FilePacketConn(pcf)
+	pcf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go pool.ServeDNS(ctx, pc)
 	sup := &Supervisor{
-		Pool: pool,
-		DNS:  dnsConn.LocalAddr().(*net.UDPAddr),
+		Pool:     pool,
+		Listener: ln.(*net.TCPListener),
+		DNS:      pc.LocalAddr().(*net.UDPAddr).AddrPort(),
 		DialProxy: func(ctx context.Context) (*net.UnixConn, error) {
 			return net.DialUnix("unix", nil, &net.UnixAddr{Name: fp.sock, Net: "unix"})
 		},
