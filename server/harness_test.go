@@ -25,7 +25,7 @@ import (
 // so tests can also send garbage.
 type testClient struct {
 	t    testing.TB
-	conn net.Conn
+	conn io.ReadWriteCloser
 	wmu  sync.Mutex
 
 	mu      sync.Mutex
