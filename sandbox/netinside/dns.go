@@ -1,12 +1,9 @@
 package netinside
 
-// Issue 3 bullet 6, the building blocks: a DNS responder that answers
-// every A query with an address from a private pool and remembers which
-// name it gave out, and Capture, which relays a connection made to a pool
-// address through the proxy as a SOCKS5 CONNECT to that name, so programs
-// that ignore proxy variables still reach the proxy by host name and get
-// the same decision. Steering their connections to Capture (on every
-// port) is the backend's part; see the package README in the report.
+// Issue 3 bullet 6, the name side: a DNS responder that answers every A
+// query with an address from a private pool and remembers which name it
+// gave out, so a connection to a pool address can be sent to the proxy by
+// that name (Supervisor, in notify_linux.go).
 
 import (
 	"context"
@@ -158,27 +155,4 @@ func (p *Pool) ServeDNS(ctx context.Context, pc net.PacketConn) error {
 			_, _ = pc.WriteTo(out, from)
 		}
 	}
-}
-
-// Capture relays c, a connection the command made to dst (a pool
-// address), through the proxy as a SOCKS5 CONNECT to the name dst was
-// given out for, on dst's port. A pool address no name was given out for
-// is refused without asking the proxy. dial opens a fresh stream to the
-// proxy (the bridge's unix socket).
-func (p *Pool) Capture(ctx context.Context, c *net.TCPConn, dst netip.AddrPort, dial func(context.Context) (*net.UnixConn, error)) error {
-	defer c.Close()
-	name, ok := p.Name(dst.Addr())
-	if !ok {
-		return fmt.Errorf("netinside: %s was never given out by the sandbox's DNS", dst.Addr())
-	}
-	up, err := dial(ctx)
-	if err != nil {
-		return fmt.Errorf("netinside: proxy: %w", err)
-	}
-	defer up.Close()
-	if err := SOCKSConnect(ctx, up, name, int(dst.Port())); err != nil {
-		return err
-	}
-	Join(c, up)
-	return nil
 }

@@ -128,57 +128,6 @@ func TestServeDNSOverUDP(t *testing.T) {
 	}
 }
 
-func TestCaptureRelaysByName(t *testing.T) {
-	fp := newFakeProxy(t, "api.example.com:8443")
-	p, _ := NewPool(DefaultPool)
-	known, _ := p.AddrFor("api.example.com")
-	dial := func(ctx context.Context) (*net.UnixConn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "unix", fp.sock)
-		if err != nil {
-			return nil, err
-		}
-		return c.(*net.UnixConn), nil
-	}
-	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	capture := func(dst netip.AddrPort) (string, error) {
-		errc := make(chan error, 1)
-		go func() {
-			c, err := ln.AcceptTCP()
-			if err != nil {
-				errc <- err
-				return
-			}
-			errc <- p.Capture(context.Background(), c, dst, dial)
-		}()
-		got, _ := roundTrip(t, ln.Addr().String(), "hello")
-		return got, <-errc
-	}
-	if got, err := capture(netip.AddrPortFrom(known, 8443)); err != nil || got != "hello" {
-		t.Fatalf("capture of %s:8443: %q %v", known, got, err)
-	}
-	if qs := fp.questions(); len(qs) != 1 || qs[0] != "api.example.com:8443" {
-		t.Fatalf("proxy asked %v, want the name with the port", qs)
-	}
-	// Another port of the same name: the proxy decides (here: no).
-	if got, err := capture(netip.AddrPortFrom(known, 22)); err == nil || got != "" {
-		t.Fatalf("refused port relayed %q (err %v)", got, err)
-	}
-	// A pool address never given out: refused before the proxy is asked.
-	n := len(fp.questions())
-	stray := netip.MustParseAddr("198.19.255.1")
-	if _, err := capture(netip.AddrPortFrom(stray, 443)); err == nil {
-		t.Fatal("a stray pool address was relayed")
-	}
-	if len(fp.questions()) != n {
-		t.Fatal("the proxy was asked about a stray pool address")
-	}
-}
-
 // FuzzDNSAnswer: any bytes as a query must give an error or a response
 // that parses, never a panic, and only pool addresses.
 func FuzzDNSAnswer(f *testing.F) {
