@@ -125,3 +125,31 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// A trust store others could write (a planted trust.json, a symlink to
+// one) trusts nothing.
+func TestTrustStoreRefusesForeignFiles(t *testing.T) {
+	ts := TrustStore{Dir: filepath.Join(t.TempDir(), "state")}
+	if err := ts.Trust("/ws/.sandbox.toml", "h"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(ts.Dir, "trust.json")
+	if err := os.Chmod(file, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ts.Trusted("/ws/.sandbox.toml", "h"); ok || err == nil {
+		t.Fatalf("a world-writable store answered %v, %v", ok, err)
+	}
+	os.Chmod(file, 0o600)
+	planted := filepath.Join(t.TempDir(), "planted.json")
+	os.Rename(file, planted)
+	if err := os.Symlink(planted, file); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ts.Trusted("/ws/.sandbox.toml", "h"); ok || err == nil {
+		t.Fatalf("a symlinked store answered %v, %v", ok, err)
+	}
+	if err := ts.Trust("/ws/.sandbox.toml", "h2"); err == nil {
+		t.Fatal("Trust wrote through a symlinked store")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -92,10 +93,18 @@ func (t TrustStore) Trust(file, hash string) error {
 
 func (t TrustStore) read() (*trustData, error) {
 	data := &trustData{Files: map[string][]string{}}
-	b, err := os.ReadFile(t.path())
+	f, err := os.OpenFile(t.path(), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return data, nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("trust store: %w", err)
+	}
+	defer f.Close()
+	if err := checkPrivate(f); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
 	if err != nil {
 		return nil, fmt.Errorf("trust store: %w", err)
 	}
@@ -106,6 +115,20 @@ func (t TrustStore) read() (*trustData, error) {
 		data.Files = map[string][]string{}
 	}
 	return data, nil
+}
+
+// checkPrivate refuses a store someone else could have written: approvals
+// in it are not the user's. Fail closed: nothing is trusted until it is
+// fixed.
+func checkPrivate(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("trust store: %w", err)
+	}
+	if int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("trust store %s is writable by others or not yours (owner %d, mode %o): fix or remove it", f.Name(), st.Uid, st.Mode&0o777)
+	}
+	return nil
 }
 
 // lock serialises writers across cordon processes.
