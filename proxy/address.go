@@ -29,8 +29,31 @@ var (
 	}
 )
 
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")   // well-known NAT64: the low 32 bits are an IPv4 address
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48") // local-use NAT64 (RFC 8215): site-specific
+	sixToFour  = netip.MustParsePrefix("2002::/16")      // 6to4: bits 16-48 are an IPv4 address
+	teredo     = netip.MustParsePrefix("2001::/32")      // Teredo tunnels: obsolete, never a real destination
+)
+
 func classify(a netip.Addr) addrClass {
 	a = a.Unmap()
+	// IPv6 forms that carry an IPv4 address reach what that address
+	// reaches (on a NAT64 network 64:ff9b::a9fe:a9fe is the metadata
+	// service): judge the embedded address.
+	if a.Is6() {
+		b := a.As16()
+		switch {
+		case nat64.Contains(a):
+			return classify(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
+		case sixToFour.Contains(a):
+			return classify(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
+		case nat64Local.Contains(a):
+			return private
+		case teredo.Contains(a):
+			return unusable
+		}
+	}
 	switch {
 	case metadataAddr[a]:
 		return metadata

@@ -363,6 +363,15 @@ func TestSOCKS(t *testing.T) {
 	h.net.serve("meta.test", "169.254.169.254", 80, local)
 	h.net.serve("rebind.example.test", "127.0.0.1", 80, local)
 	h.net.serve("mapped.example.test", "::ffff:127.0.0.1", 80, local)
+	h.net.serve("nat64-meta.example.test", "64:ff9b::a9fe:a9fe", 80, local)
+	h.net.serve("nat64-priv.example.test", "64:ff9b::a00:1", 80, local)
+	h.net.serve("nat64-pub.example.test", "64:ff9b::cb00:712a", 80, local) // 203.0.113.42
+	h.net.serve("6to4.example.test", "2002:7f00:1::1", 80, local)
+	h.net.serve("nat64-local.example.test", "64:ff9b:1::1", 80, local)
+	h.net.serve("teredo.example.test", "2001:0:4136:e378:8000:63bf:3fff:fdd2", 80, local)
+	h.net.serve("v6lo.example.test", "::1", 80, local)
+	h.net.serve("v6ll.example.test", "fe80::1", 80, local)
+	h.net.serve("v6ula.example.test", "fd12:3456::1", 80, local)
 	h.net.route("203.0.113.50", 80, local)
 	h.net.route("10.0.0.7", 5432, local)
 
@@ -408,6 +417,16 @@ func TestSOCKS(t *testing.T) {
 		{"over-long name", 1, 3, []byte(strings.Repeat("a.", 121) + "example.test"), 80, 2},
 		{"IPv4-mapped metadata", 1, 4, v6("::ffff:169.254.169.254"), 80, 2},
 		{"AWS IPv6 metadata", 1, 4, v6("fd00:ec2::254"), 80, 2},
+		{"wildcard resolving to metadata through NAT64", 1, 3, []byte("nat64-meta.example.test"), 80, 2},
+		{"wildcard resolving to private through NAT64", 1, 3, []byte("nat64-priv.example.test"), 80, 2},
+		{"wildcard resolving to public through NAT64", 1, 3, []byte("nat64-pub.example.test"), 80, 0},
+		{"wildcard resolving to loopback through 6to4", 1, 3, []byte("6to4.example.test"), 80, 2},
+		{"wildcard resolving to local-use NAT64", 1, 3, []byte("nat64-local.example.test"), 80, 2},
+		{"wildcard resolving to Teredo", 1, 3, []byte("teredo.example.test"), 80, 2},
+		{"IPv6 loopback literal", 1, 4, v6("::1"), port, 2},
+		{"wildcard resolving to IPv6 loopback", 1, 3, []byte("v6lo.example.test"), 80, 2},
+		{"wildcard resolving to IPv6 link-local", 1, 3, []byte("v6ll.example.test"), 80, 2},
+		{"wildcard resolving to IPv6 ULA", 1, 3, []byte("v6ula.example.test"), 80, 2},
 		{"Alibaba metadata", 1, 1, v4("100.100.100.200"), 80, 2},
 		{"unspecified", 1, 1, v4("0.0.0.0"), port, 2},
 		{"multicast", 1, 1, v4("224.0.0.1"), 80, 2},
