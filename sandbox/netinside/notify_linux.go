@@ -36,19 +36,18 @@ import (
 // we read it); that only chooses which of its destinations it gets, each
 // still decided by the proxy.
 
-// seccomp structures (linux/seccomp.h); x/sys has the constants only.
-type seccompData struct {
-	Nr   int32
-	Arch uint32
-	IP   uint64
-	Args [6]uint64
-}
-
-type seccompNotif struct {
+// Notif is struct seccomp_notif (linux/seccomp.h), flattened; x/sys has
+// the constants only. A supervisor that already owns the run's seccomp
+// listener (there can be only one per process) passes the connect()
+// notifications it receives to Supervisor.Handle.
+type Notif struct {
 	ID    uint64
 	Pid   uint32
 	Flags uint32
-	Data  seccompData
+	Nr    int32
+	Arch  uint32
+	IP    uint64
+	Args  [6]uint64
 }
 
 type seccompNotifResp struct {
@@ -162,7 +161,7 @@ func (s *Supervisor) Serve(ctx context.Context, listener *os.File) error {
 		if pfd[0].Revents&unix.POLLHUP != 0 {
 			return nil // every process under the filter has exited
 		}
-		var n seccompNotif
+		var n Notif
 		if err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
 			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOENT) {
 				continue // the caller went away meanwhile
@@ -172,7 +171,7 @@ func (s *Supervisor) Serve(ctx context.Context, listener *os.File) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.handle(ctx, fd, n)
+			s.Handle(ctx, fd, &n)
 		}()
 	}
 }
@@ -195,8 +194,16 @@ func (s *Supervisor) respond(fd int, id uint64, errno unix.Errno, cont bool) {
 	_ = ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&r))
 }
 
-func (s *Supervisor) handle(ctx context.Context, nfd int, n seccompNotif) {
-	dst, ok := readSockaddr(int(n.Pid), uintptr(n.Data.Args[1]), int(n.Data.Args[2]))
+// Handle answers one connect() notification received on the seccomp
+// listener nfd: it always responds (capture, refusal or continue). It
+// blocks while the proxy decides, so call it on its own goroutine.
+// Notifications for other system calls are let through untouched.
+func (s *Supervisor) Handle(ctx context.Context, nfd int, n *Notif) {
+	if n.Nr != unix.SYS_CONNECT {
+		s.respond(nfd, n.ID, 0, true)
+		return
+	}
+	dst, ok := readSockaddr(int(n.Pid), uintptr(n.Args[1]), int(n.Args[2]))
 	// The pid is only meaningful while the notification is pending.
 	if err := ioctlPtr(nfd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&n.ID)); err != nil {
 		return
@@ -205,11 +212,11 @@ func (s *Supervisor) handle(ctx context.Context, nfd int, n seccompNotif) {
 		s.respond(nfd, n.ID, 0, true)
 		return
 	}
-	if !s.Pool.Contains(dst.Addr()) && dst.Port() != 53 {
+	if (s.Pool == nil || !s.Pool.Contains(dst.Addr())) && dst.Port() != 53 {
 		s.respond(nfd, n.ID, 0, true) // not ours: the namespace has only lo
 		return
 	}
-	target := int(n.Data.Args[0])
+	target := int(n.Args[0])
 	sock, err := takeSocket(int(n.Pid), target)
 	if err != nil {
 		// Fail closed: a destination we must steer is never let through.
@@ -224,7 +231,7 @@ func (s *Supervisor) handle(ctx context.Context, nfd int, n seccompNotif) {
 		return
 	}
 	switch {
-	case typ == unix.SOCK_STREAM && s.Pool.Contains(dst.Addr()):
+	case typ == unix.SOCK_STREAM && s.Pool != nil && s.Pool.Contains(dst.Addr()):
 		err = s.captureTCP(ctx, sock, dst)
 	case typ == unix.SOCK_DGRAM && dst.Port() == 53 && s.DNS.IsValid():
 		err = connectTo(sock, s.DNS)
@@ -249,6 +256,9 @@ func (s *Supervisor) handle(ctx context.Context, nfd int, n seccompNotif) {
 // to the tunnel. connect() blocks meanwhile, even on a non-blocking
 // socket (an approval may take a while).
 func (s *Supervisor) captureTCP(ctx context.Context, sock int, dst netip.AddrPort) error {
+	if s.Listener == nil || s.DialProxy == nil {
+		return unix.ECONNREFUSED // not set up: fail closed
+	}
 	name, ok := s.Pool.Name(dst.Addr())
 	if !ok {
 		return unix.ENETUNREACH // a pool address never given out
