@@ -44,7 +44,7 @@ func Load(opts LoadOptions) (*Policy, error) {
 	d := opts.Dirs
 	p := &Policy{
 		Root:      root,
-		Folders:   append([]string{root}, opts.Folders...),
+		Folders:   folders(root, opts.Folders),
 		Home:      d.Home,
 		File:      file,
 		UserFile:  d.UserFile(),
@@ -92,6 +92,21 @@ func Load(opts LoadOptions) (*Policy, error) {
 		applyWorkspace(p, user, ws, trusted)
 	}
 	return p, nil
+}
+
+// folders is root then every other absolute folder, cleaned, once each.
+// A relative folder is dropped: it could mean anywhere.
+func folders(root string, extra []string) []string {
+	out := []string{root}
+	seen := map[string]bool{root: true}
+	for _, f := range extra {
+		f = filepath.Clean(f)
+		if filepath.IsAbs(f) && !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // readPolicy parses file, or returns nil when it does not exist.

@@ -153,3 +153,24 @@ func TestTrustStoreRefusesForeignFiles(t *testing.T) {
 		t.Fatal("Trust wrote through a symlinked store")
 	}
 }
+
+// Writes into another workspace folder are no widening; folders are
+// cleaned and listed once, and a relative one is ignored.
+func TestFolders(t *testing.T) {
+	f := newFixture(t)
+	other := t.TempDir()
+	f.writeWS(t, "[filesystem]\nallow_write = [\""+other+"/gen\"]\n")
+	p, err := Load(LoadOptions{Root: f.root, Folders: []string{other + "/", f.root, "rel"}, Dirs: f.dirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Folders) != 2 || p.Folders[0] != f.root || p.Folders[1] != other {
+		t.Errorf("Folders = %v", p.Folders)
+	}
+	if !p.Trusted || len(p.Filesystem.AllowWrite) != 1 {
+		t.Errorf("a write into a workspace folder counted as a widening: %v", p.Untrusted)
+	}
+	if p, _ = Load(LoadOptions{Root: f.root, Dirs: f.dirs}); p.Trusted {
+		t.Error("without the folder, the same write was not counted as a widening")
+	}
+}
