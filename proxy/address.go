@@ -30,10 +30,12 @@ var (
 )
 
 var (
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")   // well-known NAT64: the low 32 bits are an IPv4 address
-	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48") // local-use NAT64 (RFC 8215): site-specific
-	sixToFour  = netip.MustParsePrefix("2002::/16")      // 6to4: bits 16-48 are an IPv4 address
-	teredo     = netip.MustParsePrefix("2001::/32")      // Teredo tunnels: obsolete, never a real destination
+	nat64       = netip.MustParsePrefix("64:ff9b::/96")   // well-known NAT64: the low 32 bits are an IPv4 address
+	nat64Local  = netip.MustParsePrefix("64:ff9b:1::/48") // local-use NAT64 (RFC 8215): site-specific
+	sixToFour   = netip.MustParsePrefix("2002::/16")      // 6to4: bits 16-48 are an IPv4 address
+	teredo      = netip.MustParsePrefix("2001::/32")      // Teredo tunnels: obsolete, never a real destination
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")      // "this network": Linux may route it to the host itself
+	reserved4   = netip.MustParsePrefix("240.0.0.0/4")    // reserved, and the 255.255.255.255 broadcast
 )
 
 func classify(a netip.Addr) addrClass {
@@ -57,7 +59,7 @@ func classify(a netip.Addr) addrClass {
 	switch {
 	case metadataAddr[a]:
 		return metadata
-	case a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+	case a.IsUnspecified() || a.IsMulticast() || thisNetwork.Contains(a) || reserved4.Contains(a):
 		return unusable
 	case a.IsLoopback():
 		return loopback

@@ -372,6 +372,9 @@ func TestSOCKS(t *testing.T) {
 	h.net.serve("v6lo.example.test", "::1", 80, local)
 	h.net.serve("v6ll.example.test", "fe80::1", 80, local)
 	h.net.serve("v6ula.example.test", "fd12:3456::1", 80, local)
+	h.net.serve("zero.example.test", "0.0.0.0", port, local)
+	h.net.serve("zero8.example.test", "0.1.2.3", port, local)
+	h.net.serve("bcast.example.test", "255.255.255.255", port, local)
 	h.net.route("203.0.113.50", 80, local)
 	h.net.route("10.0.0.7", 5432, local)
 
@@ -429,6 +432,9 @@ func TestSOCKS(t *testing.T) {
 		{"wildcard resolving to IPv6 ULA", 1, 3, []byte("v6ula.example.test"), 80, 2},
 		{"Alibaba metadata", 1, 1, v4("100.100.100.200"), 80, 2},
 		{"unspecified", 1, 1, v4("0.0.0.0"), port, 2},
+		{"wildcard resolving to unspecified", 1, 3, []byte("zero.example.test"), port, 2},
+		{"wildcard resolving to this network", 1, 3, []byte("zero8.example.test"), port, 2},
+		{"wildcard resolving to broadcast", 1, 3, []byte("bcast.example.test"), port, 2},
 		{"multicast", 1, 1, v4("224.0.0.1"), 80, 2},
 		{"UDP associate", 3, 3, []byte("a.example.test"), 53, 7},
 		{"BIND", 2, 3, []byte("a.example.test"), 80, 7},
