@@ -75,7 +75,7 @@ func Load(opts LoadOptions) (*Policy, error) {
 	}
 	if ws != nil {
 		p.Hash = ws.Hash
-		p.Warnings = append(p.Warnings, ws.Warnings()...)
+		p.Warnings = append(p.Warnings, wsWarnings(user, ws)...)
 		widenings := Widenings(p, user, ws)
 		trusted := len(widenings) == 0
 		if !trusted {
@@ -92,6 +92,29 @@ func Load(opts LoadOptions) (*Policy, error) {
 		applyWorkspace(p, user, ws, trusted)
 	}
 	return p, nil
+}
+
+// wsWarnings are the workspace file's warnings, less the "allow_read
+// changes nothing" ones the user file proves wrong by denying the place.
+func wsWarnings(user *File, ws *File) []Diagnostic {
+	if user == nil {
+		return ws.Warnings()
+	}
+	var out []Diagnostic
+next:
+	for _, w := range ws.Warnings() {
+		for _, r := range ws.Filesystem.AllowRead {
+			if w.Line == r.Source.Line && w.Col == r.Source.Col && strings.Contains(w.Message, "outside every deny_read") {
+				for _, d := range user.Filesystem.DenyRead {
+					if overlaps(d.Path, r.Path) {
+						continue next
+					}
+				}
+			}
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // folders is root then every other absolute folder, cleaned, once each.

@@ -174,3 +174,24 @@ func TestFolders(t *testing.T) {
 		t.Error("without the folder, the same write was not counted as a widening")
 	}
 }
+
+// An allow_read in the workspace file that re-opens part of the user's own
+// deny_read is no "changes nothing" rule.
+func TestAllowReadInsideUserDenyIsNoWarning(t *testing.T) {
+	f := newFixture(t)
+	f.writeUser(t, "[filesystem]\ndeny_read = [\"~/private\"]\n")
+	f.writeWS(t, "[filesystem]\nallow_read = [\"~/private/notes\", \"/opt/nothing\"]\n")
+	p := f.load(t)
+	if len(p.Warnings) != 1 || p.Warnings[0].Col != 34 {
+		t.Fatalf("warnings = %v, want one on /opt/nothing", p.Warnings)
+	}
+}
+
+func TestParseRelativeRootRefused(t *testing.T) {
+	if _, err := Parse("p.toml", []byte("[filesystem]\ndeny_write = [\".env\"]\n"), sampleDirs, ""); err == nil {
+		t.Fatal("a relative path was accepted with no root to anchor it")
+	}
+	if _, err := Parse("p.toml", []byte("[filesystem]\ndeny_write = [\"/abs/.env\", \"~/x\"]\n"), sampleDirs, ""); err != nil {
+		t.Fatal(err)
+	}
+}

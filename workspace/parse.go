@@ -415,6 +415,9 @@ func ExpandPath(s, root, home string) (string, error) {
 	case strings.HasPrefix(s, "~"):
 		return "", fmt.Errorf("path %q: only ~ and ~/… are understood, not ~user", s)
 	case !filepath.IsAbs(s):
+		if !filepath.IsAbs(root) {
+			return "", fmt.Errorf("path %q: relative, but no absolute workspace root to anchor it", s)
+		}
 		s = filepath.Join(root, s)
 	}
 	s = filepath.Clean(s)
