@@ -98,6 +98,9 @@ func (d *diagStore) collect(changed map[protocol.DocumentURI]bool) []uriDiags {
 }
 
 func (s *server) publish(u protocol.DocumentURI, d []protocol.Diagnostic) {
+	if !s.ready.Load() {
+		return // kept in the store; startWatching publishes it all
+	}
 	if err := s.conn.notify("textDocument/publishDiagnostics", protocol.PublishDiagnosticsParams{URI: u, Diagnostics: d}); err != nil {
 		s.log.Warn("publishing diagnostics", "uri", u, "err", err)
 	}

@@ -72,7 +72,7 @@ func (f *folder) reload() {
 		// The rules that decided these are gone or changed.
 		f.s.diags.clear("violations:"+f.root, f.s.publish)
 	}
-	if !p.Trusted && len(p.Untrusted) > 0 {
+	if !p.Trusted && len(p.Untrusted) > 0 && f.s.ready.Load() {
 		f.s.askTrust(f, p)
 	}
 }

@@ -135,10 +135,16 @@ func (s *server) startWatching() {
 	s.mu.Lock()
 	folders := s.folders
 	s.mu.Unlock()
+	if s.ready.Swap(true) {
+		return // a second initialized
+	}
 	for _, f := range folders {
 		if err := f.watch(s.ctx); err != nil {
 			s.log.Error("watching policy", "root", f.root, "err", err)
 		}
+		// Again now the watch is on: nothing changed in between is lost,
+		// and what the first load found is published and asked.
+		f.reload()
 	}
 }
 

@@ -137,6 +137,9 @@ type server struct {
 	wg   sync.WaitGroup
 
 	runSeq atomic.Int64
+	// ready is set by the initialized notification: before it the server
+	// may not send the client diagnostics or requests.
+	ready atomic.Bool
 
 	mu          sync.Mutex
 	state       int // 0 new, 1 initialized, 2 shut down
