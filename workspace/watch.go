@@ -19,7 +19,6 @@ type Watcher struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	targets map[string]bool // the files, cleaned
-	watched map[string]bool // directories with a watch; owned by loop after Watch returns
 }
 
 // Watch starts watching files; onChange runs (on the watcher's goroutine)
@@ -31,7 +30,7 @@ func Watch(ctx context.Context, files []string, debounce time.Duration, onChange
 	if err != nil {
 		return nil, fmt.Errorf("watching policy files: %w", err)
 	}
-	w := &Watcher{w: fw, done: make(chan struct{}), targets: map[string]bool{}, watched: map[string]bool{}}
+	w := &Watcher{w: fw, done: make(chan struct{}), targets: map[string]bool{}}
 	for _, f := range files {
 		w.targets[filepath.Clean(f)] = true
 	}
@@ -49,19 +48,26 @@ func Watch(ctx context.Context, files []string, debounce time.Duration, onChange
 // "mkdir -p" creates several levels faster than a watch can be added on
 // each.
 func (w *Watcher) refresh() error {
+	// fsnotify's own list, not ours: a watch silently goes when its
+	// directory is removed, and fsnotify does not always say so (it
+	// drops the event when the parent is watched too).
+	watched := map[string]bool{}
+	for _, d := range w.w.WatchList() {
+		watched[d] = true
+	}
 	for t := range w.targets {
 		// A deeper directory may appear while a watch is being added
 		// (its creation event then lost): look again until the deepest
 		// existing one is watched.
 		for {
 			d := existingAncestor(filepath.Dir(t))
-			if w.watched[d] {
+			if watched[d] {
 				break
 			}
 			if err := w.w.Add(d); err != nil {
 				return fmt.Errorf("watching %s: %w", d, err)
 			}
-			w.watched[d] = true
+			watched[d] = true
 		}
 	}
 	return nil
@@ -113,10 +119,6 @@ func (w *Watcher) loop(ctx context.Context, debounce time.Duration, onChange fun
 			}
 			if !w.relevant(ev.Name) {
 				continue
-			}
-			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-				// A watched directory that went away lost its watch.
-				delete(w.watched, filepath.Clean(ev.Name))
 			}
 			// Best effort: a directory that vanished again is retried
 			// on the next event.

@@ -143,3 +143,42 @@ func TestWatchCloseStops(t *testing.T) {
 		t.Fatal("a closed watcher called back")
 	}
 }
+
+// The directory holding the policy removed and made again (a branch
+// switch, a `git clean`): the new file is still seen.
+func TestWatchDirectoryRecreated(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "ws")
+	os.Mkdir(dir, 0o755)
+	file := filepath.Join(dir, ".sandbox.toml")
+	write(t, file, "a")
+	wf := startWatch(t, file, 20*time.Millisecond)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	wf.wait(t, "directory removed")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for len(wf.changed) > 0 {
+		<-wf.changed
+	}
+	write(t, file, "b")
+	wf.wait(t, "file in the recreated directory")
+}
+
+func TestFindRootResolvesSymlinks(t *testing.T) {
+	base, _ := filepath.EvalSymlinks(t.TempDir())
+	real := filepath.Join(base, "real")
+	os.MkdirAll(filepath.Join(real, "sub"), 0o755)
+	os.WriteFile(filepath.Join(real, ".sandbox.toml"), nil, 0o644)
+	link := filepath.Join(base, "link")
+	mustSymlink(t, real, link)
+	if got, err := FindRoot(filepath.Join(link, "sub")); err != nil || got != real {
+		t.Fatalf("FindRoot through a symlink = %q, %v; want %q", got, err, real)
+	}
+	if _, err := FindRoot(filepath.Join(base, "missing")); err == nil {
+		t.Fatal("FindRoot of a missing directory succeeded")
+	}
+}
