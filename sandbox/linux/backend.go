@@ -163,13 +163,19 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	if p.StateDir != "" {
 		sc.cacheDir = filepath.Join(p.StateDir, "scan")
 	}
-	pl, err := buildPlan(p, tempDir, sc)
+	// Plan under the placeholder locks: see lockPlaceholders.
+	regDir := filepath.Join(rt, "placeholders")
+	ph, err := lockPlaceholders(regDir, p.Root)
 	if err != nil {
 		return nil, err
 	}
-	regDir := filepath.Join(rt, "placeholders")
-	ph, err := acquirePlaceholders(regDir, p.Root, pl.Missing)
+	pl, err := buildPlan(p, tempDir, sc)
 	if err != nil {
+		unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
+		ph.release()
+		return nil, err
+	}
+	if err := ph.create(pl.Missing); err != nil {
 		return nil, err
 	}
 	// From here on, every failure must release the placeholders.
@@ -428,9 +434,11 @@ func (p *process) Wait() (*sandbox.Result, error) {
 	return p.res, p.err
 }
 
-// Signal delivers sig to bwrap; SIGKILL and SIGTERM end the whole run.
+// Signal delivers sig to the command's process group inside the sandbox
+// (SIGKILL, or a command not yet or no longer there: to bwrap, which ends
+// the whole run).
 func (p *process) Signal(sig os.Signal) error {
-	return p.cmd.Process.Signal(sig)
+	return signalCommand(p.cmd.Process, sig)
 }
 
 // Kill ends every process of the run: bwrap dies, its init takes the PID

@@ -4,6 +4,7 @@ package linux
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,7 @@ func newLaunchEnv(t *testing.T, u *sandboxtest.User) *launchEnv {
 }
 
 // launch starts the launcher (detached, in its own session) on argv.
-func (e *launchEnv) launch(out *bytes.Buffer, argv ...string) *exec.Cmd {
+func (e *launchEnv) launch(out io.Writer, argv ...string) *exec.Cmd {
 	e.t.Helper()
 	args := append([]string{launchArg, e.ws, e.home, "--"}, argv...)
 	var cmd *exec.Cmd

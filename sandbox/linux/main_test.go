@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/cordon-dev/cordon/sandbox"
@@ -54,6 +56,14 @@ func launchMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "launch:", err)
 		return 125
 	}
+	// Forward what a terminal or an editor would send, as cordon run does.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		for sig := range sigs {
+			_ = proc.Signal(sig)
+		}
+	}()
 	res, err := proc.Wait()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "launch:", err)

@@ -81,6 +81,19 @@ func lockFiles(dir, key string) (setup, alive *os.File, err error) {
 // (dirs: names ending in "/"), registered for removal. The returned value
 // holds the alive lock until release.
 func acquirePlaceholders(regDir, root string, missing []string) (*placeholders, error) {
+	ph, err := lockPlaceholders(regDir, root)
+	if err != nil {
+		return nil, err
+	}
+	return ph, ph.create(missing)
+}
+
+// lockPlaceholders takes the workspace's setup lock and a hold on its
+// alive lock. The plan must be built after this: a plan made before it
+// can count another run's placeholder as an ordinary existing path (so not
+// recreate it) while that run's clean-up is removing it, leaving the name
+// unprotected. Call create next, which drops the setup lock.
+func lockPlaceholders(regDir, root string) (*placeholders, error) {
 	ph := &placeholders{dir: regDir, key: placeholderKey(root)}
 	var err error
 	if ph.setup, ph.alive, err = lockFiles(regDir, ph.key); err != nil {
@@ -90,15 +103,21 @@ func acquirePlaceholders(regDir, root string, missing []string) (*placeholders, 
 		ph.closeFiles()
 		return nil, err
 	}
-	defer unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
 	if err := unix.Flock(int(ph.alive.Fd()), unix.LOCK_SH); err != nil {
 		ph.closeFiles()
 		return nil, err
 	}
+	return ph, nil
+}
+
+// create makes the missing placeholders and drops the setup lock; on
+// error the run's hold is released too.
+func (ph *placeholders) create(missing []string) error {
+	defer unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
 	reg, err := ph.readRegistry()
 	if err != nil {
 		ph.release()
-		return nil, err
+		return err
 	}
 	for _, m := range missing {
 		isDir := m[len(m)-1] == '/'
@@ -123,7 +142,7 @@ func acquirePlaceholders(regDir, root string, missing []string) (*placeholders, 
 		if err != nil {
 			ph.writeRegistry(reg)
 			ph.release()
-			return nil, fmt.Errorf("placeholder %s: %w", path, err)
+			return fmt.Errorf("placeholder %s: %w", path, err)
 		}
 		var st syscall.Stat_t
 		if err := syscall.Lstat(path, &st); err != nil {
@@ -135,9 +154,9 @@ func acquirePlaceholders(regDir, root string, missing []string) (*placeholders, 
 	}
 	if err := ph.writeRegistry(reg); err != nil {
 		ph.release()
-		return nil, err
+		return err
 	}
-	return ph, nil
+	return nil
 }
 
 // AliveFile is the lock bwrap inherits so the lock outlives cordon for
