@@ -363,6 +363,7 @@ func TestContextEndsSession(t *testing.T) {
 	if _, err := io.Copy(io.Discard, c); err != nil {
 		t.Fatalf("tunnel after cancel: %v (want EOF)", err)
 	}
+	s.Close() // waits for the context's Close to finish
 	if _, err := os.Stat(s.SocketPath()); !os.IsNotExist(err) {
 		t.Fatalf("socket left behind: %v", err)
 	}

@@ -70,6 +70,7 @@ type Session struct {
 	decisions []Decision
 	conns     map[net.Conn]bool
 	closed    bool
+	closeDone chan struct{}
 	wg        sync.WaitGroup
 }
 
@@ -103,7 +104,7 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Session{
 		cfg: cfg, dir: dir, ln: ln, ctx: sctx, cancel: cancel, logger: cfg.Logger,
-		conns: map[net.Conn]bool{},
+		conns: map[net.Conn]bool{}, closeDone: make(chan struct{}),
 	}
 	s.dec = &decider{cfg: &s.cfg, always: map[string]bool{}, inflight: map[string]*askCall{}}
 	s.http = newHTTPFront(s)
@@ -148,14 +149,17 @@ func (s *Session) decide(host string, port int) (target, Decision) {
 }
 
 // Close stops listening, ends every connection and removes the socket
-// directory. It waits for the session's goroutines.
+// directory. It waits for the session's goroutines, also when another
+// Close is already under way.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		<-s.closeDone // a concurrent Close (the context's, say) finishes first
 		return nil
 	}
 	s.closed = true
+	defer close(s.closeDone)
 	if s.stopAfter != nil {
 		s.stopAfter()
 	}
