@@ -48,7 +48,8 @@ echo "D:$(curl -sS -m 5 --noproxy '*' http://127.0.0.1:%[3]d/)"
 echo "E:$(curl -sS -m 5 --noproxy '' -x "socks5h://$CORDON_PROXY" http://127.0.0.1:%[1]d/)"
 echo "F:$(curl -sS -m 5 --noproxy '' -x "socks5h://$CORDON_PROXY" -o /dev/null http://127.0.0.1:%[2]d/ 2>&1 | head -c 40)"
 echo "G:$(curl -sS -m 5 --noproxy '*' http://127.0.0.1:%[2]d/ 2>&1 | head -c 60)"
-python3 -m http.server --bind 127.0.0.1 18765 >/dev/null 2>&1 & sleep 0.5
+python3 -m http.server --bind 127.0.0.1 18765 >/dev/null 2>&1 &
+for i in $(seq 100); do curl -s --noproxy '*' -o /dev/null http://127.0.0.1:18765/ && break; sleep 0.1; done
 echo "H:$(curl -sS -m 5 --noproxy '*' -o /dev/null -w '%%{http_code}' http://127.0.0.1:18765/)"
 echo "I:$(curl -sS -m 5 -o /dev/null -w '%%{http_code}' http://unknown-host.example/)"
 kill $! 2>/dev/null
