@@ -1,8 +1,18 @@
-// Package netinside is the sandbox's side of the network: the loopback
-// relay to the run's proxy, the environment that points common clients at
-// it, the mirrors of allowed host loopback ports, and the SOCKS5 client
-// that `cordon connect` (ssh's ProxyCommand) uses.
+// Package netinside is the sandbox's side of the network.
 //
-// The sandbox has its own network namespace with only lo, so the relay is
-// the only way out; the proxy on the host decides every connection.
+//   - Start: an in-sandbox relay from 127.0.0.1 to the proxy socket, with
+//     localhost:PORT mirrors sent to the proxy as SOCKS5 CONNECT localhost:PORT
+//     (the bwrap backend does the same relay host-side, from listeners the
+//     init hands over, so the command never needs AF_UNIX);
+//   - Env: the variables that point curl, git, Go, npm, yarn, pip, Java and
+//     Docker at the bridge, and ssh at `cordon connect`;
+//   - Connect and SOCKSConnect: `cordon connect HOST PORT` for ssh's
+//     ProxyCommand;
+//   - Pool, InstallConnectFilter and Supervisor: programs that ignore proxy
+//     variables get DNS answers from a private pool, and their connect()s to
+//     pool addresses are steered through the proxy by name (seccomp user
+//     notification), on every port.
+//
+// The sandbox has its own network namespace with only lo, so these are
+// the only ways out; the proxy on the host decides every connection.
 package netinside
