@@ -2,12 +2,15 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/cordon-dev/cordon/workspace"
@@ -55,3 +58,28 @@ func testDirs(base string) workspace.Dirs {
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }
+
+// pipeEnds are the two ends of a connection for a server under test.
+type pipeEnds struct{ client, server net.Conn }
+
+func pipePair() (pipeEnds, pipeEnds) {
+	c, s := net.Pipe()
+	e := pipeEnds{client: c, server: s}
+	return e, e
+}
+
+// startServerOn serves on p.server until the test ends.
+func startServerOn(t *testing.T, e env, p pipeEnds, _ pipeEnds) chan error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, p.server, p.server, Options{Executor: fakeExec(hostExec), Backend: "fake", Dirs: e.dirs, Environ: []string{}})
+		p.server.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		p.client.Close()
+		<-done
+	})
+	return done
+}
