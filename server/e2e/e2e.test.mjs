@@ -91,6 +91,27 @@ function applyEdit(edit) {
   }
 }
 
+// sleeping counts the processes running `sleep MARKER`.
+function sleeping(marker) {
+  let n = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args[0].endsWith('sleep') && args[1] === marker) n++;
+    } catch { /* gone */ }
+  }
+  return n;
+}
+
+async function waitFor(pred, what, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const uri = (p) => pathToFileURL(p).href;
 const codes = (list) => (list || []).map((d) => `${d.code}@${d.range.start.line}`);
 
@@ -168,13 +189,16 @@ for (const [who, uid] of users) test(`cordon lsp end to end ${who}`, { timeout: 
   fs.writeFileSync(w.policy, good);
   await state.until('diagnostics cleared', () => (state.diags.get(uri(w.policy)) || []).length === 0);
 
-  // 4. Cancelling a run kills it.
+  // 4. Cancelling a run kills its whole tree (a background grandchild too).
+  const marker = `${30 + (process.pid % 1000) / 1000}`;
   const cts = new rpc.CancellationTokenSource();
   const started = Date.now();
-  const long = conn.sendRequest('sandbox/run', { command: ['sleep', '30'] }, cts.token);
-  setTimeout(() => cts.cancel(), 500);
+  const long = conn.sendRequest('sandbox/run', { command: `sleep ${marker} & sleep ${marker}; wait` }, cts.token);
+  await waitFor(() => sleeping(marker) === 2, 'the run to start');
+  cts.cancel();
   await assert.rejects(long);
   assert.ok(Date.now() - started < 10000, 'cancel did not end the run');
+  await waitFor(() => sleeping(marker) === 0, 'every process of the cancelled run to die');
   st = await conn.sendRequest('sandbox/status');
   assert.deepEqual(st.runs, []);
 
@@ -182,4 +206,19 @@ for (const [who, uid] of users) test(`cordon lsp end to end ${who}`, { timeout: 
   await conn.sendNotification('exit');
   assert.equal(await c.exited, 0);
   assert.equal(state.error, undefined, `protocol error: ${state.error}`);
+});
+
+// The editor vanishing (stdin closed, no shutdown) kills every run and
+// the server exits 1.
+for (const [who, uid] of users) test(`editor gone kills runs ${who}`, { timeout: 60000 }, async (t) => {
+  const w = setup(uid);
+  const c = start(t, w, () => 'deny');
+  await c.conn.sendRequest('initialize', { processId: null, rootUri: uri(w.ws), capabilities: {} });
+  await c.conn.sendNotification('initialized', {});
+  const marker = `${40 + (process.pid % 1000) / 1000}${uid === undefined ? 1 : 2}`;
+  c.conn.sendRequest('sandbox/run', { command: `sleep ${marker} & sleep ${marker}; wait` }).catch(() => {});
+  await waitFor(() => sleeping(marker) === 2, 'the run to start');
+  c.proc.stdin.end();
+  assert.equal(await c.exited, 1);
+  await waitFor(() => sleeping(marker) === 0, 'every process of the run to die');
 });
