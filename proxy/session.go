@@ -128,6 +128,8 @@ func (s *Session) Decisions() []Decision {
 }
 
 func (s *Session) record(d Decision) {
+	s.logger.Debug("net decision", "run", d.RunID, "target", d.Target(), "addr", d.Addr,
+		"decision", d.Action, "reason", d.Reason, "rule", d.RuleText)
 	s.mu.Lock()
 	s.decisions = append(s.decisions, d)
 	s.mu.Unlock()
