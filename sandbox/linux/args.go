@@ -22,6 +22,7 @@ type argvOptions struct {
 	Dir        string // working directory inside
 	Init       string // the cordon binary (the in-sandbox init)
 	Hidden     string // an empty file nobody can read, bound over deny_read files
+	Runtime    string // cordon's runtime dir: hidden inside but for the run's own temp dir
 	Alive      bool   // pass fdAlive as --sync-fd
 	InitConfig string // the init's encoded configuration
 	Argv       []string
@@ -46,6 +47,15 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 	}
 	for _, p := range pl.Pinned {
 		a = append(a, "--bind", p, p)
+	}
+	if o.Runtime != "" {
+		// Other workspaces' temp dirs, the placeholder registry and its
+		// locks live there: an empty tmpfs over it (after the writable
+		// binds, which may contain it), then the run's own temp dir back.
+		a = append(a, "--tmpfs", o.Runtime)
+		if pl.TempDir != "" && within(o.Runtime, pl.TempDir) {
+			a = append(a, "--bind", pl.TempDir, pl.TempDir)
+		}
 	}
 	ro := append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...)
 	sort.Strings(ro) // parents before children

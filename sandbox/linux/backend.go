@@ -217,7 +217,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 		cfg.Mirror = spec.Network.MirrorPorts
 	}
 	args := bwrapArgs(pl, argvOptions{
-		Dir: sa.dir, Init: sa.init, Hidden: sa.hidden, Alive: true,
+		Dir: sa.dir, Init: sa.init, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
 		InitConfig: cfg.encode(), Argv: spec.Argv,
 	})
 	cmd := exec.Command(sa.bwrap, args...)

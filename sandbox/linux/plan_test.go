@@ -68,11 +68,11 @@ allow_read = ["~/.aws/config"]
 func TestGoldenArgs(t *testing.T) {
 	f := newPlanFixture(t)
 	p := f.load(t, samplePolicy)
-	pl, err := buildPlan(p, "/tmp/cordon-private", scanner{})
+	pl, err := buildPlan(p, "/run/cordon/tmp-private", scanner{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := bwrapArgs(pl, argvOptions{Dir: f.root, Init: "/usr/bin/cordon", Hidden: "/run/cordon/hidden", Alive: true, InitConfig: "CFG", Argv: []string{"npm", "test"}})
+	args := bwrapArgs(pl, argvOptions{Dir: f.root, Init: "/usr/bin/cordon", Hidden: "/run/cordon/hidden", Runtime: "/run/cordon", Alive: true, InitConfig: "CFG", Argv: []string{"npm", "test"}})
 	got := strings.ReplaceAll(strings.Join(args, "\n")+"\n", filepath.Dir(f.root), "$BASE")
 	golden := filepath.Join("..", "..", "testdata", "bwrap", "sample.args")
 	if *update {
