@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 
 	"go.lsp.dev/protocol"
 	"go.lsp.dev/uri"
@@ -81,7 +82,7 @@ func (s *server) ask(ctx context.Context, p approveParams) proxy.Answer {
 // approver answers the proxy's questions about unknown hosts for one run.
 func (s *server) approver(f *folder, runID string) proxy.Approver {
 	return proxy.ApproverFunc(func(ctx context.Context, q proxy.Question) (proxy.Answer, error) {
-		target := net.JoinHostPort(q.Host, strconv.Itoa(q.Port))
+		target := hostRule(q.Host, q.Port)
 		ans := s.ask(ctx, approveParams{
 			RunID:   runID,
 			Kind:    "network",
@@ -98,11 +99,13 @@ func (s *server) approver(f *folder, runID string) proxy.Approver {
 	})
 }
 
+// hostRule writes host[:port] as a policy rule; host may be a canonical
+// bracketed IPv6 address.
 func hostRule(host string, port int) string {
 	if port == 0 {
 		return host
 	}
-	return net.JoinHostPort(host, strconv.Itoa(port))
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), strconv.Itoa(port))
 }
 
 // allowAlways adds value to [table].key of the folder's policy file with

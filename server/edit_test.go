@@ -99,3 +99,15 @@ func FuzzInsertArrayValue(f *testing.F) {
 		}
 	})
 }
+
+func TestHostRule(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		port int
+		want string
+	}{{"a.example", 443, "a.example:443"}, {"[::1]", 80, "[::1]:80"}, {"::1", 80, "[::1]:80"}, {"a.example", 0, "a.example"}} {
+		if got := hostRule(tc.host, tc.port); got != tc.want {
+			t.Errorf("hostRule(%q, %d) = %q, want %q", tc.host, tc.port, got, tc.want)
+		}
+	}
+}
