@@ -15,18 +15,20 @@
 //     time, or an error, is a denial.
 //  4. The name is resolved once, here on the host. Loopback, private
 //     (RFC 1918, fc00::/7, CGNAT), link-local, cloud-metadata, unspecified
-//     and multicast addresses, IPv4-mapped or not, are refused unless an
-//     allow rule names that destination explicitly:
-//     - an IP-literal rule for exactly that address ("10.0.0.7:5432");
-//     - for loopback, only "localhost" or a literal, and only with a port:
-//     a bare localhost would open every service on the host's loopback;
-//     - for private and link-local addresses, also an exact (non-wildcard)
-//     name rule for this very name: the user wrote "intranet.corp", so
-//     its private address is what they asked for. A wildcard, an approval
-//     or the default never opens one, and metadata is opened only by a
-//     literal rule.
+//     and multicast addresses, IPv4-mapped, NAT64 or 6to4 forms included,
+//     are refused unless an allow rule names that destination explicitly
+//     (see below).
 //  5. The proxy dials exactly the address it checked, never the name
 //     again, so a second DNS answer cannot rebind the connection.
+//
+// A rule names a special destination explicitly when it is an IP-literal
+// rule for exactly that address ("10.0.0.7:5432"); for loopback, only
+// "localhost" or a literal, and only with a port, since a bare localhost
+// would open every service on the host's loopback; for private and
+// link-local addresses, also an exact (non-wildcard) name rule for this very
+// name: the user wrote "intranet.corp", so its private address is what they
+// asked for. A wildcard, an approval or the default never opens one, and
+// cloud metadata is opened only by a literal rule.
 //
 // Refusals are an HTTP 403 with X-Cordon-Decision: denied and the body
 // "cordon: blocked net HOST:PORT (RULE)", or SOCKS reply 2. Every decision
