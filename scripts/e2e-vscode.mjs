@@ -40,11 +40,11 @@ try {
   await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Run Command in Sandbox")');
   await page.keyboard.press('Enter');
   await page.waitForSelector('.quick-input-widget:has-text("Run Command in Sandbox")');
-  await page.keyboard.type('echo from-e2e; curl -s -m 5 http://approve-me.example/; curl -s -m 5 http://blocked.example/; exit 3');
+  await page.keyboard.type('echo from-e2e; curl -s -m 60 http://approve-me.example/; curl -s -m 5 http://blocked.example/; exit 3');
   await shot(page, '2-command');
   await page.keyboard.press('Enter');
 
-  const allow = page.locator('.monaco-dialog-box button:has-text("Allow once")');
+  const allow = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Allow once' });
   await allow.waitFor({ timeout: 60000 });
   await shot(page, '3-approval');
   await allow.click();

@@ -38,7 +38,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
 
 data=$tmp/data ext=$tmp/ext ws=$tmp/ws
-mkdir -p "$data/User" "$ext" "$ws"
+mkdir -p "$data/User" "$ext" "$ws" "$tmp/home"
 cat >"$data/User/settings.json" <<JSON
 {
   "cordon.path": "$cordon",
@@ -52,11 +52,11 @@ JSON
 printf '[network]\nunknown = "ask"\ndeny = ["blocked.example"]\n' >"$ws/.sandbox.toml"
 echo hello >"$ws/README.txt"
 
-cs --user-data-dir "$data" --extensions-dir "$ext" --install-extension "$vsix"
+HOME=$tmp/home cs --user-data-dir "$data" --extensions-dir "$ext" --install-extension "$vsix"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 XDG_STATE_HOME=$tmp/state XDG_CONFIG_HOME=$tmp/config \
-  cs --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
+  HOME=$tmp/home cs --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
   --user-data-dir "$data" --extensions-dir "$ext" "$ws" >"$e2e/code-server.log" 2>&1 &
 pid=$!
 
