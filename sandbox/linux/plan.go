@@ -80,8 +80,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	for _, g := range globWrite {
 		writable = append(writable, matching(g)...)
 	}
-	writable = append(writable, tempDir)
-	pl.Writable = dedupe(writable)
+	pl.Writable = append(safeWritable(p.Folders, writable), tempDir)
 
 	// Read-only on top: deny_write, protected paths that exist (any depth),
 	// the policy files themselves.
@@ -144,6 +143,14 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			pl.Pinned = append(pl.Pinned, g)
 		}
 	}
+	// Pin every directory between a writable root and a read-only path:
+	// otherwise `mv config config2 && mkdir config` moves the read-only
+	// bind away with its directory and a new config/prod.env can be
+	// written in its place (rename of a mount point fails with EBUSY).
+	guarded := append(append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...), pl.Pinned...)
+	pl.Pinned = append(pl.Pinned, pinAncestors(guarded, pl.Writable)...)
+	pl.Pinned = dedupe(pl.Pinned)
+	sort.Strings(pl.Pinned) // parents before children
 
 	// Hidden: deny_read; reopened: allow_read.
 	for _, r := range p.Filesystem.DenyRead {
@@ -172,7 +179,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			paths = matching(r.Path)
 		}
 		for _, path := range paths {
-			if exists(path) && (underAny(path, pl.HiddenDirs) || contains(pl.HiddenFiles, path)) {
+			if exists(path) && (underAny(path, pl.HiddenDirs) || contains(pl.HiddenFiles, path)) && staysInside(path, pl.HiddenDirs, pl.HiddenFiles) {
 				pl.Reopened = append(pl.Reopened, path)
 			}
 		}
@@ -302,4 +309,70 @@ func dedupeExact(in []string) []string {
 		}
 	}
 	return out
+}
+
+// pinAncestors lists the existing real directories strictly between each
+// path and the innermost writable root holding it.
+func pinAncestors(paths, writable []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		root := ""
+		for _, w := range writable {
+			if within(w, p) && len(w) > len(root) {
+				root = w
+			}
+		}
+		if root == "" {
+			continue
+		}
+		for d := filepath.Dir(p); d != root && within(root, d) && !seen[d]; d = filepath.Dir(d) {
+			seen[d] = true
+			if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// safeWritable resolves the writable places the way bwrap would mount
+// them. The workspace folders are bound as they are (resolved when the
+// workspace was found); an allow_write path inside one adds nothing and is
+// dropped, so a link an agent plants there (gen/link -> /etc) is never
+// followed into a writable bind; one outside is bound at the place its
+// links lead, which is what the policy's trust check judged.
+func safeWritable(folders, writable []string) []string {
+	out := append([]string{}, folders...)
+	for _, w := range writable {
+		if underAny(w, folders) {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(w)
+		if err != nil {
+			continue
+		}
+		out = append(out, real)
+	}
+	return dedupe(out)
+}
+
+// staysInside reports whether an allow_read path, links followed, is
+// still inside what it re-opens: a link planted inside a deny_read
+// directory must not re-open a credential elsewhere.
+func staysInside(path string, dirs, files []string) bool {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return false
+	}
+	if contains(files, path) {
+		return real == path
+	}
+	for _, d := range dirs {
+		if within(d, path) {
+			rd, err := filepath.EvalSymlinks(d)
+			return err == nil && within(rd, real)
+		}
+	}
+	return false
 }

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -111,7 +109,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 				RunID:   req.RunID,
 				Command: label,
 				Kind:    sandbox.KindNet,
-				Target:  net.JoinHostPort(d.Host, strconv.Itoa(d.Port)),
+				Target:  d.Target(),
 				Rule:    d.Rule,
 				Time:    d.Time,
 			})
