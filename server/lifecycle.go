@@ -9,8 +9,6 @@ import (
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/uri"
-
-	"github.com/cordon-dev/cordon/workspace"
 )
 
 // Command ids we advertise; they differ from the VS Code extension's own
@@ -242,5 +240,3 @@ func within(root, p string) bool {
 	rel, err := filepath.Rel(root, p)
 	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != "../")
 }
-
-var _ = workspace.Load
