@@ -214,8 +214,20 @@ func (s *Session) serve() {
 	}
 }
 
+// ServeConn handles one connection from the sandbox in process.
+func (s *Session) ServeConn(c net.Conn) {
+	if !s.track(c) {
+		c.Close()
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	defer s.untrack(c)
+	s.handle(c)
+}
+
 // handle tells SOCKS5 from HTTP by the first byte.
-func (s *Session) handle(c *net.UnixConn) {
+func (s *Session) handle(c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var first [1]byte
 	if _, err := io.ReadFull(c, first[:]); err != nil {

@@ -107,7 +107,7 @@ func socksReply(w io.Writer, code byte) error {
 	return err
 }
 
-func (s *Session) serveSOCKS(c *net.UnixConn) {
+func (s *Session) serveSOCKS(c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	ok, err := readSOCKSGreeting(c)
 	if err != nil {

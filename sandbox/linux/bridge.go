@@ -167,6 +167,10 @@ func (b *bridge) untrack(c net.Conn) {
 // relay pipes one connection to the proxy. Both ends are the raw
 // *net.TCPConn and *net.UnixConn, so io.Copy uses splice(2).
 func (b *bridge) relay(c net.Conn, mirrorPort int) {
+	if mirrorPort == 0 && b.netSpec.Serve != nil {
+		b.netSpec.Serve(c)
+		return
+	}
 	up, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: b.netSpec.ProxySocket, Net: "unix"})
 	if err != nil {
 		b.logger.Warn("bridge: proxy unreachable", "err", err)

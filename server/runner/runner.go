@@ -129,7 +129,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		Stdout:  req.Stdout,
 		Stderr:  req.Stderr,
 		Timeout: req.Timeout,
-		Network: &sandbox.Network{ProxySocket: sess.SocketPath(), MirrorPorts: MirrorPorts(pol)},
+		Network: &sandbox.Network{ProxySocket: sess.SocketPath(), MirrorPorts: MirrorPorts(pol), Serve: sess.ServeConn},
 		Label:   label,
 	})
 	if err != nil {
