@@ -103,6 +103,25 @@ if audit then
 end
 check(answered, "the audit log records the allow-once answer for approve-me.example")
 
+-- Nothing left behind: once the run is over, the workspace holds only what
+-- the test put there (no placeholder cordon made to protect paths).
+local left = {}
+vim.wait(3000, function()
+  left = {}
+  local h = vim.loop.fs_scandir(ws)
+  while h do
+    local name = vim.loop.fs_scandir_next(h)
+    if not name then
+      break
+    end
+    if name ~= ".sandbox.toml" and name ~= "main.txt" then
+      table.insert(left, name)
+    end
+  end
+  return #left == 0
+end, 50)
+check(#left == 0, "no placeholder left in the workspace after the run: " .. table.concat(left, " "))
+
 -- Diagnostics: the server publishes the violation on the deciding rule's line.
 local pbuf = vim.fn.bufadd(policy)
 local diags
