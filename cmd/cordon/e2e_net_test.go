@@ -35,6 +35,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,7 +88,7 @@ func (h *hostServers) count(host string) int {
 const testHosts = "ask1.test ask2.test ask3.test allowed.test denied.test unknown.test ports.test ssh.test example.test api.example.test deep.api.example.test evilexample.test example.test.evil.test"
 
 const netPolicy = `[network]
-allow = ["allowed.test", "*.example.test", "ports.test:8080", "203.0.113.11:8080", "localhost:5173", "ssh.test:2222"]
+allow = ["unaware.test:8080", "allowed.test", "*.example.test", "ports.test:8080", "203.0.113.11:8080", "localhost:5173", "ssh.test:2222"]
 deny = ["denied.test"]
 unknown = "deny"
 `
@@ -258,6 +259,27 @@ echo "udp:$($NC udp 203.0.113.10:5353)"`)
 		if udp != 0 {
 			t.Errorf("%d UDP datagrams reached the host", udp)
 		}
+	})
+
+	t.Run("ProxyUnaware", func(t *testing.T) {
+		asBoth(t, func(t *testing.T, e *env) {
+			e = newNetEnv(t, e.user)
+			r := run(t, e, `curl -sS -m 10 --noproxy '*' http://unaware.test:8080/
+curl -sS -m 10 --noproxy '*' http://unaware.test:8081/ >/dev/null 2>&1; echo "other-port:$?"
+python3 -c '
+import socket
+s = socket.create_connection(("unaware.test", 8080), timeout=10)
+s.sendall(b"GET / HTTP/1.0\r\nHost: unaware.test\r\n\r\n")
+print("python:", s.recv(4096).split(b"\r\n")[-1].decode().strip())
+'
+env -u HTTP_PROXY -u http_proxy -u ALL_PROXY -u all_proxy $NC get http://unaware.test:8080/
+curl -sS -m 10 --noproxy '*' http://allowed.test:8080/ >/dev/null 2>&1; echo "hosts-file-name:$?"`)
+			want(t, r, "hello unaware.test\n", "other-port:7", "python: hello unaware.test", "200 hello unaware.test", "hosts-file-name:7")
+			blocked(t, r, "unaware.test:8081")
+			if n := h.count("unaware.test:8081"); n != 0 {
+				t.Errorf("port 8081 reached %d times", n)
+			}
+		})
 	})
 
 	t.Run("UnknownAsked", func(t *testing.T) { testUnknownAsked(t, h, newNetEnv) })
@@ -465,7 +487,53 @@ func setUpHostNetwork(t *testing.T) *hostServers {
 		}
 	}()
 	h.startSSHD(t)
+	h.startDNS(t, dir)
 	return h
+}
+
+// startDNS answers unaware.test (and nothing else) on 127.0.0.1:53 and
+// points resolv.conf at it: a name only DNS knows, so the sandbox's
+// resolver cannot find it in /etc/hosts and must ask its DNS, which the
+// capture answers from the pool.
+func (h *hostServers) startDNS(t *testing.T, dir string) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var m dnsmessage.Message
+			if m.Unpack(buf[:n]) != nil || len(m.Questions) != 1 {
+				continue
+			}
+			q := m.Questions[0]
+			m.Header.Response, m.Header.RecursionAvailable = true, true
+			m.Answers = nil
+			if !strings.EqualFold(q.Name.String(), "unaware.test.") {
+				m.Header.RCode = dnsmessage.RCodeNameError
+			} else if q.Type == dnsmessage.TypeA {
+				m.Answers = []dnsmessage.Resource{{
+					Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60},
+					Body:   &dnsmessage.AResource{A: [4]byte{203, 0, 113, 10}},
+				}}
+			}
+			if out, err := m.Pack(); err == nil {
+				pc.WriteTo(out, from)
+			}
+		}
+	}()
+	conf := filepath.Join(dir, "resolv.conf")
+	os.WriteFile(conf, []byte("nameserver 127.0.0.1\noptions timeout:2 attempts:1\n"), 0o644)
+	if err := syscall.Mount(conf, "/etc/resolv.conf", "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind-mounting resolv.conf: %v", err)
+	}
 }
 
 func hostOnly(hostport string) string {

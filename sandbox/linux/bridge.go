@@ -3,10 +3,12 @@
 package linux
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cordon-dev/cordon/sandbox/netinside"
 	"io"
 	"log/slog"
 	"net"
@@ -28,8 +30,10 @@ type bridge struct {
 	netSpec *sandbox.Network
 	logger  *slog.Logger
 	judge   *writeJudge // nil: no write observer
-	obs     *observer
-	ready   chan struct{} // closed once the hand-off is handled
+
+	stopCapture []func()
+	obs         *observer
+	ready       chan struct{} // closed once the hand-off is handled
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -73,15 +77,23 @@ func (b *bridge) receive() {
 		closeFDs(fds)
 		return
 	}
+	obsFD := -1
 	if h.Observer && len(fds) > 0 {
-		fd := fds[len(fds)-1]
+		obsFD = fds[len(fds)-1]
 		fds = fds[:len(fds)-1]
+	}
+	var capture *netinside.Supervisor
+	if h.Capture && len(fds) >= 2 {
+		capture = b.startCapture(fds[len(fds)-2], fds[len(fds)-1])
+		fds = fds[:len(fds)-2]
+	}
+	if obsFD >= 0 {
 		if b.judge != nil {
 			b.mu.Lock()
-			b.obs = startObserver(fd, *b.judge)
+			b.obs = startObserver(obsFD, *b.judge, capture)
 			b.mu.Unlock()
 		} else {
-			unix.Close(fd)
+			unix.Close(obsFD)
 		}
 	}
 	if b.netSpec == nil || len(fds) == 0 {
@@ -106,6 +118,50 @@ func (b *bridge) receive() {
 		b.mu.Unlock()
 		b.wg.Add(1)
 		go b.serve(ln, targets[i])
+	}
+}
+
+// startCapture serves the sandbox's DNS from a fresh pool and returns
+// the supervisor for connect() notifications; nil when the run has no
+// network (then captured destinations are refused by the observer's
+// default: a pool address has no route inside).
+func (b *bridge) startCapture(lnFD, dnsFD int) *netinside.Supervisor {
+	lf, df := os.NewFile(uintptr(lnFD), "capture"), os.NewFile(uintptr(dnsFD), "dns")
+	defer lf.Close()
+	defer df.Close()
+	if b.netSpec == nil {
+		return nil
+	}
+	ln, err1 := net.FileListener(lf)
+	pc, err2 := net.FilePacketConn(df)
+	pool, err3 := netinside.NewPool(netinside.DefaultPool)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		b.logger.Warn("capture", "err", err)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.mu.Lock()
+	b.stopCapture = append(b.stopCapture, cancel, func() { ln.Close(); pc.Close() })
+	b.mu.Unlock()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		_ = pool.ServeDNS(ctx, pc)
+	}()
+	sock := b.netSpec.ProxySocket
+	return &netinside.Supervisor{
+		Pool:     pool,
+		Listener: ln.(*net.TCPListener),
+		DNS:      pc.LocalAddr().(*net.UDPAddr).AddrPort(),
+		Logger:   b.logger,
+		DialProxy: func(ctx context.Context) (*net.UnixConn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "unix", sock)
+			if err != nil {
+				return nil, err
+			}
+			return c.(*net.UnixConn), nil
+		},
 	}
 }
 
@@ -252,6 +308,9 @@ func (b *bridge) violations() []sandbox.Violation {
 func (b *bridge) close() {
 	b.mu.Lock()
 	b.closed = true
+	for _, stop := range b.stopCapture {
+		stop()
+	}
 	for _, ln := range b.listeners {
 		ln.Close()
 	}

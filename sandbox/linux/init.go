@@ -40,6 +40,7 @@ type handoff struct {
 	Proxy    int    `json:"proxy"`              // port of the proxy listener on 127.0.0.1
 	Mirror   []int  `json:"mirror,omitempty"`   // ports, in the order of the passed descriptors after the proxy's
 	Observer bool   `json:"observer,omitempty"` // the last descriptor is the write observer's listener
+	Capture  bool   `json:"capture,omitempty"`  // before the observer's: the capture listener and the DNS socket
 	Error    string `json:"error,omitempty"`
 }
 
@@ -167,6 +168,28 @@ func openBridge(cfg initConfig) (handoff, []int, error) {
 			files = append(files, lf)
 			msg.Mirror = append(msg.Mirror, port)
 		}
+	}
+	if cfg.Observe {
+		// The connect() capture (netinside): a listener and a DNS socket
+		// on this namespace's loopback, served by the host.
+		cl, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return handoff{}, nil, fmt.Errorf("capture listener: %w", err)
+		}
+		dns, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return handoff{}, nil, fmt.Errorf("dns socket: %w", err)
+		}
+		cf, err := cl.File()
+		if err != nil {
+			return handoff{}, nil, err
+		}
+		df, err := dns.File()
+		if err != nil {
+			return handoff{}, nil, err
+		}
+		files = append(files, cf, df)
+		msg.Capture = true
 	}
 	fds := make([]int, len(files))
 	for i, f := range files {

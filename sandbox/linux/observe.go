@@ -4,8 +4,10 @@ package linux
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"github.com/cordon-dev/cordon/sandbox/netinside"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -80,10 +82,13 @@ type observer struct {
 	found  []sandbox.Violation
 	done   chan struct{}
 	closed chan struct{}
+
+	capture  *netinside.Supervisor // nil: connect() continues untouched
+	inflight sync.WaitGroup
 }
 
-func startObserver(fd int, judge writeJudge) *observer {
-	o := &observer{fd: fd, judge: judge, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
+func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor) *observer {
+	o := &observer{fd: fd, judge: judge, capture: capture, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
 	go o.loop()
 	return o
 }
@@ -91,6 +96,9 @@ func startObserver(fd int, judge writeJudge) *observer {
 func (o *observer) loop() {
 	defer close(o.done)
 	defer unix.Close(o.fd)
+	defer o.inflight.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for {
 		pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(pfd, 200)
@@ -114,6 +122,15 @@ func (o *observer) loop() {
 				continue
 			}
 			return
+		}
+		if req.Nr == unix.SYS_CONNECT && o.capture != nil {
+			n := netinside.Notif(req)
+			o.inflight.Add(1)
+			go func() {
+				defer o.inflight.Done()
+				o.capture.Handle(ctx, o.fd, &n)
+			}()
+			continue
 		}
 		paths := o.paths(&req)
 		resp := seccompNotifResp{ID: req.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}

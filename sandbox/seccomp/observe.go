@@ -62,6 +62,16 @@ func ObserverProgram() ([]bpf.RawInstruction, error) {
 		}
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1}, notify)
 	}
+	// connect() with an IPv4 or IPv6 address: the network capture
+	// (netinside.Supervisor) steers pool addresses and DNS through the proxy.
+	prog = append(prog,
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CONNECT, SkipFalse: 4},
+		bpf.LoadAbsolute{Off: offArg0 + 16, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 16, SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 28, SkipFalse: 1},
+		notify,
+	)
 	prog = append(prog, allow)
 	return bpf.Assemble(prog)
 }
