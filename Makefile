@@ -4,7 +4,7 @@ BIN     := bin/cordon
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 4000x
 
-.PHONY: all build test unit e2e fuzz lint demo bench deps e2e-vscode clean
+.PHONY: all build test unit fuzz lint demo bench deps server-e2e editors-test e2e-vscode clean
 
 all: build
 
@@ -24,7 +24,7 @@ deps:
 
 # test runs everything CI runs: vet, unit and end-to-end tests under -race,
 # short fuzzing of every parser, and the editor integrations.
-test: deps build lint unit fuzz editors-test
+test: deps build lint unit fuzz server-e2e editors-test
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
@@ -35,6 +35,10 @@ unit: build
 
 fuzz:
 	@testdata/scripts/fuzz.sh $(FUZZTIME)
+
+# server-e2e drives the real cordon lsp from Node with vscode-jsonrpc.
+server-e2e: build
+	$(MAKE) -C server/e2e test CORDON=$(CURDIR)/$(BIN)
 
 editors-test: build
 	$(MAKE) -C editors test CORDON=$(CURDIR)/$(BIN)
