@@ -39,7 +39,8 @@ try {
   await page.keyboard.type('cordon: Run Command in Sandbox');
   await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Run Command in Sandbox")');
   await page.keyboard.press('Enter');
-  await page.waitForSelector('.quick-input-widget:has-text("Run Command in Sandbox")');
+  // The input box, not the palette still closing: wait for its prompt.
+  await page.waitForSelector('.quick-input-widget:has-text("runs under /bin/sh -c inside the sandbox")');
   await page.keyboard.type('echo from-e2e; curl -s -m 60 http://approve-me.example/; curl -s -m 5 http://blocked.example/; exit 3');
   await shot(page, '2-command');
   await page.keyboard.press('Enter');
@@ -53,6 +54,15 @@ try {
   const problem = page.locator('.markers-panel .monaco-list-row:has-text("blocked.example:80")');
   await problem.first().waitFor({ timeout: 60000 });
   await shot(page, '4-problems');
+
+  // Nothing left behind: the placeholders cordon makes for protected paths
+  // (.bashrc, .vscode, ...) are gone from the workspace once the run ends.
+  await page.locator('.output-view, .monaco-workbench').first().waitFor();
+  const leftover = page.locator('.explorer-folders-view .monaco-list-row', { hasText: '.bashrc' });
+  const end = Date.now() + 20000;
+  while ((await leftover.count()) > 0 && Date.now() < end) await page.waitForTimeout(250);
+  await shot(page, '5-after-run');
+  if ((await leftover.count()) > 0) throw new Error('placeholder .bashrc still shown in the workspace after the run');
   console.log('e2e-vscode: approval clicked, violation shown in Problems; screenshots in', shots);
 } catch (err) {
   await shot(page, 'failure').catch(() => undefined);
