@@ -274,7 +274,13 @@ func (b *Backend) startReaper(initPath, regDir, key string) *os.File {
 		b.opts.Logger.Warn("placeholder reaper", "err", err)
 		return nil
 	}
-	cmd := exec.Command(initPath, ReapArg, regDir, key)
+	// A shell waits for the end of the run (EOF on the pipe) and starts
+	// the Go reaper only when placeholders are still registered, which
+	// after a normal run they are not: the common case costs one small
+	// shell, not a second Go process per command.
+	registry := filepath.Join(regDir, key+".json")
+	cmd := exec.Command("/bin/sh", "-c", `read -r _; [ -e "$1" ] || exit 0; exec "$2" "$3" "$4" "$5"`,
+		"cordon-reaper", registry, initPath, ReapArg, regDir, key)
 	cmd.Stdin = r
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -101,7 +101,7 @@ func (o *observer) loop() {
 	defer cancel()
 	for {
 		pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 200)
+		n, err := unix.Poll(pfd, 5)
 		select {
 		case <-o.closed:
 			return
