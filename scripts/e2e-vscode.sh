@@ -34,7 +34,9 @@ cs() { PATH=$node24:$PATH "$e2e/cs/node_modules/.bin/code-server" "$@"; }
 
 tmp=$(mktemp -d)
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+# code-server runs in its own process group (setsid) so that the whole tree,
+# extension host and cordon lsp included, goes with it.
+cleanup() { [ -n "$pid" ] && kill -- "-$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
 
 data=$tmp/data ext=$tmp/ext ws=$tmp/ws
@@ -55,8 +57,8 @@ echo hello >"$ws/README.txt"
 HOME=$tmp/home cs --user-data-dir "$data" --extensions-dir "$ext" --install-extension "$vsix"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-XDG_STATE_HOME=$tmp/state XDG_CONFIG_HOME=$tmp/config \
-  HOME=$tmp/home cs --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
+XDG_STATE_HOME=$tmp/state XDG_CONFIG_HOME=$tmp/config HOME=$tmp/home PATH=$node24:$PATH \
+  setsid "$e2e/cs/node_modules/.bin/code-server" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
   --user-data-dir "$data" --extensions-dir "$ext" "$ws" >"$e2e/code-server.log" 2>&1 &
 pid=$!
 

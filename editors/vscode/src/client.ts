@@ -1,10 +1,5 @@
 import * as vscode from 'vscode';
-import {
-  LanguageClient,
-  type LanguageClientOptions,
-  type ServerOptions,
-  TransportKind,
-} from 'vscode-languageclient/node';
+import { LanguageClient, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { askApproval } from './approvals';
 import {
   Method,
@@ -35,8 +30,9 @@ export class CordonClient {
   constructor(opts: ClientOptions) {
     const serverOptions: ServerOptions = {
       command: opts.binary,
+      // No transport: stdio by default, without the --stdio argument the
+      // client would append (the contract is plain `cordon lsp`).
       args: ['lsp'],
-      transport: TransportKind.stdio,
       options: opts.cwd ? { cwd: opts.cwd } : undefined,
     };
     const clientOptions: LanguageClientOptions = {
