@@ -87,7 +87,8 @@ const (
 	KindUnixSocket Kind = "unix-socket"
 )
 
-// Violation is one blocked access.
+// Violation is one blocked access. Its JSON form is DESIGN's (see
+// MarshalJSON).
 type Violation struct {
 	RunID   string           `json:"runId"`
 	Command string           `json:"command"`

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/cordon-dev/cordon/sandbox"
 	"time"
 )
 
@@ -241,11 +243,11 @@ func TestRunReportsBlockedWriteAndNet(t *testing.T) {
 		if !strings.HasPrefix(line, "{") {
 			continue
 		}
-		var v violationJSON
+		var v sandbox.Violation
 		if err := json.Unmarshal([]byte(line), &v); err != nil {
 			t.Fatalf("bad JSON violation %q: %v", line, err)
 		}
-		kinds = append(kinds, v.Kind+" "+v.Target)
+		kinds = append(kinds, string(v.Kind)+" "+v.Target)
 	}
 	want := "net unknown-host.example:80"
 	found := false

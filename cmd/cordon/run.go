@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/cordon-dev/cordon/proxy"
 	"github.com/cordon-dev/cordon/sandbox"
@@ -153,21 +152,6 @@ func setupFailed(err error) int {
 	return exitSetup
 }
 
-// violationJSON is the --json form of one blocked access (DESIGN's Violation).
-type violationJSON struct {
-	RunID   string    `json:"runId"`
-	Command string    `json:"command"`
-	Kind    string    `json:"kind"`
-	Target  string    `json:"target"`
-	Rule    *ruleJSON `json:"rule,omitempty"`
-	Time    time.Time `json:"time"`
-}
-
-type ruleJSON struct {
-	File string `json:"file"`
-	Line int    `json:"line"`
-}
-
 func reportViolations(w io.Writer, vs []sandbox.Violation, asJSON bool) {
 	enc := json.NewEncoder(w)
 	for _, v := range vs {
@@ -175,10 +159,6 @@ func reportViolations(w io.Writer, vs []sandbox.Violation, asJSON bool) {
 			fmt.Fprintf(w, "cordon: blocked %s %s (%s)\n", v.Kind, v.Target, v.Rule)
 			continue
 		}
-		j := violationJSON{RunID: v.RunID, Command: v.Command, Kind: string(v.Kind), Target: v.Target, Time: v.Time}
-		if !v.Rule.IsDefault() {
-			j.Rule = &ruleJSON{File: v.Rule.File, Line: v.Rule.Line}
-		}
-		_ = enc.Encode(j)
+		_ = enc.Encode(v) // DESIGN's form, see sandbox.Violation.MarshalJSON
 	}
 }

@@ -3,12 +3,12 @@
 # driven by headless Chromium through Playwright. Slow (first run downloads
 # ~600 MB from npm) and outside the default CI: make e2e-vscode.
 #
-# usage: scripts/e2e-vscode.sh /path/to/cordon /path/to/cordon.vsix
+# usage: editors/vscode/e2e/e2e-vscode.sh /path/to/cordon /path/to/cordon.vsix
 # Leaves screenshots in editors/vscode/.e2e/shots/.
 set -eu
 cordon=${1:?usage: e2e-vscode.sh CORDON VSIX}
 vsix=${2:?usage: e2e-vscode.sh CORDON VSIX}
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../../.." && pwd)
 e2e=$root/editors/vscode/.e2e
 mkdir -p "$e2e/shots"
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
@@ -63,4 +63,4 @@ XDG_STATE_HOME=$tmp/state XDG_CONFIG_HOME=$tmp/config HOME=$tmp/home PATH=$node2
 pid=$!
 
 NODE_PATH=$e2e/tools/node_modules URL="http://127.0.0.1:$port/?folder=$ws" SHOTS=$e2e/shots \
-  node "$root/scripts/e2e-vscode.mjs"
+  node "$root/editors/vscode/e2e/e2e-vscode.mjs"
