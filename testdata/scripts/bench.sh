@@ -28,6 +28,7 @@ cd "$ws"
 echo "== start-up: one command, $runs runs each, same session"
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/startup.json" \
   -n "bwrap --ro-bind / / true" "bwrap --ro-bind / / true" \
+  -n "bwrap, cordon's namespaces" "bwrap --unshare-user --cap-drop ALL --disable-userns --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --unshare-net --new-session --die-with-parent --ro-bind / / --dev /dev --proc /proc true" \
   -n "cordon run -- true" "$cordon run -w $ws -- true" \
   -n "srt -c true ($srt_version)" "$srt -c true" >/dev/null
 python3 - "$out/startup.json" <<'PY'
@@ -38,6 +39,7 @@ srt = [v for k, v in r.items() if k.startswith("srt")][0]
 for k, v in r.items():
     print(f"  {k:32s} median {v:8.2f} ms")
 print(f"  cordon / bare bwrap   = {co/bw:5.2f}x   (target <= 1.5x)")
+print(f"  cordon / bwrap with the same namespaces = {co/r[\"bwrap, cordon's namespaces\"]:5.2f}x")
 print(f"  srt / cordon          = {srt/co:5.1f}x   (target >= 30x)")
 PY
 cd "$root"
