@@ -4,7 +4,6 @@ package linux
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 
 	"github.com/cordon-dev/cordon/sandbox"
@@ -238,7 +236,7 @@ func (b *bridge) relay(c net.Conn, mirrorPort int) {
 	}
 	defer b.untrack(up)
 	if mirrorPort != 0 {
-		if err := SOCKSConnect(up, "localhost", mirrorPort); err != nil {
+		if err := netinside.SOCKSConnect(context.Background(), up, "localhost", mirrorPort); err != nil {
 			return
 		}
 	}
@@ -253,42 +251,6 @@ func (b *bridge) relay(c net.Conn, mirrorPort int) {
 		_ = tc.CloseWrite()
 	}
 	<-done
-}
-
-// SOCKSConnect asks the proxy for host:port over SOCKS5 (no auth).
-func SOCKSConnect(c net.Conn, host string, port int) error {
-	req := []byte{5, 1, 0, 5, 1, 0, 3, byte(len(host))}
-	req = append(req, host...)
-	req = binary.BigEndian.AppendUint16(req, uint16(port))
-	if _, err := c.Write(req); err != nil {
-		return err
-	}
-	var resp [2]byte
-	if _, err := io.ReadFull(c, resp[:]); err != nil || resp != [2]byte{5, 0} {
-		return errors.New("proxy refused the SOCKS greeting")
-	}
-	var head [4]byte
-	if _, err := io.ReadFull(c, head[:]); err != nil {
-		return err
-	}
-	if head[1] != 0 {
-		return fmt.Errorf("proxy refused localhost:%s", strconv.Itoa(port))
-	}
-	var skip int
-	switch head[3] {
-	case 1:
-		skip = 4
-	case 4:
-		skip = 16
-	case 3:
-		var l [1]byte
-		if _, err := io.ReadFull(c, l[:]); err != nil {
-			return err
-		}
-		skip = int(l[0])
-	}
-	_, err := io.ReadFull(c, make([]byte, skip+2))
-	return err
 }
 
 // violations stops the write observer, if any, and returns what it saw.

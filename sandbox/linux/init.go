@@ -10,10 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/cordon-dev/cordon/sandbox/netinside"
 	"golang.org/x/sys/unix"
 )
 
@@ -78,7 +78,7 @@ func InitMain(args []string) int {
 		if msg, fds, err = openBridge(cfg); err != nil {
 			return initFail(err)
 		}
-		env = append(proxyEnv(env, msg.Proxy), "CORDON_PROXY=127.0.0.1:"+strconv.Itoa(msg.Proxy))
+		env = netinside.Env(env, msg.Proxy, selfPath())
 	}
 	if cfg.Observe {
 		fd, err := installObserver()
@@ -196,34 +196,6 @@ func openBridge(cfg initConfig) (handoff, []int, error) {
 		fds[i] = int(f.Fd())
 	}
 	return msg, fds, nil
-}
-
-// proxyEnv points the common clients at the bridge: curl, wget, git, npm,
-// yarn, pip, Go, Java, Docker. NO_PROXY keeps the sandbox's own loopback
-// direct so servers a command starts for itself stay reachable.
-func proxyEnv(env []string, port int) []string {
-	http := "http://127.0.0.1:" + strconv.Itoa(port)
-	socks := "socks5h://127.0.0.1:" + strconv.Itoa(port)
-	noProxy := "localhost,127.0.0.1,::1"
-	set := map[string]string{
-		"HTTP_PROXY": http, "HTTPS_PROXY": http, "http_proxy": http, "https_proxy": http,
-		"ALL_PROXY": socks, "all_proxy": socks, "NO_PROXY": noProxy, "no_proxy": noProxy,
-		"npm_config_proxy": http, "npm_config_https_proxy": http,
-		"YARN_HTTP_PROXY": http, "YARN_HTTPS_PROXY": http, "PIP_PROXY": http,
-		"JAVA_TOOL_OPTIONS": strings.TrimSpace(getenv(env, "JAVA_TOOL_OPTIONS") + " -Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + strconv.Itoa(port) +
-			" -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=" + strconv.Itoa(port) + " -Dhttp.nonProxyHosts=localhost|127.0.0.1"),
-		"GIT_SSH_COMMAND": "ssh -o ProxyCommand='" + selfPath() + " connect %h %p'",
-	}
-	out := env[:0:0]
-	for _, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); set[k] == "" {
-			out = append(out, kv)
-		}
-	}
-	for k, v := range set {
-		out = append(out, k+"="+v)
-	}
-	return out
 }
 
 func selfPath() string {

@@ -45,17 +45,6 @@ func installObserver() (int, error) {
 	return int(fd), nil
 }
 
-// seccompNotif mirrors struct seccomp_notif (x/sys lacks it).
-type seccompNotif struct {
-	ID    uint64
-	Pid   uint32
-	Flags uint32
-	Nr    int32
-	Arch  uint32
-	IP    uint64
-	Args  [6]uint64
-}
-
 // seccompNotifResp mirrors struct seccomp_notif_resp.
 type seccompNotifResp struct {
 	ID    uint64
@@ -116,7 +105,7 @@ func (o *observer) loop() {
 		if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfd[0].Revents&unix.POLLIN == 0 {
 			return // every observed process is gone
 		}
-		var req seccompNotif
+		var req netinside.Notif
 		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req))); errno != 0 {
 			if errno == unix.EINTR || errno == unix.ENOENT {
 				continue
@@ -144,7 +133,7 @@ func (o *observer) loop() {
 // paths reads the call's target paths, resolved against its dirfd or
 // working directory. The notification id is checked after reading, so a
 // recycled pid cannot feed us another process's memory.
-func (o *observer) paths(req *seccompNotif) []string {
+func (o *observer) paths(req *netinside.Notif) []string {
 	specs := seccomp.ObservedPaths[uint32(req.Nr)]
 	if len(specs) == 0 {
 		return nil
