@@ -14,17 +14,11 @@ import (
 // cmdCheck validates one policy file: FILE:LINE:COL: message per problem,
 // exit 1 when it is invalid. Warnings are printed but do not fail.
 func cmdCheck(args []string) int {
-	flags := flag.NewFlagSet("check", flag.ContinueOnError)
-	var wf workspaceFlags
-	wf.register(flags, false)
-	if err := flags.Parse(args); err != nil {
-		return 2
+	opts, flags, code := parseWorkspaceCommand("check", args, false)
+	if code != 0 {
+		return code
 	}
-	opts, err := wf.options()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cordon:", err)
-		return 1
-	}
+	var err error
 	file := policyFile(opts)
 	if flags.NArg() > 0 {
 		if file, err = filepath.Abs(flags.Arg(0)); err != nil {
@@ -57,16 +51,9 @@ func cmdCheck(args []string) int {
 }
 
 func cmdExplain(args []string) int {
-	flags := flag.NewFlagSet("explain", flag.ContinueOnError)
-	var wf workspaceFlags
-	wf.register(flags, true)
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	opts, err := wf.options()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cordon:", err)
-		return 1
+	opts, _, code := parseWorkspaceCommand("explain", args, true)
+	if code != 0 {
+		return code
 	}
 	pol, err := workspace.Load(opts)
 	if err != nil {
@@ -79,19 +66,9 @@ func cmdExplain(args []string) int {
 
 // cmdInit writes the starter policy; it never overwrites a file.
 func cmdInit(args []string) int {
-	flags := flag.NewFlagSet("init", flag.ContinueOnError)
-	var wf workspaceFlags
-	wf.register(flags, false)
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	if wf.dir == "" {
-		wf.dir = "."
-	}
-	opts, err := wf.options()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cordon:", err)
-		return 1
+	opts, _, code := parseWorkspaceCommand("init", args, false)
+	if code != 0 {
+		return code
 	}
 	file := policyFile(opts)
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -118,16 +95,9 @@ func cmdInit(args []string) int {
 // cmdTrust shows what the workspace file widens and approves its current
 // content: running it is the consent.
 func cmdTrust(args []string) int {
-	flags := flag.NewFlagSet("trust", flag.ContinueOnError)
-	var wf workspaceFlags
-	wf.register(flags, true)
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	opts, err := wf.options()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cordon:", err)
-		return 1
+	opts, _, code := parseWorkspaceCommand("trust", args, true)
+	if code != 0 {
+		return code
 	}
 	pol, err := workspace.Load(opts)
 	if err != nil {
@@ -152,4 +122,24 @@ func cmdTrust(args []string) int {
 	}
 	fmt.Printf("trusted this content (sha256 %s); any change needs trust again\n", pol.Hash)
 	return 0
+}
+
+// parseWorkspaceCommand parses a subcommand's -w (and --policy) flags
+// and resolves the workspace. A non-zero code means: return it.
+func parseWorkspaceCommand(name string, args []string, withPolicy bool) (workspace.LoadOptions, *flag.FlagSet, int) {
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	var wf workspaceFlags
+	wf.register(flags, withPolicy)
+	if err := flags.Parse(args); err != nil {
+		return workspace.LoadOptions{}, nil, 2
+	}
+	if name == "init" && wf.dir == "" {
+		wf.dir = "."
+	}
+	opts, err := wf.options()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cordon:", err)
+		return workspace.LoadOptions{}, nil, 1
+	}
+	return opts, flags, 0
 }
