@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 	"time"
 )
 
@@ -216,17 +218,16 @@ ls /proc | grep -c '^[0-9]'`)
 
 func TestAttackOutliveTheRun(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		secs := strconv.Itoa(5000 + os.Getpid()%1000)
+		secs := sandboxtest.Marker(2)
 		r := e.sandboxed(`(sleep ` + secs + ` &) ; nohup sleep ` + secs + ` >/dev/null 2>&1 &
 setsid sleep ` + secs + ` &`)
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
-		marker := "sleep\x00" + secs + "\x00"
 		deadline := time.Now().Add(3 * time.Second)
-		for countProcs(marker) > 0 {
+		for len(sandboxtest.Procs("sleep", secs)) > 0 {
 			if time.Now().After(deadline) {
-				t.Fatalf("%d background processes outlived the run", countProcs(marker))
+				t.Fatalf("%d background processes outlived the run", len(sandboxtest.Procs("sleep", secs)))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -7,10 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"time"
@@ -59,12 +60,7 @@ func newEnv(t *testing.T) *env { return newEnvAs(t, nil) }
 // newEnvAs makes an isolated home and workspace owned by u (or by us).
 func newEnvAs(t *testing.T, u *testUser) *env {
 	t.Helper()
-	base, err := os.MkdirTemp("", "cordon-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, _ = filepath.EvalSymlinks(base)
-	t.Cleanup(func() { os.RemoveAll(base) })
+	base := sandboxtest.Dir(t, nil)
 	e := &env{t: t, home: filepath.Join(base, "home"), ws: filepath.Join(base, "ws"), user: u}
 	for _, d := range []string{e.home, e.ws} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -84,12 +80,7 @@ func (e *env) chown() {
 		return
 	}
 	for _, root := range []string{e.home, e.ws} {
-		filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
-			if err == nil {
-				os.Lchown(p, e.user.uid, e.user.gid)
-			}
-			return nil
-		})
+		sandboxtest.Chown(e.t, root, e.user)
 	}
 }
 
@@ -132,7 +123,7 @@ func (e *env) cordon(stdin string, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if e.user != nil {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(e.user.uid), Gid: uint32(e.user.gid)}
+		cmd.SysProcAttr.Credential = e.user.Credential()
 	}
 	err := cmd.Run()
 	code := 0
@@ -325,8 +316,7 @@ func TestTrustGatesWidening(t *testing.T) {
 func TestKilledLauncherLeavesNoProcess(t *testing.T) {
 	e := newEnv(t)
 	// A sleep of an unusual length marks the run's processes.
-	marker := "sleep\x00" + strconv.Itoa(4000+os.Getpid()%1000) + "\x00"
-	secs := strings.TrimSuffix(strings.TrimPrefix(marker, "sleep\x00"), "\x00")
+	secs := sandboxtest.Marker(1)
 	cmd := exec.Command(cordonBin, "run", "--", "sh", "-c", "sleep "+secs+" & sleep "+secs+"; true")
 	cmd.Dir = e.ws
 	cmd.Env = e.environ()
@@ -335,7 +325,7 @@ func TestKilledLauncherLeavesNoProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for countProcs(marker) < 2 {
+	for len(sandboxtest.Procs("sleep", secs)) < 2 {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			t.Fatalf("the sandboxed processes never started")
@@ -345,9 +335,9 @@ func TestKilledLauncherLeavesNoProcess(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	deadline = time.Now().Add(5 * time.Second)
-	for countProcs(marker) > 0 {
+	for len(sandboxtest.Procs("sleep", secs)) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d processes of the run outlived a SIGKILLed cordon", countProcs(marker))
+			t.Fatalf("%d processes of the run outlived a SIGKILLed cordon", len(sandboxtest.Procs("sleep", secs)))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -363,18 +353,6 @@ func TestKilledLauncherLeavesNoProcess(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func countProcs(marker string) int {
-	n := 0
-	entries, _ := os.ReadDir("/proc")
-	for _, ent := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		if err == nil && bytes.Equal(b, []byte(marker)) {
-			n++
-		}
-	}
-	return n
 }
 
 func TestExplainAndDoctor(t *testing.T) {
