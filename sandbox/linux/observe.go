@@ -71,6 +71,7 @@ type observer struct {
 	found  []sandbox.Violation
 	done   chan struct{}
 	closed chan struct{}
+	wake   [2]int // a pipe: stop writes to it so the loop never polls on a timer
 
 	capture  *netinside.Supervisor // nil: connect() continues untouched
 	inflight sync.WaitGroup
@@ -78,6 +79,9 @@ type observer struct {
 
 func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor) *observer {
 	o := &observer{fd: fd, judge: judge, capture: capture, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
+	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		o.wake = [2]int{-1, -1}
+	}
 	go o.loop()
 	return o
 }
@@ -89,8 +93,12 @@ func (o *observer) loop() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for {
-		pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 5)
+		pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}, {Fd: int32(o.wake[0]), Events: unix.POLLIN}}
+		timeout := -1
+		if o.wake[0] < 0 {
+			timeout = 5 // no wake pipe: fall back to polling
+		}
+		n, err := unix.Poll(pfd, timeout)
 		select {
 		case <-o.closed:
 			return
@@ -113,7 +121,7 @@ func (o *observer) loop() {
 			return
 		}
 		if req.Nr == unix.SYS_CONNECT && o.capture != nil {
-			n := netinside.Notif(req)
+			n := req
 			o.inflight.Add(1)
 			go func() {
 				defer o.inflight.Done()
@@ -200,7 +208,14 @@ func (o *observer) judgeWrite(path string) {
 // stop ends the supervisor (the sandbox is gone) and returns what it found.
 func (o *observer) stop() []sandbox.Violation {
 	close(o.closed)
+	if o.wake[1] >= 0 {
+		unix.Write(o.wake[1], []byte{0})
+	}
 	<-o.done
+	if o.wake[0] >= 0 {
+		unix.Close(o.wake[0])
+		unix.Close(o.wake[1])
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.found
