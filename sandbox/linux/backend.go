@@ -33,10 +33,6 @@ type Options struct {
 	Bwrap  string // path of bwrap; default looked up on PATH
 	Init   string // the cordon binary to re-execute inside; default os.Executable()
 	Logger *slog.Logger
-	// Reaper starts a detached process that removes the workspace's
-	// placeholders once no run of it is alive (covers a killed cordon).
-	// nil runs Init with ReapArg.
-	Reaper func(regDir, key string) error
 }
 
 // ReapArg is the hidden subcommand of the placeholder reaper.
@@ -263,10 +259,6 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 // The returned pipe end is closed when the run ends (or by the kernel when
 // cordon dies), which is what the reaper waits for.
 func (b *Backend) startReaper(initPath, regDir, key string) *os.File {
-	if b.opts.Reaper != nil {
-		go func() { _ = b.opts.Reaper(regDir, key) }()
-		return nil
-	}
 	// The reaper's stdin is a pipe whose write end only this process
 	// holds (close-on-exec): EOF tells the reaper cordon is gone.
 	r, w, err := os.Pipe()

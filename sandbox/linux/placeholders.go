@@ -77,17 +77,6 @@ func lockFiles(dir, key string) (setup, alive *os.File, err error) {
 	return setup, alive, nil
 }
 
-// acquirePlaceholders makes every path in missing exist as a placeholder
-// (dirs: names ending in "/"), registered for removal. The returned value
-// holds the alive lock until release.
-func acquirePlaceholders(regDir, root string, missing []string) (*placeholders, error) {
-	ph, err := lockPlaceholders(regDir, root)
-	if err != nil {
-		return nil, err
-	}
-	return ph, ph.create(missing)
-}
-
 // lockPlaceholders takes the workspace's setup lock and a hold on its
 // alive lock. The plan must be built after this: a plan made before it
 // can count another run's placeholder as an ordinary existing path (so not
