@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+
+	"github.com/cordon-dev/cordon/sandbox/proxyenv"
 )
 
 // Connect is `cordon connect HOST PORT`, ssh's ProxyCommand inside the
@@ -15,10 +17,10 @@ import (
 // the tunnel to out until the remote side ends.
 func Connect(ctx context.Context, bridge, host string, port int, in io.Reader, out io.Writer) error {
 	if bridge == "" {
-		bridge = os.Getenv(BridgeVar)
+		bridge = os.Getenv(proxyenv.BridgeVar)
 	}
 	if bridge == "" {
-		return fmt.Errorf("%s is not set: cordon connect works only inside cordon run", BridgeVar)
+		return fmt.Errorf("%s is not set: cordon connect works only inside cordon run", proxyenv.BridgeVar)
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", bridge)

@@ -4,8 +4,6 @@
 //     localhost:PORT mirrors sent to the proxy as SOCKS5 CONNECT localhost:PORT
 //     (the bwrap backend does the same relay host-side, from listeners the
 //     init hands over, so the command never needs AF_UNIX);
-//   - Env: the variables that point curl, git, Go, npm, yarn, pip, Java and
-//     Docker at the bridge, and ssh at `cordon connect`;
 //   - Connect and SOCKSConnect: `cordon connect HOST PORT` for ssh's
 //     ProxyCommand;
 //   - Pool, InstallConnectFilter and Supervisor: programs that ignore proxy

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/cordon-dev/cordon/sandbox/proxyenv"
 )
 
 // Config is what the init tells Start.
@@ -75,7 +77,7 @@ func Start(ctx context.Context, cfg Config) (env []string, stop func(), err erro
 		go r.serve(ctx, l, r.ports[i])
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	return Env(nil, port, cfg.Self), r.close, nil
+	return proxyenv.Env(nil, port, cfg.Self), r.close, nil
 }
 
 type relay struct {

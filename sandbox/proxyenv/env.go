@@ -1,4 +1,7 @@
-package netinside
+// Package proxyenv holds the environment that points a sandboxed command's
+// clients at the network bridge: one small package, because the in-sandbox
+// init links it and must stay small to start fast.
+package proxyenv
 
 import (
 	"strconv"
