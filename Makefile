@@ -1,6 +1,9 @@
 # cordon — build, test, demo, bench.
 GO      ?= go
 BIN     := bin/cordon
+# The in-sandbox init stage, built on its own and embedded in cordon (see
+# sandbox/linux/initimage): every command starts through it.
+INIT_IMAGE := sandbox/linux/initimage/cordon-init.bin
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 4000x
 
@@ -8,8 +11,11 @@ FUZZTIME ?= 4000x
 
 all: build
 
+# Static (no cgo): the binary starts faster, twice per command, and does
+# not depend on the libc it finds inside a sandbox.
 build:
-	$(GO) build -o $(BIN) ./cmd/cordon
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(INIT_IMAGE) ./sandbox/linux/initimage/cordon-init
+	CGO_ENABLED=0 $(GO) build -tags cordon_init_image -o $(BIN) ./cmd/cordon
 
 # deps installs what the sandbox and the tests need (Debian/Ubuntu).
 deps:
@@ -29,6 +35,7 @@ test: deps build lint unit fuzz server-e2e editors-test
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags cordon_init_image ./sandbox/linux/initimage ./cmd/cordon
 
 unit: build
 	$(GO) test -race -count=1 -timeout 12m ./...
@@ -56,4 +63,4 @@ e2e-vscode: build
 	$(MAKE) -C editors e2e-vscode CORDON=$(CURDIR)/$(BIN)
 
 clean:
-	rm -rf bin
+	rm -rf bin $(INIT_IMAGE)

@@ -7,18 +7,20 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux"
+	"github.com/cordon-dev/cordon/sandbox/linux/initimage"
+	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 )
 
 func newBackend(logger *slog.Logger) (sandbox.Backend, error) {
-	return linux.New(linux.Options{Logger: logger}), nil
+	return linux.New(linux.Options{Logger: logger, InitImage: initimage.Image()}), nil
 }
 
 // runHidden runs the stages cordon re-executes itself for inside the
 // sandbox. ok is false when args name none of them.
 func runHidden(args []string) (code int, ok bool) {
 	switch args[0] {
-	case linux.InitArg:
-		return linux.InitMain(args[1:]), true
+	case initstage.Arg:
+		return initstage.Main(args[1:]), true
 	case linux.ReapArg:
 		return linux.ReapMain(args[1:]), true
 	}

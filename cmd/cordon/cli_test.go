@@ -28,14 +28,28 @@ func TestMain(m *testing.M) {
 	}
 	// World-readable so the unprivileged test user can run it too.
 	_ = os.Chmod(dir, 0o755)
+	// Built the way make build builds it: static, with the init image
+	// embedded, so these tests run the stage every user runs.
 	cordonBin = filepath.Join(dir, "cordon")
-	build := exec.Command("go", "build", "-o", cordonBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		panic("building cordon: " + err.Error())
+	image := "../../sandbox/linux/initimage/cordon-init.bin"
+	for _, args := range [][]string{
+		{"build", "-trimpath", "-ldflags=-s -w", "-o", image + ".tmp", "../../sandbox/linux/initimage/cordon-init"},
+		{"build", "-tags", "cordon_init_image", "-o", cordonBin, "."},
+	} {
+		build := exec.Command("go", args...)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			panic("building cordon: " + err.Error())
+		}
+		if args[len(args)-1] != "." {
+			if err := os.Rename(image+".tmp", image); err != nil {
+				panic(err)
+			}
+		}
 	}
 	probeBin = filepath.Join(dir, "probe")
-	build = exec.Command("go", "build", "-o", probeBin, "./testdata/probe")
+	build := exec.Command("go", "build", "-o", probeBin, "./testdata/probe")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("building the probe: " + err.Error())
@@ -366,6 +380,11 @@ func TestExplainAndDoctor(t *testing.T) {
 	r = e.cordon("", "doctor")
 	if r.code != 0 || !strings.Contains(r.stdout, "bwrap") || !strings.Contains(r.stdout, "user namespaces") {
 		t.Fatalf("doctor: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// make build embeds the small init stage; every sandbox in these
+	// tests (as root and as the test user) starts through it.
+	if !strings.Contains(r.stdout, "ok   init stage       embedded image") {
+		t.Errorf("the built cordon carries no init image:\n%s", r.stdout)
 	}
 	e.extra = []string{"PATH=/nonexistent"}
 	if r := e.cordon("", "doctor"); r.code != 1 || !strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "apt-get install bubblewrap") {

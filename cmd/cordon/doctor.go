@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cordon-dev/cordon/sandbox/linux/initimage"
 	"github.com/cordon-dev/cordon/sandbox/probe"
 )
 
@@ -18,7 +19,7 @@ func cmdDoctor(ctx context.Context, args []string) int {
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	checks := probe.Run(ctx)
+	checks := append(probe.Run(ctx), initStageCheck())
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -41,4 +42,14 @@ func cmdDoctor(ctx context.Context, args []string) int {
 		}
 	}
 	return code
+}
+
+// initStageCheck says how this build starts its sandboxes: through the
+// small embedded init image, or by re-executing all of cordon.
+func initStageCheck() probe.Check {
+	if n := len(initimage.Image()); n > 0 {
+		return probe.Check{Name: "init stage", OK: true, Detail: fmt.Sprintf("embedded image, %.1f MB", float64(n)/(1<<20))}
+	}
+	return probe.Check{Name: "init stage", Detail: "cordon re-executes itself in every sandbox, a few ms slower per command",
+		Fix: "build with make build, which embeds the init image"}
 }

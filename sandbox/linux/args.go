@@ -7,23 +7,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-)
 
-// Fixed descriptor numbers in bwrap (and so in the init): os/exec maps
-// ExtraFiles[i] to 3+i.
-const (
-	fdSeccomp = 3 // read by bwrap --seccomp
-	fdAlive   = 4 // bwrap --sync-fd: the placeholder lock, held while the sandbox lives
-	fdControl = 5 // the init's end of the control socketpair (listener hand-off)
+	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 )
 
 // argvOptions is what bwrapArgs needs besides the plan.
 type argvOptions struct {
 	Dir        string // working directory inside
-	Init       string // the cordon binary (the in-sandbox init)
+	Init       string // the in-sandbox init stage: its image or the cordon binary
 	Hidden     string // an empty file nobody can read, bound over deny_read files
 	Runtime    string // cordon's runtime dir: hidden inside but for the run's own temp dir
-	Alive      bool   // pass fdAlive as --sync-fd
+	Alive      bool   // pass initstage.FDAlive as --sync-fd
 	InitConfig string // the init's encoded configuration
 	Argv       []string
 }
@@ -36,10 +30,10 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 		"--unshare-user", "--cap-drop", "ALL", "--disable-userns",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--unshare-net",
 		"--new-session", "--die-with-parent",
-		"--seccomp", strconv.Itoa(fdSeccomp),
+		"--seccomp", strconv.Itoa(initstage.FDSeccomp),
 	}
 	if o.Alive {
-		a = append(a, "--sync-fd", strconv.Itoa(fdAlive))
+		a = append(a, "--sync-fd", strconv.Itoa(initstage.FDAlive))
 	}
 	a = append(a, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
 	for _, w := range pl.Writable {
@@ -86,7 +80,7 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 			a = append(a, "--ro-bind", r, r)
 		}
 	}
-	a = append(a, "--chdir", o.Dir, "--", o.Init, InitArg, o.InitConfig, "--")
+	a = append(a, "--chdir", o.Dir, "--", o.Init, initstage.Arg, o.InitConfig, "--")
 	return append(a, o.Argv...)
 }
 

@@ -17,12 +17,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
 	"github.com/cordon-dev/cordon/workspace"
 	"golang.org/x/sys/unix"
@@ -30,9 +32,13 @@ import (
 
 // Options configure the backend.
 type Options struct {
-	Bwrap  string // path of bwrap; default looked up on PATH
-	Init   string // the cordon binary to re-execute inside; default os.Executable()
-	Logger *slog.Logger
+	Bwrap string // path of bwrap; default looked up on PATH
+	Init  string // the cordon binary to re-execute inside; default os.Executable()
+	// InitImage is the init stage's own executable image (package
+	// initimage). When set, the stage runs from it instead of from Init,
+	// which then only names cordon for `cordon connect` inside.
+	InitImage string
+	Logger    *slog.Logger
 }
 
 // ReapArg is the hidden subcommand of the placeholder reaper.
@@ -40,7 +46,8 @@ const ReapArg = "__reap"
 
 // Backend is the bubblewrap backend.
 type Backend struct {
-	opts Options
+	opts  Options
+	image imageFile
 }
 
 // New returns the bubblewrap backend.
@@ -207,14 +214,18 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 	initEnd := os.NewFile(uintptr(control[1]), "cordon-control-init")
 	defer initEnd.Close()
 
-	cfg := initConfig{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true}
+	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
 	}
+	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}
+	if img := b.stageImage(p.StateDir); img != nil {
+		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
+	}
 	args := bwrapArgs(pl, argvOptions{
-		Dir: sa.dir, Init: sa.init, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.encode(), Argv: spec.Argv,
+		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
+		InitConfig: cfg.Encode(), Argv: spec.Argv,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = commandEnv(spec.Env, p, sa.tempDir)
@@ -222,7 +233,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
-	cmd.ExtraFiles = []*os.File{seccompFile, ph.AliveFile(), initEnd}
+	cmd.ExtraFiles = extra
 	// bwrap dies with us (Pdeathsig), and takes the sandbox with it
 	// (--die-with-parent; its PID namespace ends with its init).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/cordon-dev/cordon/sandbox/netinside"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
+	"github.com/cordon-dev/cordon/sandbox/netinside"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,7 +70,7 @@ func (b *bridge) receive() {
 			}
 		}
 	}
-	var h handoff
+	var h initstage.Handoff
 	if err := json.Unmarshal(buf[:n], &h); err != nil || h.Error != "" {
 		b.fail(fmt.Errorf("sandbox init: %s", h.Error))
 		closeFDs(fds)

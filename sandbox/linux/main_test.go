@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/workspace"
 )
 
@@ -21,8 +22,8 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case InitArg:
-			os.Exit(InitMain(os.Args[2:]))
+		case initstage.Arg:
+			os.Exit(initstage.Main(os.Args[2:]))
 		case ReapArg:
 			os.Exit(ReapMain(os.Args[2:]))
 		case launchArg:

@@ -6,11 +6,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"github.com/cordon-dev/cordon/sandbox/netinside"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,32 +15,11 @@ import (
 	"unsafe"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/netinside"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
 	"github.com/cordon-dev/cordon/workspace"
 	"golang.org/x/sys/unix"
 )
-
-// installObserver loads the observer filter on this (locked) thread with
-// a new listener, which the host supervises. Called by the init right
-// before it execs the command, on the thread that execs.
-func installObserver() (int, error) {
-	raw, err := seccomp.ObserverProgram()
-	if err != nil {
-		return -1, err
-	}
-	filter := make([]unix.SockFilter, len(raw))
-	for i, ins := range raw {
-		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
-	}
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&prog)))
-	runtime.KeepAlive(filter)
-	if errno != 0 {
-		return -1, fmt.Errorf("observer filter: %w", errno)
-	}
-	return int(fd), nil
-}
 
 // seccompNotifResp mirrors struct seccomp_notif_resp.
 type seccompNotifResp struct {

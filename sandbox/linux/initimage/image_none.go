@@ -1,0 +1,5 @@
+//go:build !cordon_init_image
+
+package initimage
+
+const image = ""

@@ -1,0 +1,34 @@
+//go:build linux
+
+package initstage
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"github.com/cordon-dev/cordon/sandbox/seccomp"
+	"golang.org/x/sys/unix"
+)
+
+// installObserver loads the observer filter on this (locked) thread with
+// a new listener, which the host supervises. Called right before the
+// stage execs the command, on the thread that execs.
+func installObserver() (int, error) {
+	raw, err := seccomp.ObserverProgram()
+	if err != nil {
+		return -1, err
+	}
+	filter := make([]unix.SockFilter, len(raw))
+	for i, ins := range raw {
+		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(filter)
+	if errno != 0 {
+		return -1, fmt.Errorf("observer filter: %w", errno)
+	}
+	return int(fd), nil
+}

@@ -1,0 +1,191 @@
+//go:build linux
+
+// Package initstage is the first program of cordon's to run inside the
+// sandbox, between bwrap and the command: it sets the resource limits,
+// opens the loopback listeners of the network bridge, installs the write
+// observer, hands all of them to the host and execs the command.
+//
+// It runs once per command, so what it links is what every command pays
+// at start-up: it imports neither net nor anything of the host side, and
+// the cordon binary carries it as a separate small image (see
+// sandbox/linux/initimage) besides being able to run it itself.
+package initstage
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/cordon-dev/cordon/sandbox/proxyenv"
+	"golang.org/x/sys/unix"
+)
+
+// Arg is the hidden subcommand of the stage: inside bwrap the sandbox runs
+// `INIT __init CONFIG -- ARGV...`, INIT being the small image or cordon.
+const Arg = "__init"
+
+// Descriptors bwrap and the stage inherit: os/exec maps ExtraFiles[i] to 3+i.
+const (
+	FDSeccomp = 3 // read by bwrap --seccomp
+	FDAlive   = 4 // bwrap --sync-fd: the placeholder lock, held while the sandbox lives
+	FDControl = 5 // the stage's end of the control socketpair (the hand-off)
+	FDImage   = 6 // the stage's own image, when it runs from one
+)
+
+// Config is what the host tells the stage.
+type Config struct {
+	Network   bool   `json:"net,omitempty"`
+	Observe   bool   `json:"observe,omitempty"` // hand a write observer to the host
+	Mirror    []int  `json:"mirror,omitempty"`  // host loopback ports mirrored onto the sandbox's loopback
+	Memory    int64  `json:"mem,omitempty"`
+	Processes int    `json:"nproc,omitempty"`
+	Self      string `json:"self,omitempty"` // the cordon binary as seen inside, for `cordon connect`
+}
+
+// Encode is the form Config takes on the stage's command line.
+func (c Config) Encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeConfig reverses Encode.
+func DecodeConfig(s string) (Config, error) {
+	var c Config
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(raw, &c)
+	}
+	return c, err
+}
+
+// Handoff is the stage's one message to the host, sent with the
+// descriptors it made, in this order: the proxy listener, the mirrors,
+// then (Capture) the capture listener and the DNS socket, then
+// (Observer) the observer's notification listener.
+type Handoff struct {
+	Proxy    int    `json:"proxy"`              // port of the proxy listener on 127.0.0.1
+	Mirror   []int  `json:"mirror,omitempty"`   // ports, in the order of the descriptors after the proxy's
+	Observer bool   `json:"observer,omitempty"` // the last descriptor is the write observer's listener
+	Capture  bool   `json:"capture,omitempty"`  // before the observer's: the capture listener and the DNS socket
+	Error    string `json:"error,omitempty"`
+}
+
+// Main runs the stage with the arguments after Arg: CONFIG -- ARGV...
+// It returns only on failure, with DESIGN's status (125: no sandbox,
+// 126/127: the command cannot be run).
+func Main(args []string) int {
+	if len(args) < 3 || args[1] != "--" {
+		fmt.Fprintln(os.Stderr, "cordon: init: bad arguments")
+		return 125
+	}
+	cfg, err := DecodeConfig(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cordon: init: bad configuration:", err)
+		return 125
+	}
+	argv := args[2:]
+	// The observer filter must be installed on the thread that execs.
+	runtime.LockOSThread()
+	if err := setLimits(cfg); err != nil {
+		return fail(err)
+	}
+	env := os.Environ()
+	var (
+		msg Handoff
+		fds []int
+	)
+	if cfg.Network {
+		if msg, fds, err = openBridge(cfg); err != nil {
+			return fail(err)
+		}
+		env = proxyenv.Env(env, msg.Proxy, cfg.Self)
+	}
+	if cfg.Observe {
+		fd, err := installObserver()
+		if err != nil {
+			return fail(err)
+		}
+		fds, msg.Observer = append(fds, fd), true
+	}
+	b, _ := json.Marshal(msg)
+	var rights []byte
+	if len(fds) > 0 {
+		rights = unix.UnixRights(fds...)
+	}
+	if err := unix.Sendmsg(FDControl, b, rights, nil, 0); err != nil {
+		return fail(fmt.Errorf("handing the bridge to the host: %w", err))
+	}
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	unix.Close(FDControl)
+	// The command inherits none of cordon's descriptors.
+	for fd := FDSeccomp; fd <= FDImage; fd++ {
+		unix.CloseOnExec(fd)
+	}
+	path, err := lookPath(argv[0], env)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cordon: %s: %v\n", argv[0], err)
+		return 127
+	}
+	err = syscall.Exec(path, argv, env)
+	fmt.Fprintf(os.Stderr, "cordon: %s: %v\n", argv[0], err)
+	return 126
+}
+
+func fail(err error) int {
+	// Tell the host, which is waiting for the hand-off, then fail.
+	b, _ := json.Marshal(Handoff{Error: err.Error()})
+	_ = unix.Sendmsg(FDControl, b, nil, nil, 0)
+	fmt.Fprintln(os.Stderr, "cordon: sandbox init:", err)
+	return 125
+}
+
+func setLimits(cfg Config) error {
+	if cfg.Memory > 0 {
+		lim := &unix.Rlimit{Cur: uint64(cfg.Memory), Max: uint64(cfg.Memory)}
+		if err := unix.Setrlimit(unix.RLIMIT_DATA, lim); err != nil {
+			return fmt.Errorf("memory limit: %w", err)
+		}
+	}
+	if cfg.Processes > 0 {
+		lim := &unix.Rlimit{Cur: uint64(cfg.Processes), Max: uint64(cfg.Processes)}
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, lim); err != nil {
+			return fmt.Errorf("process limit: %w", err)
+		}
+	}
+	return nil
+}
+
+var errNotFound = errors.New("executable file not found in $PATH")
+
+// lookPath resolves name on the command's PATH, not the stage's.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, dir := range strings.Split(getenv(env, "PATH"), ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + name
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", errNotFound
+}
+
+func getenv(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
