@@ -111,31 +111,16 @@ func (ph *placeholders) create(missing []string) error {
 	for _, m := range missing {
 		isDir := m[len(m)-1] == '/'
 		path := filepath.Clean(m)
-		if _, err := os.Lstat(path); err == nil {
+		st, err := makePlaceholder(path, isDir)
+		switch {
+		case errors.Is(err, unix.EEXIST):
 			continue // exists (perhaps another run's placeholder): covered as an existing path
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
 			continue // the parent is missing too; see the known limits
-		}
-		if isDir {
-			err = os.Mkdir(path, 0o755)
-		} else {
-			var f *os.File
-			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-			if err == nil {
-				f.Close()
-			}
-		}
-		if err != nil {
+		case err != nil:
 			ph.writeRegistry(reg)
 			ph.release()
 			return fmt.Errorf("placeholder %s: %w", path, err)
-		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(path, &st); err != nil {
-			continue
 		}
 		p := placeholder{Path: path, Dir: isDir, Dev: st.Dev, Ino: st.Ino}
 		reg.Placeholders = append(reg.Placeholders, p)
@@ -146,6 +131,25 @@ func (ph *placeholders) create(missing []string) error {
 		return err
 	}
 	return nil
+}
+
+// makePlaceholder creates path, an empty file or directory that must not
+// exist yet (never following a symlink planted there), and returns what
+// it made. A handful of system calls: one run makes about twenty.
+func makePlaceholder(path string, isDir bool) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	if isDir {
+		if err := unix.Mkdir(path, 0o755); err != nil {
+			return st, err
+		}
+		return st, unix.Lstat(path, &st)
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(fd)
+	return st, unix.Fstat(fd, &st)
 }
 
 // AliveFile is the lock bwrap inherits so the lock outlives cordon for
