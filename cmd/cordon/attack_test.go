@@ -165,6 +165,49 @@ echo '[core] hooksPath = /tmp' >> ` + filepath.Join(gitdir, "config"))
 	})
 }
 
+// TestAttackDenyWriteNewNames: deny_write holds for names that do not
+// exist yet, globs included, whatever call makes the name: redirection,
+// touch, mkdir, cp, mv, hard and symbolic links, a dangling symlink
+// written through, python's os.open, openat2, and a second thread
+// flipping the path between the check and the call. Writes the rules do
+// not cover still work, with the caller's umask.
+func TestAttackDenyWriteNewNames(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"*.pem\", \"secrets/**\", \"config/prod.env\"]\n")
+		e.write("ok.txt", "data")
+		e.chown()
+		r := e.sandboxed(`echo k > key.pem; touch b.pem; mkdir secrets; mkdir -p config && echo x > config/prod.env
+ln -s key2.pem lnk; echo x > lnk
+cp /etc/hostname c.pem; cp ok.txt d.txt && mv d.txt d.pem; ln ok.txt e.pem; ln -s ok.txt f.pem
+python3 -c 'import os; os.open("g.pem", os.O_CREAT | os.O_WRONLY)'
+` + probeBin + ` race_create
+` + probeBin + ` openat2_create
+echo fine > ok2.txt; mkdir -p sub/dir && echo y > sub/dir/file && mv sub/dir/file sub/dir/moved
+umask 077; touch private; exec 3>via-fd; echo reopened > /dev/fd/3`)
+		for _, name := range []string{"key.pem", "b.pem", "secrets", "config/prod.env", "key2.pem", "c.pem",
+			"d.pem", "e.pem", "f.pem", "g.pem", "race.pem", "o2.pem"} {
+			e.mustNotExist(filepath.Join(e.ws, name))
+		}
+		e.mustHold(filepath.Join(e.ws, "ok2.txt"), "fine\n")
+		e.mustHold(filepath.Join(e.ws, "sub/dir/moved"), "y\n")
+		e.mustHold(filepath.Join(e.ws, "d.txt"), "data")
+		if fi, err := os.Stat(filepath.Join(e.ws, "private")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("a file made under umask 077: %v %v", fi, err)
+		}
+		e.mustHold(filepath.Join(e.ws, "via-fd"), "reopened\n")
+		if strings.Count(r.stdout, "refused:") != 2 {
+			t.Errorf("stdout:\n%s", r.stdout)
+		}
+		rule := " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)\n"
+		for _, name := range []string{"key.pem", "secrets", "config/prod.env", "key2.pem", "e.pem", "race.pem"} {
+			if want := "cordon: blocked write " + filepath.Join(e.ws, name) + rule; !strings.Contains(r.stderr, want) {
+				t.Errorf("no %q in:\n%s", want, r.stderr)
+			}
+		}
+		e.noPlaceholders("ok.txt", "ok2.txt", "d.txt", "lnk", "config", "sub", "private", "via-fd", "safe.txt")
+	})
+}
+
 func TestConcurrentRunsLeaveNothing(t *testing.T) {
 	e := newEnv(t)
 	done := make(chan result, 4)

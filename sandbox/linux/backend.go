@@ -188,7 +188,7 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		stopReaper()
 		return nil, err
 	}
-	if err := ph.create(pl.Missing); err != nil {
+	if pl.Missing, err = ph.create(pl.Missing); err != nil {
 		stopReaper()
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 	initEnd := os.NewFile(uintptr(control[1]), "cordon-control-init")
 	defer initEnd.Close()
 
-	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init}
+	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts

@@ -21,14 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// seccompNotifResp mirrors struct seccomp_notif_resp.
-type seccompNotifResp struct {
-	ID    uint64
-	Val   int64
-	Error int32
-	Flags uint32
-}
-
 const atFDCWD = -100
 
 // observer is the host-side supervisor: for every write-intent call it
@@ -65,6 +57,11 @@ func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor) *obs
 func (o *observer) loop() {
 	defer close(o.done)
 	defer unix.Close(o.fd)
+	var guards chan *netinside.Notif
+	if len(o.judge.pl.Guarded) > 0 {
+		guards = o.startGuards()
+		defer close(guards)
+	}
 	defer o.inflight.Wait()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -105,9 +102,14 @@ func (o *observer) loop() {
 			}()
 			continue
 		}
+		if guards != nil && createsName(&req) {
+			n := req
+			o.inflight.Add(1)
+			guards <- &n
+			continue
+		}
 		paths := o.paths(&req)
-		resp := seccompNotifResp{ID: req.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
-		unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp)))
+		netinside.Respond(o.fd, req.ID, 0, 0, true)
 		for _, p := range paths {
 			o.judgeWrite(p)
 		}
@@ -172,13 +174,19 @@ func (o *observer) judgeWrite(path string) {
 	if !refused {
 		return
 	}
+	o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: path, Rule: rule})
+}
+
+// report records a refused write once per path.
+func (o *observer) report(v sandbox.Violation) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.seen[path] {
+	if o.seen[v.Target] {
 		return
 	}
-	o.seen[path] = true
-	o.found = append(o.found, sandbox.Violation{Kind: sandbox.KindWrite, Target: path, Rule: rule, Time: time.Now()})
+	o.seen[v.Target] = true
+	v.Time = time.Now()
+	o.found = append(o.found, v)
 }
 
 // stop ends the supervisor (the sandbox is gone) and returns what it found.

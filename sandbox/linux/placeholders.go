@@ -100,37 +100,41 @@ func lockPlaceholders(regDir, root string) (*placeholders, error) {
 }
 
 // create makes the missing placeholders and drops the setup lock; on
-// error the run's hold is released too.
-func (ph *placeholders) create(missing []string) error {
+// error the run's hold is released too. It returns the paths that exist
+// now, to be covered: a name whose parent is missing cannot be.
+func (ph *placeholders) create(missing []string) ([]string, error) {
 	defer unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
 	reg, err := ph.readRegistry()
 	if err != nil {
 		ph.release()
-		return err
+		return nil, err
 	}
+	covered := make([]string, 0, len(missing))
 	for _, m := range missing {
 		isDir := m[len(m)-1] == '/'
 		path := filepath.Clean(m)
 		st, err := makePlaceholder(path, isDir)
 		switch {
 		case errors.Is(err, unix.EEXIST):
-			continue // exists (perhaps another run's placeholder): covered as an existing path
+			covered = append(covered, m) // exists (perhaps another run's placeholder): covered as it is
+			continue
 		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
 			continue // the parent is missing too; see the known limits
 		case err != nil:
 			ph.writeRegistry(reg)
 			ph.release()
-			return fmt.Errorf("placeholder %s: %w", path, err)
+			return nil, fmt.Errorf("placeholder %s: %w", path, err)
 		}
+		covered = append(covered, m)
 		p := placeholder{Path: path, Dir: isDir, Dev: st.Dev, Ino: st.Ino}
 		reg.Placeholders = append(reg.Placeholders, p)
 		ph.Created = append(ph.Created, p)
 	}
 	if err := ph.writeRegistry(reg); err != nil {
 		ph.release()
-		return err
+		return nil, err
 	}
-	return nil
+	return covered, nil
 }
 
 // makePlaceholder creates path, an empty file or directory that must not

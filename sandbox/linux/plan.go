@@ -27,6 +27,11 @@ type plan struct {
 	Reopened                []string // allow_read paths bound back read-only inside hidden dirs
 	Pinned                  []string // writable dirs bound onto themselves so they cannot be renamed away
 	TempDir                 string
+	// Guarded are the deny_write rules a name made during the run could
+	// match (globs, and paths whose parent does not exist yet): mounts
+	// cannot cover names that do not exist, so the observer makes every
+	// new name itself and refuses these (see guard.go).
+	Guarded []workspace.PathRule
 }
 
 // buildPlan resolves the policy against the filesystem as it is now.
@@ -86,12 +91,20 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	// the policy files themselves.
 	var ro []string
 	for _, r := range p.Filesystem.DenyWrite {
-		if workspace.HasGlob(r.Path) {
+		switch {
+		case workspace.HasGlob(r.Path):
 			ro = append(ro, matching(r.Path)...)
-		} else if exists(r.Path) {
+			if base := workspace.GlobBase(r.Path); underAny(base, pl.Writable) || anyUnder(base, pl.Writable) {
+				pl.Guarded = append(pl.Guarded, r)
+			}
+		case exists(r.Path):
 			ro = append(ro, r.Path)
-		} else if underAny(r.Path, pl.Writable) {
-			pl.Missing = append(pl.Missing, r.Path)
+		case underAny(r.Path, pl.Writable):
+			if exists(filepath.Dir(r.Path)) {
+				pl.Missing = append(pl.Missing, r.Path)
+			} else {
+				pl.Guarded = append(pl.Guarded, r) // no placeholder without a parent
+			}
 		}
 	}
 	for _, pat := range protectedPatterns {
@@ -255,6 +268,16 @@ func isDir(p string) bool {
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
+}
+
+// anyUnder reports whether one of dirs lies within p.
+func anyUnder(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if within(p, d) {
+			return true
+		}
+	}
+	return false
 }
 
 func underAny(p string, dirs []string) bool {

@@ -185,13 +185,30 @@ func ioctlPtr(fd int, req uint, p unsafe.Pointer) error {
 }
 
 func (s *Supervisor) respond(fd int, id uint64, errno unix.Errno, cont bool) {
-	r := seccompNotifResp{ID: id}
+	_ = Respond(fd, id, 0, errno, cont)
+}
+
+// Respond answers notification id on the seccomp listener fd: let the
+// call continue to the kernel (cont), fail it with errno, or complete it
+// with the result val.
+func Respond(fd int, id uint64, val int64, errno unix.Errno, cont bool) error {
+	r := seccompNotifResp{ID: id, Val: val}
 	if cont {
 		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 	} else if errno != 0 {
 		r.Error = -int32(errno)
 	}
-	_ = ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&r))
+	return ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&r))
+}
+
+// RespondFD answers notification id by installing the descriptor src in
+// the caller, whose call returns the new descriptor's number.
+func RespondFD(fd int, id uint64, src int, cloexec bool) error {
+	a := seccompNotifAddfd{ID: id, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(src)}
+	if cloexec {
+		a.NewfdFlags = unix.O_CLOEXEC
+	}
+	return ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&a))
 }
 
 // Handle answers one connect() notification received on the seccomp

@@ -21,6 +21,18 @@ var ObservedPaths = map[uint32][][2]int{
 	unix.SYS_LINK: {{-1, 1}}, unix.SYS_LINKAT: {{2, 3}},
 	unix.SYS_SYMLINK: {{-1, 1}}, unix.SYS_SYMLINKAT: {{1, 2}},
 	unix.SYS_TRUNCATE: {{-1, 0}}, unix.SYS_CHMOD: {{-1, 0}}, unix.SYS_FCHMODAT: {{0, 1}},
+	unix.SYS_MKNOD: {{-1, 0}}, unix.SYS_MKNODAT: {{0, 1}},
+}
+
+// ObserverOptions select the observer's parts that depend on the policy.
+type ObserverOptions struct {
+	// Guard hands every call that makes a new name (open with O_CREAT,
+	// mkdir, mknod, link, symlink, rename) to the supervisor, which makes
+	// the name itself or refuses it: some deny_write rule may match a name
+	// that does not exist yet. openat2, whose flags sit in memory the
+	// caller could change under the supervisor, then fails with ENOSYS, as
+	// on kernels before 5.6, and callers fall back to openat.
+	Guard bool
 }
 
 // ObserverProgram is a second filter, stacked on the enforcing one, that
@@ -29,7 +41,7 @@ var ObservedPaths = map[uint32][][2]int{
 // the supervisor always lets the call continue to the kernel, which
 // enforces the mounts. Opens for reading are not observed: they are the
 // bulk of all calls and would cost every command dearly.
-func ObserverProgram() ([]bpf.RawInstruction, error) {
+func ObserverProgram(opts ObserverOptions) ([]bpf.RawInstruction, error) {
 	arch, ok := nativeArch()
 	if !ok {
 		return nil, errNoArch
@@ -57,10 +69,19 @@ func ObserverProgram() ([]bpf.RawInstruction, error) {
 	prog = append(prog, openFlags(unix.SYS_OPEN, offArg0+8)...)
 	prog = append(prog, bpf.LoadAbsolute{Off: offNr, Size: 4})
 	for nr := range ObservedPaths {
-		if nr == unix.SYS_OPEN || nr == unix.SYS_OPENAT {
+		switch nr {
+		case unix.SYS_OPEN, unix.SYS_OPENAT:
 			continue
+		case unix.SYS_MKNOD, unix.SYS_MKNODAT:
+			if !opts.Guard {
+				continue // makes no regular file or directory a command writes to
+			}
 		}
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1}, notify)
+	}
+	if opts.Guard {
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_OPENAT2, SkipFalse: 1},
+			bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
 	}
 	// connect() with an IPv4 or IPv6 address: the network capture
 	// (netinside.Supervisor) steers pool addresses and DNS through the proxy.

@@ -44,7 +44,8 @@ type Config struct {
 	Mirror    []int  `json:"mirror,omitempty"`  // host loopback ports mirrored onto the sandbox's loopback
 	Memory    int64  `json:"mem,omitempty"`
 	Processes int    `json:"nproc,omitempty"`
-	Self      string `json:"self,omitempty"` // the cordon binary as seen inside, for `cordon connect`
+	Self      string `json:"self,omitempty"`  // the cordon binary as seen inside, for `cordon connect`
+	Guard     bool   `json:"guard,omitempty"` // the observer makes every new name (seccomp.ObserverOptions)
 }
 
 // Encode is the form Config takes on the stage's command line.
@@ -106,7 +107,7 @@ func Main(args []string) int {
 		env = proxyenv.Env(env, msg.Proxy, cfg.Self)
 	}
 	if cfg.Observe {
-		fd, err := installObserver()
+		fd, err := installObserver(cfg.Guard)
 		if err != nil {
 			return fail(err)
 		}

@@ -45,6 +45,15 @@ func main() {
 		if errno != 0 {
 			err = errno
 		}
+	case "race_create":
+		err = raceCreate()
+	case "openat2_create":
+		how := unix.OpenHow{Flags: unix.O_CREAT | unix.O_WRONLY | unix.O_CLOEXEC, Mode: 0o644}
+		var fd int
+		fd, err = unix.Openat2(unix.AT_FDCWD, "o2.pem", &how)
+		if err == nil {
+			unix.Close(fd)
+		}
 	default:
 		fmt.Println("unknown probe")
 		os.Exit(2)
@@ -54,4 +63,37 @@ func main() {
 		return
 	}
 	fmt.Println("allowed")
+}
+
+// raceCreate tries the TOCTOU a supervisor that checks a path and then
+// lets the kernel read it again would lose: one thread flips the path
+// between an allowed name and a denied one while another opens it with
+// O_CREAT, many times. Refused when race.pem never appears.
+func raceCreate() error {
+	buf := []byte("safe.txt\x00")
+	stop := make(chan struct{})
+	go func() {
+		names := [2][]byte{[]byte("safe.txt"), []byte("race.pem")}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			copy(buf, names[i%2])
+		}
+	}()
+	cwd := unix.AT_FDCWD
+	for i := 0; i < 3000; i++ {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafePointer(buf)),
+			unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644, 0, 0)
+		if errno == 0 {
+			unix.Close(int(fd))
+		}
+	}
+	close(stop)
+	if _, err := os.Lstat("race.pem"); err != nil {
+		return fmt.Errorf("race.pem never appeared: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,574 @@
+//go:build linux
+
+package linux
+
+import (
+	"errors"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/netinside"
+	"github.com/cordon-dev/cordon/workspace"
+	"golang.org/x/sys/unix"
+)
+
+// The guard: deny_write rules hold for names that do not exist yet.
+//
+// A read-only bind covers a path that exists (or a placeholder made for
+// one); a glob like "*.pem" names paths nobody can list in advance. So
+// when the plan has such rules (plan.Guarded), the observer is told about
+// every call that makes a new name and makes the name itself, on its own
+// copy of the path: the kernel never reads the caller's memory again, so
+// another thread changing the path after the check changes nothing (the
+// TOCTOU that makes SECCOMP_USER_NOTIF_FLAG_CONTINUE unusable for a
+// decision). The guard resolves paths in the sandbox's own mount tree
+// (/proc/PID/root with RESOLVE_IN_ROOT, magic links refused), so every
+// mount of the sandbox still applies, and acts on a thread of its own
+// with no capabilities and the caller's umask.
+
+// createsName reports whether the call makes a new name: the calls the
+// guard performs itself. Flags come from registers, which the caller
+// cannot change under us.
+func createsName(req *netinside.Notif) bool {
+	switch req.Nr {
+	case unix.SYS_OPEN:
+		return req.Args[1]&unix.O_CREAT != 0
+	case unix.SYS_OPENAT:
+		return req.Args[2]&unix.O_CREAT != 0
+	case unix.SYS_CREAT, unix.SYS_MKDIR, unix.SYS_MKDIRAT, unix.SYS_MKNOD, unix.SYS_MKNODAT,
+		unix.SYS_LINK, unix.SYS_LINKAT, unix.SYS_SYMLINK, unix.SYS_SYMLINKAT,
+		unix.SYS_RENAME, unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2:
+		return true
+	}
+	return false
+}
+
+// guardPaths says which arguments of each call createsName accepts are
+// (dirfd, path) pairs, in the order perform uses them (old before new);
+// dirfd -1: relative to the working directory.
+var guardPaths = map[int32][][2]int{
+	unix.SYS_OPEN: {{-1, 0}}, unix.SYS_OPENAT: {{0, 1}}, unix.SYS_CREAT: {{-1, 0}},
+	unix.SYS_MKDIR: {{-1, 0}}, unix.SYS_MKDIRAT: {{0, 1}}, unix.SYS_MKNOD: {{-1, 0}}, unix.SYS_MKNODAT: {{0, 1}},
+	unix.SYS_SYMLINK: {{-1, 1}}, unix.SYS_SYMLINKAT: {{1, 2}},
+	unix.SYS_LINK: {{-1, 0}, {-1, 1}}, unix.SYS_LINKAT: {{0, 1}, {2, 3}},
+	unix.SYS_RENAME: {{-1, 0}, {-1, 1}}, unix.SYS_RENAMEAT: {{0, 1}, {2, 3}}, unix.SYS_RENAMEAT2: {{0, 1}, {2, 3}},
+}
+
+// guardWorkers is how many calls the guard performs at once: a call can
+// block (an open of a FIFO waits for its other end) without stopping
+// the others.
+const guardWorkers = 4
+
+// startGuards starts the workers that perform name-making calls; each
+// call sent must have been added to o.inflight. Closing the channel ends
+// them.
+func (o *observer) startGuards() chan *netinside.Notif {
+	calls := make(chan *netinside.Notif, 64)
+	for i := 0; i < guardWorkers; i++ {
+		go func() {
+			// This thread drops its capabilities and shares no
+			// filesystem state: it is never unlocked, and ends with the
+			// goroutine.
+			runtime.LockOSThread()
+			err := dropThreadPrivileges()
+			for req := range calls {
+				if err != nil {
+					netinside.Respond(o.fd, req.ID, 0, unix.EPERM, false)
+				} else {
+					o.guard(req)
+				}
+				o.inflight.Done()
+			}
+		}()
+	}
+	return calls
+}
+
+// guard performs one name-making call for the sandboxed caller and
+// answers it, on a guard worker's thread.
+func (o *observer) guard(req *netinside.Notif) {
+	g, errno := o.openGuardCall(req)
+	if errno != 0 {
+		netinside.Respond(o.fd, req.ID, 0, errno, false)
+		return
+	}
+	defer g.close()
+	fd, val, errno := g.perform()
+	switch errno {
+	case unix.EROFS, unix.EACCES, unix.EPERM, unix.EBUSY:
+		// Refused by the kernel (a read-only mount, say): reported the
+		// way the observer reports every refused write.
+		for _, p := range g.paths {
+			if p != "" {
+				o.judgeWrite(cleanAbs(p))
+			}
+		}
+	}
+	if fd >= 0 {
+		cloexec := openFlags(req)&unix.O_CLOEXEC != 0
+		if err := netinside.RespondFD(o.fd, req.ID, fd, cloexec); err != nil {
+			netinside.Respond(o.fd, req.ID, 0, unix.EMFILE, false)
+		}
+		unix.Close(fd)
+		return
+	}
+	netinside.Respond(o.fd, req.ID, val, errno, false)
+}
+
+// guardCall is one call being performed: the caller's paths as read once,
+// its root and working directory, its umask.
+type guardCall struct {
+	o     *observer
+	req   *netinside.Notif
+	proc  string // /proc/PID
+	root  int    // the caller's root directory (O_PATH)
+	umask uint32
+	paths []string // the (dirfd, path) arguments, absolute inside the sandbox
+	text  string   // symlink's target
+}
+
+func (o *observer) openGuardCall(req *netinside.Notif) (*guardCall, unix.Errno) {
+	proc := "/proc/" + strconv.Itoa(int(req.Pid))
+	g := &guardCall{o: o, req: req, proc: proc, root: -1}
+	root, err := unix.Open(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, unix.ESRCH
+	}
+	g.root = root
+	mem, err := os.Open(proc + "/mem")
+	if err != nil {
+		g.close()
+		return nil, unix.ESRCH
+	}
+	defer mem.Close()
+	for _, s := range guardPaths[req.Nr] {
+		p, ok := readPath(mem, req.Args[s[1]])
+		if !ok {
+			g.close()
+			return nil, unix.EFAULT
+		}
+		g.paths = append(g.paths, g.absolute(s[0], p))
+	}
+	switch req.Nr {
+	case unix.SYS_SYMLINK, unix.SYS_SYMLINKAT:
+		t, ok := readPath(mem, req.Args[0])
+		if !ok {
+			g.close()
+			return nil, unix.EFAULT
+		}
+		g.text = t
+	}
+	g.umask = readUmask(proc)
+	// Everything read: is the caller still the one that made the call?
+	id := req.ID
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id))); errno != 0 {
+		g.close()
+		return nil, unix.ESRCH
+	}
+	return g, 0
+}
+
+func (g *guardCall) close() {
+	if g.root >= 0 {
+		unix.Close(g.root)
+	}
+}
+
+// absolute makes p absolute as the caller sees it: relative to its
+// working directory or to the directory descriptor argument dirArg.
+// An empty result stands for an empty path (only linkat's AT_EMPTY_PATH
+// accepts one).
+func (g *guardCall) absolute(dirArg int, p string) string {
+	if p == "" || strings.HasPrefix(p, "/") {
+		return p
+	}
+	base := g.proc + "/cwd"
+	if dirArg >= 0 && int32(g.req.Args[dirArg]) != atFDCWD {
+		base = g.proc + "/fd/" + strconv.Itoa(int(int32(g.req.Args[dirArg])))
+	}
+	dir, err := os.Readlink(base)
+	if err != nil || !strings.HasPrefix(dir, "/") {
+		return "\x00" // unresolvable: fails with ENOENT below
+	}
+	return strings.TrimSuffix(dir, "/") + "/" + p
+}
+
+// readPath reads a NUL-terminated path of at most PATH_MAX bytes.
+func readPath(mem *os.File, addr uint64) (string, bool) {
+	buf := make([]byte, unix.PathMax)
+	n, _ := mem.ReadAt(buf, int64(addr))
+	i := strings.IndexByte(string(buf[:n]), 0)
+	if i < 0 {
+		return "", false
+	}
+	return string(buf[:i]), true
+}
+
+func readUmask(proc string) uint32 {
+	b, err := os.ReadFile(proc + "/status")
+	if err != nil {
+		return 0o022
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return uint32(m)
+			}
+		}
+	}
+	return 0o022
+}
+
+// dropThreadPrivileges leaves this thread with no capabilities (as root,
+// the calls must meet the permission checks the caller meets) and a umask
+// of its own set to 0 (the caller's is applied explicitly).
+func dropThreadPrivileges() error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return err
+	}
+	unix.Umask(0)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var none [2]unix.CapUserData
+	return unix.Capset(&hdr, &none[0])
+}
+
+func openFlags(req *netinside.Notif) int {
+	switch req.Nr {
+	case unix.SYS_OPEN:
+		return int(req.Args[1])
+	case unix.SYS_OPENAT:
+		return int(req.Args[2])
+	case unix.SYS_CREAT:
+		return unix.O_CREAT | unix.O_WRONLY | unix.O_TRUNC
+	}
+	return 0
+}
+
+func errnoOf(err error) unix.Errno {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.EIO
+}
+
+// perform does the call. It returns a descriptor to install in the
+// caller (opens), or the call's result and errno.
+func (g *guardCall) perform() (fd int, val int64, errno unix.Errno) {
+	r := g.req
+	mode := func(arg int) uint32 { return uint32(r.Args[arg]) &^ g.umask & 0o7777 }
+	switch r.Nr {
+	case unix.SYS_OPEN:
+		return g.open(g.paths[0], openFlags(r), mode(2))
+	case unix.SYS_OPENAT:
+		return g.open(g.paths[0], openFlags(r), mode(3))
+	case unix.SYS_CREAT:
+		return g.open(g.paths[0], openFlags(r), mode(1))
+	case unix.SYS_MKDIR, unix.SYS_MKDIRAT:
+		m := mode(1)
+		if r.Nr == unix.SYS_MKDIRAT {
+			m = mode(2)
+		}
+		return -1, 0, g.makeName(g.paths[0], func(dir int, base string) error { return unix.Mkdirat(dir, base, m) })
+	case unix.SYS_MKNOD, unix.SYS_MKNODAT:
+		a := 1
+		if r.Nr == unix.SYS_MKNODAT {
+			a = 2
+		}
+		m := uint32(r.Args[a])&unix.S_IFMT | mode(a)
+		dev := int(r.Args[a+1])
+		return -1, 0, g.makeName(g.paths[0], func(dir int, base string) error { return unix.Mknodat(dir, base, m, dev) })
+	case unix.SYS_SYMLINK, unix.SYS_SYMLINKAT:
+		return -1, 0, g.makeName(g.paths[0], func(dir int, base string) error { return unix.Symlinkat(g.text, dir, base) })
+	case unix.SYS_LINK, unix.SYS_LINKAT:
+		flags := 0
+		if r.Nr == unix.SYS_LINKAT {
+			flags = int(r.Args[4])
+		}
+		return -1, 0, g.link(g.paths[0], g.paths[1], flags)
+	case unix.SYS_RENAME, unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2:
+		flags := 0
+		if r.Nr == unix.SYS_RENAMEAT2 {
+			flags = int(r.Args[4])
+		}
+		return -1, 0, g.rename(g.paths[0], g.paths[1], uint(flags))
+	}
+	return -1, 0, unix.ENOSYS
+}
+
+// parent opens the directory that holds the last component of path, in
+// the caller's mount tree, and returns it with its real path and that
+// last component.
+func (g *guardCall) parent(path string) (dir int, real, base string, errno unix.Errno) {
+	if path == "" || strings.IndexByte(path, 0) >= 0 {
+		return -1, "", "", unix.ENOENT
+	}
+	trimmed := strings.TrimRight(path, "/")
+	if trimmed == "" {
+		trimmed = "/"
+	}
+	i := strings.LastIndexByte(trimmed, '/')
+	parentPath, base := trimmed[:i], trimmed[i+1:]
+	if parentPath == "" {
+		parentPath = "/"
+	}
+	if base == "" {
+		base = "."
+	}
+	dir, err := unix.Openat2(g.root, parentPath, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return -1, "", "", errnoOf(err)
+	}
+	real, err = os.Readlink("/proc/self/fd/" + strconv.Itoa(dir))
+	if err != nil {
+		unix.Close(dir)
+		return -1, "", "", unix.ENOENT
+	}
+	return dir, real, base, 0
+}
+
+// refuses reports whether making base in the directory real is refused by
+// a guarded rule, and records the refusal.
+func (g *guardCall) refuses(real, base string) bool {
+	if base == "." || base == ".." {
+		return false
+	}
+	name := strings.TrimSuffix(real, "/") + "/" + base
+	for _, r := range g.o.judge.pl.Guarded {
+		if within(r.Path, name) || workspace.Match(r.Path, name) {
+			g.o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: name, Rule: r.Source})
+			return true
+		}
+	}
+	return false
+}
+
+// makeName makes a new name (mkdir, mknod, symlink) unless a guarded rule
+// refuses it; an existing name is left to the call, which fails.
+func (g *guardCall) makeName(path string, make func(dir int, base string) error) unix.Errno {
+	dir, real, base, errno := g.parent(path)
+	if errno != 0 {
+		return errno
+	}
+	defer unix.Close(dir)
+	var st unix.Stat_t
+	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(real, base) {
+		return unix.EROFS
+	}
+	if err := make(dir, base); err != nil {
+		return errnoOf(err)
+	}
+	return 0
+}
+
+// magicFD matches the paths that name one of the caller's own
+// descriptors: the kernel reopens that descriptor, and so does the guard.
+var magicFD = regexp.MustCompile(`^/(?:dev/(?:std(in|out|err)|fd/([0-9]+))|proc/(?:self|thread-self|[0-9]+)/fd/([0-9]+))$`)
+
+// open is open(2) with O_CREAT: follow symlinks the way the kernel would
+// (inside the sandbox), then open what exists or make what does not.
+func (g *guardCall) open(path string, flags int, mode uint32) (int, int64, unix.Errno) {
+	if m := magicFD.FindStringSubmatch(cleanAbs(path)); m != nil {
+		return g.reopen(m, flags)
+	}
+	for hops := 0; hops < 40; hops++ {
+		dir, real, base, errno := g.parent(path)
+		if errno != 0 {
+			return -1, 0, errno
+		}
+		var st unix.Stat_t
+		err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+		switch {
+		case err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK && flags&(unix.O_NOFOLLOW|unix.O_EXCL) == 0:
+			target, err := readlinkat(dir, base)
+			unix.Close(dir)
+			if err != nil {
+				return -1, 0, errnoOf(err)
+			}
+			if !strings.HasPrefix(target, "/") {
+				target = strings.TrimSuffix(real, "/") + "/" + target
+			}
+			path = target
+			continue
+		case err == nil:
+			defer unix.Close(dir)
+			if flags&unix.O_EXCL != 0 {
+				return -1, 0, unix.EEXIST
+			}
+			if st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 5 && unix.Minor(st.Rdev) == 0 {
+				return -1, 0, unix.ENXIO // /dev/tty: the sandbox has a session, never a terminal, of its own
+			}
+			// It exists: open it without O_CREAT (it cannot be made
+			// now) and never through a symlink put there since.
+			fd, err := unix.Openat(dir, base, flags&^unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed meanwhile: start over
+			}
+			if err != nil {
+				return -1, 0, errnoOf(err)
+			}
+			return fd, 0, 0
+		case errors.Is(err, unix.ENOENT):
+			if g.refuses(real, base) {
+				unix.Close(dir)
+				return -1, 0, unix.EROFS
+			}
+			fd, err := unix.Openat(dir, base, flags|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, mode)
+			unix.Close(dir)
+			if errors.Is(err, unix.EEXIST) && flags&unix.O_EXCL == 0 {
+				continue // made meanwhile: open it as it is now
+			}
+			if err != nil {
+				return -1, 0, errnoOf(err)
+			}
+			return fd, 0, 0
+		default:
+			unix.Close(dir)
+			return -1, 0, errnoOf(err)
+		}
+	}
+	return -1, 0, unix.ELOOP
+}
+
+// reopen opens one of the caller's own descriptors again, as the kernel
+// does for /dev/stdout, /dev/fd/N and /proc/self/fd/N. m is magicFD's
+// match.
+func (g *guardCall) reopen(m []string, flags int) (int, int64, unix.Errno) {
+	n := m[2] + m[3]
+	switch m[1] {
+	case "in":
+		n = "0"
+	case "out":
+		n = "1"
+	case "err":
+		n = "2"
+	}
+	fd, err := unix.Open(g.proc+"/fd/"+n, flags&^(unix.O_CREAT|unix.O_EXCL)|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, errnoOf(err)
+	}
+	return fd, 0, 0
+}
+
+// link makes newPath a hard link to oldPath (an empty oldPath: the
+// descriptor argument itself, linkat's AT_EMPTY_PATH).
+func (g *guardCall) link(oldPath, newPath string, flags int) unix.Errno {
+	ndir, nreal, nbase, errno := g.parent(newPath)
+	if errno != 0 {
+		return errno
+	}
+	defer unix.Close(ndir)
+	var st unix.Stat_t
+	if unix.Fstatat(ndir, nbase, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(nreal, nbase) {
+		return unix.EROFS
+	}
+	var src int
+	switch {
+	case oldPath == "" && flags&unix.AT_EMPTY_PATH != 0:
+		fd, err := unix.Open(g.proc+"/fd/"+strconv.Itoa(int(int32(g.req.Args[0]))), unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return errnoOf(err)
+		}
+		src = fd
+	case flags&unix.AT_SYMLINK_FOLLOW != 0:
+		fd, err := unix.Openat2(g.root, oldPath, &unix.OpenHow{
+			Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return errnoOf(err)
+		}
+		src = fd
+	default:
+		odir, _, obase, errno := g.parent(oldPath)
+		if errno != 0 {
+			return errno
+		}
+		defer unix.Close(odir)
+		if err := unix.Linkat(odir, obase, ndir, nbase, 0); err != nil {
+			return errnoOf(err)
+		}
+		return 0
+	}
+	defer unix.Close(src)
+	if err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(src), ndir, nbase, unix.AT_SYMLINK_FOLLOW); err != nil {
+		return errnoOf(err)
+	}
+	return 0
+}
+
+func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
+	odir, _, obase, errno := g.parent(oldPath)
+	if errno != 0 {
+		return errno
+	}
+	defer unix.Close(odir)
+	ndir, nreal, nbase, errno := g.parent(newPath)
+	if errno != 0 {
+		return errno
+	}
+	defer unix.Close(ndir)
+	var st unix.Stat_t
+	if unix.Fstatat(ndir, nbase, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(nreal, nbase) {
+		return unix.EROFS
+	}
+	// The kernel refuses to rename a mount point of the caller's own
+	// namespace (EBUSY): that is what pins protected paths and their
+	// parents. This thread is in the host's namespace, where renaming one
+	// would instead succeed and detach the sandbox's mount: refuse it here.
+	if mountRoot(odir, obase) || mountRoot(ndir, nbase) {
+		return unix.EBUSY
+	}
+	if err := unix.Renameat2(odir, obase, ndir, nbase, flags); err != nil {
+		return errnoOf(err)
+	}
+	return 0
+}
+
+// mountRoot reports whether base in dir is the root of a mount.
+func mountRoot(dir int, base string) bool {
+	var stx unix.Statx_t
+	if unix.Statx(dir, base, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, 0, &stx) != nil {
+		return false
+	}
+	return stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
+}
+
+func readlinkat(dir int, base string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dir, base, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// cleanAbs cleans an absolute path lexically, for matching the names of
+// descriptors only (never for resolving: ".." after a symlink is not
+// lexical).
+func cleanAbs(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return p
+	}
+	parts := strings.Split(p, "/")
+	out := parts[:0]
+	for _, s := range parts {
+		switch s {
+		case "", ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, s)
+		}
+	}
+	return "/" + strings.Join(out, "/")
+}
