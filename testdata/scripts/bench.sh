@@ -23,24 +23,57 @@ srt=$out/srt/node_modules/.bin/srt
 
 ws=$(mktemp -d /tmp/cordon-bench.XXXXXX)
 trap 'rm -rf "$ws"' EXIT
+
+# The floors under cordon: bwrap with the namespaces the invariants
+# require, and the same with the mounts cordon makes for this empty
+# workspace (its own dir and temp dir writable, the runtime dir hidden,
+# and one read-only bind per protected name that does not exist yet,
+# over an empty placeholder), running true directly.
+ns="--unshare-user --cap-drop ALL --disable-userns --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --unshare-net --new-session --die-with-parent --ro-bind / / --dev /dev --proc /proc"
+floor=$(mktemp -d /tmp/cordon-bench-floor.XXXXXX)
+mkdir -p "$floor/ws" "$floor/rt/tmp"
+mounts="--bind $floor/ws $floor/ws --tmpfs $floor/rt --bind $floor/rt/tmp $floor/rt/tmp"
+for name in .sandbox.toml .gitmodules .vscode/ .idea/ .nvim.lua .nvimrc .exrc .envrc .mcp.json .claude/ \
+  .bashrc .bash_profile .profile .zshrc .zprofile .gitconfig .ripgreprc; do
+  case $name in */) mkdir "$floor/ws/${name%/}" ;; *) : >"$floor/ws/$name" ;; esac
+  mounts="$mounts --ro-bind $floor/ws/${name%/} $floor/ws/${name%/}"
+done
+trap 'rm -rf "$ws" "$floor"' EXIT
 cd "$ws"
 
 echo "== start-up: one command, $runs runs each, same session"
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/startup.json" \
   -n "bwrap --ro-bind / / true" "bwrap --ro-bind / / true" \
-  -n "bwrap, cordon's namespaces" "bwrap --unshare-user --cap-drop ALL --disable-userns --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --unshare-net --new-session --die-with-parent --ro-bind / / --dev /dev --proc /proc true" \
+  -n "bwrap, cordon's namespaces" "bwrap $ns true" \
+  -n "bwrap, cordon's namespaces and mounts" "bwrap $ns $mounts --chdir $floor/ws true" \
   -n "cordon run -- true" "$cordon run -w $ws -- true" \
   -n "srt -c true ($srt_version)" "$srt -c true" >/dev/null
 python3 - "$out/startup.json" <<'PY'
 import json, statistics, sys
 r = {x["command"]: statistics.median(x["times"]) * 1000 for x in json.load(open(sys.argv[1]))["results"]}
 bw, co = r["bwrap --ro-bind / / true"], r["cordon run -- true"]
+ns, mounts = r["bwrap, cordon's namespaces"], r["bwrap, cordon's namespaces and mounts"]
 srt = [v for k, v in r.items() if k.startswith("srt")][0]
 for k, v in r.items():
-    print(f"  {k:32s} median {v:8.2f} ms")
-print(f"  cordon / bare bwrap   = {co/bw:5.2f}x   (target <= 1.5x)")
-print(f"  cordon / bwrap with the same namespaces = {co/r[\"bwrap, cordon's namespaces\"]:5.2f}x")
-print(f"  srt / cordon          = {srt/co:5.1f}x   (target >= 30x)")
+    print(f"  {k:40s} median {v:8.2f} ms   ({v/bw:5.2f}x bare bwrap)")
+print(f"  cordon / bare bwrap                    = {co/bw:5.2f}x   (target <= 1.5x)")
+print(f"  cordon / bwrap, namespaces and mounts  = {co/mounts:5.2f}x   (cordon's own cost on top of bwrap)")
+print(f"  srt / cordon                           = {srt/co:5.1f}x   (target >= 30x)")
+PY
+echo "== the deny_write guard: a command making 500 files, 10 runs each"
+guarded=$(mktemp -d /tmp/cordon-bench-guard.XXXXXX)
+printf '[filesystem]\ndeny_write = ["*.pem"]\n' >"$guarded/.sandbox.toml"
+make_files='for i in $(seq 500); do : > f$i; done; rm -f f*'
+hyperfine -N --warmup 1 --runs 10 --export-json "$out/guard.json" \
+  -n "500 files, no guarded rule" "$cordon run -w $ws -c '$make_files'" \
+  -n "500 files, deny_write = [\"*.pem\"]" "$cordon run -w $guarded -c '$make_files'" >/dev/null
+rm -rf "$guarded"
+python3 - "$out/guard.json" <<'PY'
+import json, statistics, sys
+r = [(x["command"], statistics.median(x["times"]) * 1000) for x in json.load(open(sys.argv[1]))["results"]]
+for k, v in r:
+    print(f"  {k:40s} median {v:8.1f} ms")
+print(f"  added per name made: {(r[1][1] - r[0][1]) / 500 * 1000:.0f} us")
 PY
 cd "$root"
 

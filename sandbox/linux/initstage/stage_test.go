@@ -124,3 +124,21 @@ func freePort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// FuzzDecodeConfig: whatever the stage is handed on its command line, it
+// decodes or refuses it, and what it decodes survives a round trip.
+func FuzzDecodeConfig(f *testing.F) {
+	f.Add(Config{Network: true, Observe: true, Mirror: []int{3000}, Self: "/usr/bin/cordon"}.Encode())
+	f.Add("")
+	f.Add("eyJuZXQiOnRydWV9")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := DecodeConfig(s)
+		if err != nil {
+			return
+		}
+		again, err := DecodeConfig(c.Encode())
+		if err != nil || again.Encode() != c.Encode() {
+			t.Fatalf("round trip of %+v: %+v, %v", c, again, err)
+		}
+	})
+}
