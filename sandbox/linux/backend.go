@@ -46,8 +46,9 @@ const ReapArg = "__reap"
 
 // Backend is the bubblewrap backend.
 type Backend struct {
-	opts  Options
-	image imageFile
+	opts   Options
+	image  imageFile
+	guards guardPool
 }
 
 // New returns the bubblewrap backend.
@@ -273,7 +274,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 		case <-pr.done:
 		}
 	}()
-	pr.bridge = startBridge(hostEnd, spec.Network, b.opts.Logger, &writeJudge{pl: pl, pol: p})
+	pr.bridge = startBridge(hostEnd, spec.Network, b.opts.Logger, &writeJudge{pl: pl, pol: p}, &b.guards)
 	return pr, nil
 }
 

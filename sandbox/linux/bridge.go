@@ -29,6 +29,7 @@ type bridge struct {
 	netSpec *sandbox.Network
 	logger  *slog.Logger
 	judge   *writeJudge // nil: no write observer
+	guards  *guardPool
 
 	stopCapture []func()
 	obs         *observer
@@ -42,8 +43,8 @@ type bridge struct {
 	wg        sync.WaitGroup
 }
 
-func startBridge(control *os.File, netSpec *sandbox.Network, logger *slog.Logger, judge *writeJudge) *bridge {
-	b := &bridge{control: control, netSpec: netSpec, logger: logger, judge: judge, conns: map[net.Conn]bool{}, ready: make(chan struct{})}
+func startBridge(control *os.File, netSpec *sandbox.Network, logger *slog.Logger, judge *writeJudge, guards *guardPool) *bridge {
+	b := &bridge{control: control, netSpec: netSpec, logger: logger, judge: judge, guards: guards, conns: map[net.Conn]bool{}, ready: make(chan struct{})}
 	b.wg.Add(1)
 	go b.receive()
 	return b
@@ -89,7 +90,7 @@ func (b *bridge) receive() {
 	if obsFD >= 0 {
 		if b.judge != nil {
 			b.mu.Lock()
-			b.obs = startObserver(obsFD, *b.judge, capture)
+			b.obs = startObserver(obsFD, *b.judge, capture, b.guards)
 			b.mu.Unlock()
 		} else {
 			unix.Close(obsFD)

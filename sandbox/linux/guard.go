@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/cordon-dev/cordon/sandbox"
@@ -60,33 +62,49 @@ var guardPaths = map[int32][][2]int{
 }
 
 // guardWorkers is how many calls the guard performs at once: a call can
-// block (an open of a FIFO waits for its other end) without stopping
-// the others.
+// wait (an open of a FIFO waits for its other end) without stopping the
+// others.
 const guardWorkers = 4
 
-// startGuards starts the workers that perform name-making calls; each
-// call sent must have been added to o.inflight. Closing the channel ends
-// them.
-func (o *observer) startGuards() chan *netinside.Notif {
-	calls := make(chan *netinside.Notif, 64)
-	for i := 0; i < guardWorkers; i++ {
-		go func() {
-			// This thread drops its capabilities and shares no
-			// filesystem state: it is never unlocked, and ends with the
-			// goroutine.
-			runtime.LockOSThread()
-			err := dropThreadPrivileges()
-			for req := range calls {
-				if err != nil {
-					netinside.Respond(o.fd, req.ID, 0, unix.EPERM, false)
-				} else {
-					o.guard(req)
-				}
-				o.inflight.Done()
-			}
-		}()
+// guardPool is the threads that perform guarded calls, for every run of
+// a Backend, started with the first such call. Each is locked to its
+// goroutine, drops its capabilities and unshares its filesystem state,
+// and lives as long as the process: a thread that ended would take with
+// it any bwrap it once started (bwrap's parent-death signal follows the
+// thread that forked it), and a thread without capabilities must never
+// run another goroutine.
+type guardPool struct {
+	once  sync.Once
+	calls chan guardJob
+}
+
+type guardJob struct {
+	o   *observer
+	req *netinside.Notif
+}
+
+// submit hands a call to a worker; the caller has added it to o.inflight.
+func (p *guardPool) submit(o *observer, req *netinside.Notif) {
+	p.once.Do(func() {
+		p.calls = make(chan guardJob, 64)
+		for i := 0; i < guardWorkers; i++ {
+			go p.work()
+		}
+	})
+	p.calls <- guardJob{o, req}
+}
+
+func (p *guardPool) work() {
+	runtime.LockOSThread() // never unlocked: see guardPool
+	err := dropThreadPrivileges()
+	for j := range p.calls {
+		if err != nil {
+			netinside.Respond(j.o.fd, j.req.ID, 0, unix.EPERM, false)
+		} else {
+			j.o.guard(j.req)
+		}
+		j.o.inflight.Done()
 	}
-	return calls
 }
 
 // guard performs one name-making call for the sandboxed caller and
@@ -408,6 +426,9 @@ func (g *guardCall) open(path string, flags int, mode uint32) (int, int64, unix.
 			}
 			// It exists: open it without O_CREAT (it cannot be made
 			// now) and never through a symlink put there since.
+			if st.Mode&unix.S_IFMT == unix.S_IFIFO && flags&unix.O_NONBLOCK == 0 {
+				return g.openFIFO(dir, base, flags)
+			}
 			fd, err := unix.Openat(dir, base, flags&^unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 			if errors.Is(err, unix.ENOENT) {
 				continue // removed meanwhile: start over
@@ -436,6 +457,30 @@ func (g *guardCall) open(path string, flags int, mode uint32) (int, int64, unix.
 		}
 	}
 	return -1, 0, unix.ELOOP
+}
+
+// openFIFO opens an existing FIFO the way a blocking open does (a
+// writer waits for a reader), without ever blocking a guard worker: a
+// blocked open could outlive the sandbox and hold the run's end forever.
+func (g *guardCall) openFIFO(dir int, base string, flags int) (int, int64, unix.Errno) {
+	for {
+		fd, err := unix.Openat(dir, base, flags&^unix.O_CREAT|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENXIO) {
+			select {
+			case <-g.o.closed:
+				return -1, 0, unix.EINTR
+			case <-time.After(10 * time.Millisecond):
+				continue // no reader yet
+			}
+		}
+		if err != nil {
+			return -1, 0, errnoOf(err)
+		}
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+		}
+		return fd, 0, 0
+	}
 }
 
 // reopen opens one of the caller's own descriptors again, as the kernel

@@ -42,11 +42,12 @@ type observer struct {
 	wake   [2]int // a pipe: stop writes to it so the loop never polls on a timer
 
 	capture  *netinside.Supervisor // nil: connect() continues untouched
+	guards   *guardPool            // performs name-making calls when the plan has guarded rules
 	inflight sync.WaitGroup
 }
 
-func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor) *observer {
-	o := &observer{fd: fd, judge: judge, capture: capture, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
+func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor, guards *guardPool) *observer {
+	o := &observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
 	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		o.wake = [2]int{-1, -1}
 	}
@@ -56,12 +57,20 @@ func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor) *obs
 
 func (o *observer) loop() {
 	defer close(o.done)
+	// Judging a path (following its links) is left to a goroutine of its
+	// own, so the next call is answered without waiting for it.
+	judged := make(chan struct{})
+	judge := make(chan []string, 256)
+	go func() {
+		defer close(judged)
+		for paths := range judge {
+			for _, p := range paths {
+				o.judgeWrite(p)
+			}
+		}
+	}()
+	defer func() { close(judge); <-judged }()
 	defer unix.Close(o.fd)
-	var guards chan *netinside.Notif
-	if len(o.judge.pl.Guarded) > 0 {
-		guards = o.startGuards()
-		defer close(guards)
-	}
 	defer o.inflight.Wait()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -102,16 +111,16 @@ func (o *observer) loop() {
 			}()
 			continue
 		}
-		if guards != nil && createsName(&req) {
+		if len(o.judge.pl.Guarded) > 0 && o.guards != nil && createsName(&req) {
 			n := req
 			o.inflight.Add(1)
-			guards <- &n
+			o.guards.submit(o, &n)
 			continue
 		}
 		paths := o.paths(&req)
 		netinside.Respond(o.fd, req.ID, 0, 0, true)
-		for _, p := range paths {
-			o.judgeWrite(p)
+		if len(paths) > 0 {
+			judge <- paths
 		}
 	}
 }
