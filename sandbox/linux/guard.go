@@ -158,12 +158,12 @@ func (o *observer) openGuardCall(req *netinside.Notif) (*guardCall, unix.Errno) 
 		return nil, unix.ESRCH
 	}
 	g.root = root
-	mem, err := os.Open(proc + "/mem")
+	mem, err := unix.Open(proc+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		g.close()
 		return nil, unix.ESRCH
 	}
-	defer mem.Close()
+	defer unix.Close(mem)
 	for _, s := range guardPaths[req.Nr] {
 		p, ok := readPath(mem, req.Args[s[1]])
 		if !ok {
@@ -216,16 +216,6 @@ func (g *guardCall) absolute(dirArg int, p string) string {
 	return strings.TrimSuffix(dir, "/") + "/" + p
 }
 
-// readPath reads a NUL-terminated path of at most PATH_MAX bytes.
-func readPath(mem *os.File, addr uint64) (string, bool) {
-	buf := make([]byte, unix.PathMax)
-	n, _ := mem.ReadAt(buf, int64(addr))
-	i := strings.IndexByte(string(buf[:n]), 0)
-	if i < 0 {
-		return "", false
-	}
-	return string(buf[:i]), true
-}
 
 func readUmask(proc string) uint32 {
 	b, err := os.ReadFile(proc + "/status")

@@ -58,18 +58,36 @@ func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor, guar
 func (o *observer) loop() {
 	defer close(o.done)
 	// Judging a path (following its links) is left to a goroutine of its
-	// own, so the next call is answered without waiting for it.
-	judged := make(chan struct{})
-	judge := make(chan []string, 256)
+	// own, so the next call is answered without waiting for it; paths
+	// pile up between its turns, and one wake-up serves them all.
+	var (
+		pendingMu sync.Mutex
+		pending   []string
+	)
+	wake, judged := make(chan struct{}, 1), make(chan struct{})
 	go func() {
 		defer close(judged)
-		for paths := range judge {
-			for _, p := range paths {
+		for open := true; open; {
+			_, open = <-wake
+			pendingMu.Lock()
+			batch := pending
+			pending = nil
+			pendingMu.Unlock()
+			for _, p := range batch {
 				o.judgeWrite(p)
 			}
 		}
 	}()
-	defer func() { close(judge); <-judged }()
+	judge := func(paths []string) {
+		pendingMu.Lock()
+		pending = append(pending, paths...)
+		pendingMu.Unlock()
+		select {
+		case wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	defer func() { close(wake); <-judged }()
 	defer unix.Close(o.fd)
 	defer o.inflight.Wait()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -120,7 +138,7 @@ func (o *observer) loop() {
 		paths := o.paths(&req)
 		netinside.Respond(o.fd, req.ID, 0, 0, true)
 		if len(paths) > 0 {
-			judge <- paths
+			judge(paths)
 		}
 	}
 }
@@ -133,15 +151,15 @@ func (o *observer) paths(req *netinside.Notif) []string {
 	if len(specs) == 0 {
 		return nil
 	}
-	mem, err := os.Open("/proc/" + strconv.Itoa(int(req.Pid)) + "/mem")
+	mem, err := unix.Open("/proc/"+strconv.Itoa(int(req.Pid))+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
-	defer mem.Close()
+	defer unix.Close(mem)
 	var out []string
 	for _, s := range specs {
-		p := readString(mem, req.Args[s[1]])
-		if p == "" {
+		p, ok := readPath(mem, req.Args[s[1]])
+		if !ok || p == "" {
 			continue
 		}
 		if !filepath.IsAbs(p) {
@@ -168,13 +186,19 @@ func (o *observer) paths(req *netinside.Notif) []string {
 	return out
 }
 
-func readString(mem *os.File, addr uint64) string {
-	buf := make([]byte, 4096)
-	n, _ := mem.ReadAt(buf, int64(addr))
-	if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
-		return string(buf[:i])
+// readPath reads a NUL-terminated path of at most PATH_MAX bytes from the
+// memory file mem (/proc/PID/mem).
+func readPath(mem int, addr uint64) (string, bool) {
+	buf := make([]byte, unix.PathMax)
+	n, _ := unix.Pread(mem, buf, int64(addr))
+	if n < 0 {
+		return "", false
 	}
-	return ""
+	i := bytes.IndexByte(buf[:n], 0)
+	if i < 0 {
+		return "", false
+	}
+	return string(buf[:i]), true
 }
 
 func (o *observer) judgeWrite(path string) {
