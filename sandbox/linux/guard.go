@@ -216,7 +216,6 @@ func (g *guardCall) absolute(dirArg int, p string) string {
 	return strings.TrimSuffix(dir, "/") + "/" + p
 }
 
-
 func readUmask(proc string) uint32 {
 	b, err := os.ReadFile(proc + "/status")
 	if err != nil {
