@@ -183,7 +183,8 @@ python3 -c 'import os; os.open("g.pem", os.O_CREAT | os.O_WRONLY)'
 ` + probeBin + ` race_create
 ` + probeBin + ` openat2_create
 echo fine > ok2.txt; mkdir -p sub/dir && echo y > sub/dir/file && mv sub/dir/file sub/dir/moved
-umask 077; touch private; exec 3>via-fd; echo reopened > /dev/fd/3`)
+umask 077; touch private; exec 3>via-fd; echo reopened > /dev/fd/3
+echo 500 > /proc/self/oom_score_adj && echo proc-self-ok`)
 		for _, name := range []string{"key.pem", "b.pem", "secrets", "config/prod.env", "key2.pem", "c.pem",
 			"d.pem", "e.pem", "f.pem", "g.pem", "race.pem", "o2.pem"} {
 			e.mustNotExist(filepath.Join(e.ws, name))
@@ -195,7 +196,7 @@ umask 077; touch private; exec 3>via-fd; echo reopened > /dev/fd/3`)
 			t.Errorf("a file made under umask 077: %v %v", fi, err)
 		}
 		e.mustHold(filepath.Join(e.ws, "via-fd"), "reopened\n")
-		if strings.Count(r.stdout, "refused:") != 2 {
+		if strings.Count(r.stdout, "refused:") != 2 || !strings.Contains(r.stdout, "proc-self-ok") {
 			t.Errorf("stdout:\n%s", r.stdout)
 		}
 		rule := " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)\n"

@@ -386,6 +386,7 @@ func (g *guardCall) open(path string, flags int, mode uint32) (int, int64, unix.
 	if m := magicFD.FindStringSubmatch(cleanAbs(path)); m != nil {
 		return g.reopen(m, flags)
 	}
+	path = g.procSelf(path)
 	for hops := 0; hops < 40; hops++ {
 		dir, real, base, errno := g.parent(path)
 		if errno != 0 {
@@ -470,6 +471,46 @@ func (g *guardCall) openFIFO(dir int, base string, flags int) (int, int64, unix.
 		}
 		return fd, 0, 0
 	}
+}
+
+// procSelf rewrites /proc/self and /proc/thread-self, which name the
+// process that resolves them (here: the guard, which is not in the
+// sandbox's PID namespace), to the caller's own entries there
+// (echo 1 > /proc/self/oom_score_adj).
+func (g *guardCall) procSelf(path string) string {
+	clean := cleanAbs(path)
+	var rest string
+	var thread bool
+	switch {
+	case clean == "/proc/self" || strings.HasPrefix(clean, "/proc/self/"):
+		rest = strings.TrimPrefix(clean, "/proc/self")
+	case clean == "/proc/thread-self" || strings.HasPrefix(clean, "/proc/thread-self/"):
+		rest, thread = strings.TrimPrefix(clean, "/proc/thread-self"), true
+	default:
+		return path
+	}
+	b, err := os.ReadFile(g.proc + "/status")
+	if err != nil {
+		return path
+	}
+	last := func(key string) string {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, key); ok {
+				if f := strings.Fields(v); len(f) > 0 {
+					return f[len(f)-1]
+				}
+			}
+		}
+		return ""
+	}
+	tgid, tid := last("NStgid:"), last("NSpid:")
+	if tgid == "" || tid == "" {
+		return path
+	}
+	if thread {
+		return "/proc/" + tgid + "/task/" + tid + rest
+	}
+	return "/proc/" + tgid + rest
 }
 
 // reopen opens one of the caller's own descriptors again, as the kernel
