@@ -30,8 +30,8 @@ import (
 // TOCTOU that makes SECCOMP_USER_NOTIF_FLAG_CONTINUE unusable for a
 // decision). The guard resolves paths in the sandbox's own mount tree
 // (/proc/PID/root with RESOLVE_IN_ROOT, magic links refused), so every
-// mount of the sandbox still applies, and acts on a thread of its own
-// with no capabilities and the caller's umask.
+// mount of the sandbox still applies, and acts on worker threads with no
+// capabilities (guardPool), applying the caller's umask.
 
 // createsName reports whether the call makes a new name: the calls the
 // guard performs itself. Flags come from registers, which the caller
