@@ -90,6 +90,8 @@ func (o *observer) loop() {
 	defer func() { close(wake); <-judged }()
 	defer unix.Close(o.fd)
 	defer o.inflight.Wait()
+	mem := memFiles{}
+	defer mem.close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for {
@@ -135,37 +137,89 @@ func (o *observer) loop() {
 			o.guards.submit(o, &n)
 			continue
 		}
-		paths := o.paths(&req)
+		paths := o.paths(mem, &req)
 		netinside.Respond(o.fd, req.ID, 0, 0, true)
-		if len(paths) > 0 {
-			judge(paths)
+		if abs := absolutePaths(&req, paths); len(abs) > 0 {
+			judge(abs)
 		}
 	}
 }
 
-// paths reads the call's target paths, resolved against its dirfd or
-// working directory. The notification id is checked after reading, so a
+// observedPath is a path argument as read from the caller's memory,
+// before it is made absolute.
+type observedPath struct {
+	path   string
+	dirArg int // the dirfd argument, -1: the working directory
+}
+
+// memFiles keeps the callers' /proc/PID/mem open between calls: opening
+// it is the dearest part of reading a path. A cached descriptor that no
+// longer reads (the process exited or exec'd, so its old memory is gone)
+// is reopened; the notification id is checked after every read, so a
 // recycled pid cannot feed us another process's memory.
-func (o *observer) paths(req *netinside.Notif) []string {
-	specs := seccomp.ObservedPaths[uint32(req.Nr)]
-	if len(specs) == 0 {
-		return nil
-	}
-	mem, err := unix.Open("/proc/"+strconv.Itoa(int(req.Pid))+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(mem)
-	var out []string
-	for _, s := range specs {
-		p, ok := readPath(mem, req.Args[s[1]])
-		if !ok || p == "" {
-			continue
+type memFiles map[uint32]int
+
+func (m memFiles) read(pid uint32, addr uint64) (string, bool) {
+	for attempt := 0; attempt < 2; attempt++ {
+		fd, ok := m[pid]
+		if !ok {
+			if len(m) >= 256 {
+				m.close()
+			}
+			var err error
+			if fd, err = unix.Open("/proc/"+strconv.Itoa(int(pid))+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				return "", false
+			}
+			m[pid] = fd
 		}
+		if p, ok := readPath(fd, addr); ok {
+			return p, true
+		}
+		unix.Close(fd)
+		delete(m, pid)
+	}
+	return "", false
+}
+
+func (m memFiles) close() {
+	for pid, fd := range m {
+		unix.Close(fd)
+		delete(m, pid)
+	}
+}
+
+// paths reads the call's path arguments, then checks that the call is
+// still pending (so what was read is the caller's).
+func (o *observer) paths(mem memFiles, req *netinside.Notif) []observedPath {
+	specs := seccomp.ObservedPaths[uint32(req.Nr)]
+	var out []observedPath
+	for _, s := range specs {
+		if p, ok := mem.read(req.Pid, req.Args[s[1]]); ok && p != "" {
+			out = append(out, observedPath{path: p, dirArg: s[0]})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	id := req.ID
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id))); errno != 0 {
+		return nil
+	}
+	return out
+}
+
+// absolutePaths resolves relative paths against the caller's dirfd or
+// working directory. It runs after the call was let through, to keep the
+// caller waiting no longer than the read: a directory changed in between
+// only misplaces a report.
+func absolutePaths(req *netinside.Notif, paths []observedPath) []string {
+	var out []string
+	for _, op := range paths {
+		p := op.path
 		if !filepath.IsAbs(p) {
 			base := "/proc/" + strconv.Itoa(int(req.Pid)) + "/cwd"
-			if s[0] >= 0 && int32(req.Args[s[0]]) != atFDCWD {
-				base = "/proc/" + strconv.Itoa(int(req.Pid)) + "/fd/" + strconv.Itoa(int(int32(req.Args[s[0]])))
+			if op.dirArg >= 0 && int32(req.Args[op.dirArg]) != atFDCWD {
+				base = "/proc/" + strconv.Itoa(int(req.Pid)) + "/fd/" + strconv.Itoa(int(int32(req.Args[op.dirArg])))
 			}
 			dir, err := os.Readlink(base)
 			if err != nil {
@@ -178,10 +232,6 @@ func (o *observer) paths(req *netinside.Notif) []string {
 			continue // mkdir -p of an existing directory: EEXIST, not a refusal
 		}
 		out = append(out, p)
-	}
-	id := req.ID
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id))); errno != 0 {
-		return nil
 	}
 	return out
 }
