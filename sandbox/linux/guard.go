@@ -61,55 +61,58 @@ var guardPaths = map[int32][][2]int{
 	unix.SYS_RENAME: {{-1, 0}, {-1, 1}}, unix.SYS_RENAMEAT: {{0, 1}, {2, 3}}, unix.SYS_RENAMEAT2: {{0, 1}, {2, 3}},
 }
 
-// guardWorkers is how many calls the guard performs at once: a call can
-// wait (an open of a FIFO waits for its other end) without stopping the
-// others.
-const guardWorkers = 4
-
-// guardPool is the threads that perform guarded calls, for every run of
-// a Backend, started with the first such call. Each is locked to its
-// goroutine, drops its capabilities and unshares its filesystem state,
-// and lives as long as the process: a thread that ended would take with
-// it any bwrap it once started (bwrap's parent-death signal follows the
-// thread that forked it), and a thread without capabilities must never
-// run another goroutine.
+// guardPool is the threads the loops of guarding observers run on, for
+// every run of a Backend: one per run in flight, started when none is
+// idle. Each is locked to its goroutine, drops its capabilities and
+// unshares its filesystem state, and lives as long as the process: a
+// thread that ended would take with it any bwrap it once started (bwrap's
+// parent-death signal follows the thread that forked it), and a thread
+// without capabilities must never run another goroutine. The loop makes
+// each name on that thread itself: handing calls to other locked threads
+// cost more than making the names.
 type guardPool struct {
-	once  sync.Once
-	calls chan guardJob
+	mu   sync.Mutex
+	idle int
+	jobs chan func()
 }
 
-type guardJob struct {
-	o   *observer
-	req *netinside.Notif
-}
-
-// submit hands a call to a worker; the caller has added it to o.inflight.
-func (p *guardPool) submit(o *observer, req *netinside.Notif) {
-	p.once.Do(func() {
-		p.calls = make(chan guardJob, 64)
-		for i := 0; i < guardWorkers; i++ {
-			go p.work()
-		}
-	})
-	p.calls <- guardJob{o, req}
+// run runs f on one of the pool's threads.
+func (p *guardPool) run(f func()) {
+	p.mu.Lock()
+	if p.jobs == nil {
+		p.jobs = make(chan func())
+	}
+	if p.idle == 0 {
+		p.idle++
+		go p.work()
+	}
+	p.idle--
+	p.mu.Unlock()
+	p.jobs <- f
 }
 
 func (p *guardPool) work() {
 	runtime.LockOSThread() // never unlocked: see guardPool
 	err := dropThreadPrivileges()
-	for j := range p.calls {
-		if err != nil {
-			netinside.Respond(j.o.fd, j.req.ID, 0, unix.EPERM, false)
+	for f := range p.jobs {
+		if err == nil {
+			f()
 		} else {
-			j.o.guard(j.req)
+			go f() // fails closed: see observer.guard
 		}
-		j.o.inflight.Done()
+		p.mu.Lock()
+		p.idle++
+		p.mu.Unlock()
 	}
 }
 
 // guard performs one name-making call for the sandboxed caller and
 // answers it, on a guard worker's thread.
 func (o *observer) guard(req *netinside.Notif) {
+	if !threadIsCapless() {
+		netinside.Respond(o.fd, req.ID, 0, unix.EPERM, false)
+		return
+	}
 	g, errno := o.openGuardCall(req)
 	if errno != 0 {
 		netinside.Respond(o.fd, req.ID, 0, errno, false)
@@ -143,9 +146,9 @@ func (o *observer) guard(req *netinside.Notif) {
 type guardCall struct {
 	o     *observer
 	req   *netinside.Notif
-	proc  string // /proc/PID
-	root  int    // the caller's root directory (O_PATH)
-	umask uint32
+	proc  string   // /proc/PID
+	root  int      // the caller's root directory (O_PATH)
+	umask *uint32  // read when first needed (see callerUmask)
 	paths []string // the (dirfd, path) arguments, absolute inside the sandbox
 	text  string   // symlink's target
 }
@@ -181,7 +184,6 @@ func (o *observer) openGuardCall(req *netinside.Notif) (*guardCall, unix.Errno) 
 		}
 		g.text = t
 	}
-	g.umask = readUmask(proc)
 	// Everything read: is the caller still the one that made the call?
 	id := req.ID
 	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id))); errno != 0 {
@@ -216,6 +218,16 @@ func (g *guardCall) absolute(dirArg int, p string) string {
 	return strings.TrimSuffix(dir, "/") + "/" + p
 }
 
+// callerUmask is the caller's umask, read once and only for calls that
+// make a name with a mode: /proc/PID/status is dear to read.
+func (g *guardCall) callerUmask() uint32 {
+	if g.umask == nil {
+		m := readUmask(g.proc)
+		g.umask = &m
+	}
+	return *g.umask
+}
+
 func readUmask(proc string) uint32 {
 	b, err := os.ReadFile(proc + "/status")
 	if err != nil {
@@ -244,6 +256,17 @@ func dropThreadPrivileges() error {
 	return unix.Capset(&hdr, &none[0])
 }
 
+// threadIsCapless reports whether this thread holds no capability, as
+// guardPool's do: the guard refuses to make names on any other.
+func threadIsCapless() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var caps [2]unix.CapUserData
+	if unix.Capget(&hdr, &caps[0]) != nil {
+		return false
+	}
+	return caps[0].Effective == 0 && caps[1].Effective == 0
+}
+
 func openFlags(req *netinside.Notif) int {
 	switch req.Nr {
 	case unix.SYS_OPEN:
@@ -268,14 +291,14 @@ func errnoOf(err error) unix.Errno {
 // caller (opens), or the call's result and errno.
 func (g *guardCall) perform() (fd int, val int64, errno unix.Errno) {
 	r := g.req
-	mode := func(arg int) uint32 { return uint32(r.Args[arg]) &^ g.umask & 0o7777 }
+	mode := func(arg int) uint32 { return uint32(r.Args[arg]) &^ g.callerUmask() & 0o7777 }
 	switch r.Nr {
 	case unix.SYS_OPEN:
-		return g.open(g.paths[0], openFlags(r), mode(2))
+		return g.open(g.paths[0], openFlags(r), func() uint32 { return mode(2) })
 	case unix.SYS_OPENAT:
-		return g.open(g.paths[0], openFlags(r), mode(3))
+		return g.open(g.paths[0], openFlags(r), func() uint32 { return mode(3) })
 	case unix.SYS_CREAT:
-		return g.open(g.paths[0], openFlags(r), mode(1))
+		return g.open(g.paths[0], openFlags(r), func() uint32 { return mode(1) })
 	case unix.SYS_MKDIR, unix.SYS_MKDIRAT:
 		m := mode(1)
 		if r.Nr == unix.SYS_MKDIRAT {
@@ -382,7 +405,8 @@ var magicFD = regexp.MustCompile(`^/(?:dev/(?:std(in|out|err)|fd/([0-9]+))|proc/
 
 // open is open(2) with O_CREAT: follow symlinks the way the kernel would
 // (inside the sandbox), then open what exists or make what does not.
-func (g *guardCall) open(path string, flags int, mode uint32) (int, int64, unix.Errno) {
+// mode is called only when the name is made.
+func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64, unix.Errno) {
 	if m := magicFD.FindStringSubmatch(cleanAbs(path)); m != nil {
 		return g.reopen(m, flags)
 	}
@@ -432,7 +456,7 @@ func (g *guardCall) open(path string, flags int, mode uint32) (int, int64, unix.
 				unix.Close(dir)
 				return -1, 0, unix.EROFS
 			}
-			fd, err := unix.Openat(dir, base, flags|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, mode)
+			fd, err := unix.Openat(dir, base, flags|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, mode())
 			unix.Close(dir)
 			if errors.Is(err, unix.EEXIST) && flags&unix.O_EXCL == 0 {
 				continue // made meanwhile: open it as it is now

@@ -42,16 +42,25 @@ type observer struct {
 	wake   [2]int // a pipe: stop writes to it so the loop never polls on a timer
 
 	capture  *netinside.Supervisor // nil: connect() continues untouched
-	guards   *guardPool            // performs name-making calls when the plan has guarded rules
+	guards   *guardPool            // the threads a guarding observer's loop runs on
 	inflight sync.WaitGroup
 }
+
+// guarding reports whether the observer makes new names itself (guard.go).
+func (o *observer) guarding() bool { return len(o.judge.pl.Guarded) > 0 && o.guards != nil }
 
 func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor, guards *guardPool) *observer {
 	o := &observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
 	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		o.wake = [2]int{-1, -1}
 	}
-	go o.loop()
+	if o.guarding() {
+		// The loop makes names itself: it runs on a thread without
+		// capabilities (guardPool).
+		guards.run(o.loop)
+	} else {
+		go o.loop()
+	}
 	return o
 }
 
@@ -131,10 +140,8 @@ func (o *observer) loop() {
 			}()
 			continue
 		}
-		if len(o.judge.pl.Guarded) > 0 && o.guards != nil && createsName(&req) {
-			n := req
-			o.inflight.Add(1)
-			o.guards.submit(o, &n)
+		if o.guarding() && createsName(&req) {
+			o.guard(&req)
 			continue
 		}
 		paths := o.paths(mem, &req)
