@@ -381,18 +381,31 @@ func (g *guardCall) refuses(real, base string) bool {
 	return false
 }
 
-// makeName makes a new name (mkdir, mknod, symlink) unless a guarded rule
-// refuses it; an existing name is left to the call, which fails.
-func (g *guardCall) makeName(path string, make func(dir int, base string) error) unix.Errno {
+// target opens the directory where a call would make path's last
+// component, unless that name does not exist yet and a guarded rule
+// refuses it (EROFS); an existing name is left to the call. The caller
+// closes dir.
+func (g *guardCall) target(path string) (dir int, base string, errno unix.Errno) {
 	dir, real, base, errno := g.parent(path)
+	if errno != 0 {
+		return -1, "", errno
+	}
+	var st unix.Stat_t
+	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(real, base) {
+		unix.Close(dir)
+		return -1, "", unix.EROFS
+	}
+	return dir, base, 0
+}
+
+// makeName makes a new name (mkdir, mknod, symlink) unless a guarded rule
+// refuses it.
+func (g *guardCall) makeName(path string, make func(dir int, base string) error) unix.Errno {
+	dir, base, errno := g.target(path)
 	if errno != 0 {
 		return errno
 	}
 	defer unix.Close(dir)
-	var st unix.Stat_t
-	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(real, base) {
-		return unix.EROFS
-	}
 	if err := make(dir, base); err != nil {
 		return errnoOf(err)
 	}
@@ -560,15 +573,11 @@ func (g *guardCall) reopen(m []string, flags int) (int, int64, unix.Errno) {
 // link makes newPath a hard link to oldPath (an empty oldPath: the
 // descriptor argument itself, linkat's AT_EMPTY_PATH).
 func (g *guardCall) link(oldPath, newPath string, flags int) unix.Errno {
-	ndir, nreal, nbase, errno := g.parent(newPath)
+	ndir, nbase, errno := g.target(newPath)
 	if errno != 0 {
 		return errno
 	}
 	defer unix.Close(ndir)
-	var st unix.Stat_t
-	if unix.Fstatat(ndir, nbase, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(nreal, nbase) {
-		return unix.EROFS
-	}
 	var src int
 	switch {
 	case oldPath == "" && flags&unix.AT_EMPTY_PATH != 0:
@@ -609,15 +618,11 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 		return errno
 	}
 	defer unix.Close(odir)
-	ndir, nreal, nbase, errno := g.parent(newPath)
+	ndir, nbase, errno := g.target(newPath)
 	if errno != 0 {
 		return errno
 	}
 	defer unix.Close(ndir)
-	var st unix.Stat_t
-	if unix.Fstatat(ndir, nbase, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(nreal, nbase) {
-		return unix.EROFS
-	}
 	// The kernel refuses to rename a mount point of the caller's own
 	// namespace (EBUSY): that is what pins protected paths and their
 	// parents. This thread is in the host's namespace, where renaming one

@@ -3,41 +3,21 @@
 package seccomp
 
 import (
-	"encoding/binary"
 	"testing"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
 // runObserver evaluates the observer filter on a call with the given
-// arguments (low 32 bits), laid out as run does.
+// arguments.
 func runObserver(t *testing.T, opts ObserverOptions, nr uint32, args ...uint32) uint32 {
 	t.Helper()
 	raw, err := ObserverProgram(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, ok := bpf.Disassemble(raw)
-	if !ok {
-		t.Fatal("the program does not disassemble")
-	}
-	vm, err := bpf.NewVM(ins)
-	if err != nil {
-		t.Fatal(err)
-	}
 	arch, _ := nativeArch()
-	data := make([]byte, 64)
-	binary.BigEndian.PutUint32(data[0:], nr)
-	binary.BigEndian.PutUint32(data[4:], arch)
-	for i, a := range args {
-		binary.BigEndian.PutUint32(data[16+8*i:], a)
-	}
-	out, err := vm.Run(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return uint32(out)
+	return runProgram(t, raw, arch, nr, args...)
 }
 
 // TestObserverGuard: with the guard, every name-making call reaches the

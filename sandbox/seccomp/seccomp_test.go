@@ -17,6 +17,13 @@ func run(t *testing.T, opts Options, arch uint32, nr uint32, arg0 uint64) uint32
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runProgram(t, raw, arch, nr, uint32(arg0))
+}
+
+// runProgram evaluates raw on a call with the given arguments (their low
+// 32 bits).
+func runProgram(t *testing.T, raw []bpf.RawInstruction, arch, nr uint32, args ...uint32) uint32 {
+	t.Helper()
 	ins, ok := bpf.Disassemble(raw)
 	if !ok {
 		t.Fatal("the program does not disassemble")
@@ -31,7 +38,9 @@ func run(t *testing.T, opts Options, arch uint32, nr uint32, arg0 uint64) uint32
 	data := make([]byte, 64)
 	binary.BigEndian.PutUint32(data[0:], nr)
 	binary.BigEndian.PutUint32(data[4:], arch)
-	binary.BigEndian.PutUint32(data[16:], uint32(arg0))
+	for i, a := range args {
+		binary.BigEndian.PutUint32(data[16+8*i:], a)
+	}
 	out, err := vm.Run(data)
 	if err != nil {
 		t.Fatal(err)
