@@ -37,6 +37,28 @@ func newFrameReader(r io.Reader) *frameReader {
 
 const headerKey = "content-length:"
 
+// indexFold is the index of the lower-case ASCII key in s, ignoring ASCII
+// case, or -1. Not strings.ToLower: on invalid UTF-8 it changes lengths,
+// so its indexes do not fit s.
+func indexFold(s, key string) int {
+	for i := 0; i+len(key) <= len(s); i++ {
+		j := 0
+		for ; j < len(key); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != key[j] {
+				break
+			}
+		}
+		if j == len(key) {
+			return i
+		}
+	}
+	return -1
+}
+
 // Read returns the next message body. A *frameError means the input was
 // malformed but the stream is still usable; any other error is fatal.
 func (f *frameReader) Read() ([]byte, error) {
@@ -53,7 +75,7 @@ func (f *frameReader) Read() ([]byte, error) {
 		if f.resync {
 			// Skip garbage up to the next Content-Length header, which may
 			// follow the junk on the same line (bodies have no newline).
-			i := strings.Index(strings.ToLower(line), headerKey)
+			i := indexFold(line, headerKey)
 			if i < 0 {
 				continue
 			}
