@@ -71,6 +71,9 @@ func SOCKSConnect(ctx context.Context, c net.Conn, host string, port int) error 
 	if head[0] != 5 {
 		return fmt.Errorf("socks: bad reply version %d", head[0])
 	}
+	if head[1] == 0 && head[2] != 0 {
+		return fmt.Errorf("socks: malformed reply (reserved byte %d)", head[2])
+	}
 	if head[1] != 0 {
 		msg := socksReplies[head[1]]
 		if msg == "" {
@@ -93,6 +96,9 @@ func SOCKSConnect(ctx context.Context, c net.Conn, host string, port int) error 
 			return fmt.Errorf("socks reply: %w", err)
 		}
 		skip = int(l[0])
+		if skip == 0 {
+			return errors.New("socks: malformed reply (empty bound name)")
+		}
 	default:
 		return fmt.Errorf("socks: bad address type %d in reply", head[3])
 	}
