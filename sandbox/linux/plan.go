@@ -172,9 +172,16 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	for _, r := range p.Filesystem.DenyRead {
 		paths := []string{r.Path}
 		if workspace.HasGlob(r.Path) {
-			paths = matching(r.Path)
+			// Parents first: what lies in a directory already hidden needs
+			// no stat and no mount of its own ("secrets/**" matches every
+			// file below secrets).
+			paths = append([]string(nil), matching(r.Path)...)
+			sort.Strings(paths)
 		}
 		for _, path := range paths {
+			if underAny(path, pl.HiddenDirs) {
+				continue
+			}
 			fi, err := os.Stat(path)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
