@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -242,17 +241,9 @@ func (b *bridge) relay(c net.Conn, mirrorPort int) {
 			return
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(up, c)
-		_ = up.CloseWrite()
-		close(done)
-	}()
-	_, _ = io.Copy(c, up)
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	if tc, ok := c.(*net.TCPConn); ok { // always: the listeners are TCP
+		netinside.Join(tc, up)
 	}
-	<-done
 }
 
 // violations stops the write observer, if any, and returns what it saw.

@@ -1,9 +1,8 @@
 // Package netinside is the sandbox's side of the network.
 //
-//   - Start: an in-sandbox relay from 127.0.0.1 to the proxy socket, with
-//     localhost:PORT mirrors sent to the proxy as SOCKS5 CONNECT localhost:PORT
-//     (the bwrap backend does the same relay host-side, from listeners the
-//     init hands over, so the command never needs AF_UNIX);
+//   - Join: the two-way copy with half-close that the bwrap backend's
+//     bridge relays each sandbox connection with (host-side, from
+//     listeners the init hands over, so the command never needs AF_UNIX);
 //   - Connect and SOCKSConnect: `cordon connect HOST PORT` for ssh's
 //     ProxyCommand;
 //   - Pool, InstallConnectFilter and Supervisor: programs that ignore proxy
