@@ -229,18 +229,35 @@ func (g *guardCall) callerUmask() uint32 {
 }
 
 func readUmask(proc string) uint32 {
-	b, err := os.ReadFile(proc + "/status")
-	if err != nil {
-		return 0o022
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
-			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
-				return uint32(m)
-			}
+	if v := statusFields(proc, "Umask")[0]; v != "" {
+		if m, err := strconv.ParseUint(v, 8, 32); err == nil {
+			return uint32(m)
 		}
 	}
 	return 0o022
+}
+
+// statusFields returns the last word of each named field of
+// /proc/PID/status ("NSpid:\t1234\t2" gives "2": the innermost
+// namespace's), "" for a field it lacks; one read for all of them.
+func statusFields(proc string, keys ...string) []string {
+	out := make([]string, len(keys))
+	b, err := os.ReadFile(proc + "/status")
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		for i, k := range keys {
+			if f := strings.Fields(v); name == k && len(f) > 0 {
+				out[i] = f[len(f)-1]
+			}
+		}
+	}
+	return out
 }
 
 // dropThreadPrivileges leaves this thread with no capabilities (as root,
@@ -526,21 +543,8 @@ func (g *guardCall) procSelf(path string) string {
 	default:
 		return path
 	}
-	b, err := os.ReadFile(g.proc + "/status")
-	if err != nil {
-		return path
-	}
-	last := func(key string) string {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, key); ok {
-				if f := strings.Fields(v); len(f) > 0 {
-					return f[len(f)-1]
-				}
-			}
-		}
-		return ""
-	}
-	tgid, tid := last("NStgid:"), last("NSpid:")
+	ids := statusFields(g.proc, "NStgid", "NSpid")
+	tgid, tid := ids[0], ids[1]
 	if tgid == "" || tid == "" {
 		return path
 	}
