@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +29,7 @@ func main() {
 			unix.Close(fd)
 		}
 	case "ptrace":
-		err = unix.PtraceAttach(1)
+		err = ptraceChild()
 	case "userns":
 		err = unix.Unshare(unix.CLONE_NEWUSER)
 	case "mount":
@@ -63,6 +64,19 @@ func main() {
 		return
 	}
 	fmt.Println("allowed")
+}
+
+// ptraceChild seizes a child of its own, which Yama allows whatever its
+// ptrace_scope (1), so only the filter can refuse it. PTRACE_SEIZE stops
+// nothing: when the filter is gone the probe says "allowed" and returns,
+// where attaching to the sandbox's pid 1 would stop it and hang the run.
+func ptraceChild() error {
+	child := exec.Command("sleep", "30")
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("starting the child: %w", err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	return unix.PtraceSeize(child.Process.Pid)
 }
 
 // raceCreate tries the TOCTOU a supervisor that checks a path and then
