@@ -37,6 +37,8 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
+
+	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 )
 
 const netInnerVar = "CORDON_NET_E2E_INNER"
@@ -95,8 +97,8 @@ unknown = "deny"
 
 func TestNetE2E(t *testing.T) {
 	if os.Getenv(netInnerVar) == "" {
-		if os.Getuid() != 0 {
-			t.Skip("needs root to make a private network namespace for the test hosts (CI runs the tests as root)")
+		if os.Geteuid() != 0 {
+			sandboxtest.Skip(t, "needs root to make a private network namespace for the test hosts (CI runs the tests as root)")
 		}
 		args := []string{"--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run", "^TestNetE2E$", "-test.count=1", "-test.v"}
 		cmd := exec.Command("unshare", args...)

@@ -92,9 +92,7 @@ func eventually(d time.Duration, cond func() bool) bool {
 
 func asRootAndUser(t *testing.T, f func(t *testing.T, u *sandboxtest.User)) {
 	t.Run("root", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("not started as root (CI runs as root)")
-		}
+		sandboxtest.RequireRoot(t)
 		f(t, nil)
 	})
 	t.Run("user", func(t *testing.T) { f(t, sandboxtest.Unprivileged(t)) })

@@ -45,7 +45,7 @@ const trapScript = `trap 'echo got-signal; exit 3' INT TERM HUP; echo ready; whi
 // the command's own status and nothing left.
 func TestSignalReachesCommand(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("not root (CI runs as root; the launcher variant covers users)")
+		sandboxtest.Skip(t, "not root (CI runs as root; the launcher variant covers users)")
 	}
 	base := sandboxtest.Dir(t, nil)
 	ws, home := filepath.Join(base, "ws"), filepath.Join(base, "home")

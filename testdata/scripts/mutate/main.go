@@ -17,9 +17,11 @@
 // "find: ", to the end of the line) that must occur exactly once in it, so
 // the table fails loudly instead of rotting when the code changes; replace
 // is what takes its place (empty: the text is deleted; "\n" is a line
-// break); each test line is a package (relative to the repository root)
+// break). A protection that holds twice over is broken with several
+// find/replace pairs (each after its file line) in one mutation; each test line is a package (relative to the repository root)
 // and a go test -run pattern. A mutation is caught when one of its tests
-// fails; it survives when all pass, and a mutated run that outlives the
+// fails (with "every: yes", when each of them fails: replacing every
+// command with /bin/true must fail every attack test); it survives when all pass, and a mutated run that outlives the
 // per-mutation timeout counts as a hang. Both fail the gate, as does a
 // mutation that does not compile or a test that fails unmutated.
 package main
@@ -44,12 +46,18 @@ import (
 type testRef struct{ pkg, run string }
 
 type mutation struct {
-	table         string // the mutations.txt it came from
-	line          int
-	name          string
+	table string // the mutations.txt it came from
+	line  int
+	name  string
+	edits []edit
+	tests []testRef
+	every bool // each test must fail, not just one
+}
+
+// edit replaces find, which occurs once in file, with replace.
+type edit struct {
 	file          string // repository-relative
 	find, replace string
-	tests         []testRef
 }
 
 func main() {
@@ -152,17 +160,23 @@ func run(only string, timeout time.Duration, keep bool) error {
 // apply makes one mutation in the scratch copy, runs its tests, and puts
 // the file back.
 func apply(scratch string, m mutation, timeout time.Duration) (verdict, detail string) {
-	path := filepath.Join(scratch, m.file)
-	orig, err := os.ReadFile(path)
-	if err != nil {
-		return "error", err.Error()
-	}
-	defer os.WriteFile(path, orig, 0o644)
-	mutated := bytes.Replace(orig, []byte(m.find), []byte(m.replace), 1)
-	if err := os.WriteFile(path, mutated, 0o644); err != nil {
-		return "error", err.Error()
+	for _, ed := range m.edits {
+		path := filepath.Join(scratch, ed.file)
+		orig, err := os.ReadFile(path)
+		if err != nil {
+			return "error", err.Error()
+		}
+		defer os.WriteFile(path, orig, 0o644)
+		mutated := bytes.Replace(orig, []byte(ed.find), []byte(ed.replace), 1)
+		if err := os.WriteFile(path, mutated, 0o644); err != nil {
+			return "error", err.Error()
+		}
 	}
 	deadline := time.Now().Add(timeout)
+	if m.every {
+		deadline = time.Now().Add(timeout * time.Duration(len(m.tests)))
+	}
+	var caughtBy []string
 	for _, tr := range m.tests {
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -171,12 +185,25 @@ func apply(scratch string, m mutation, timeout time.Duration) (verdict, detail s
 		res := goTest(scratch, tr.pkg, tr.run, left)
 		switch res.status {
 		case failed:
-			return "caught", "by " + strings.Join(res.failures, ", ") + " (" + tr.pkg + ")"
+			by := strings.Join(res.failures, ", ") + " (" + tr.pkg + ")"
+			if !m.every {
+				return "caught", "by " + by
+			}
+			caughtBy = append(caughtBy, by)
+			continue
+		case passed:
+			if m.every {
+				return "SURVIVED", tr.pkg + " " + tr.run + " passed"
+			}
+			continue
 		case hung:
 			return "HANG", tr.pkg + " " + tr.run + ":\n" + tail(res.out, 30)
 		case broken:
 			return "BROKEN", "the mutation does not build (" + tr.pkg + "):\n" + tail(res.out, 20)
 		}
+	}
+	if m.every {
+		return "caught", "by every test: " + strings.Join(caughtBy, "; ")
 	}
 	return "SURVIVED", "every test passed"
 }
@@ -279,14 +306,15 @@ func parseTable(root, table string) ([]mutation, error) {
 	dir := filepath.Dir(table)
 	var out []mutation
 	var cur *mutation
+	file := ""
 	flush := func() error {
 		if cur == nil {
 			return nil
 		}
 		m := *cur
 		cur = nil
-		if m.name == "" || m.file == "" || m.find == "" || len(m.tests) == 0 {
-			return fmt.Errorf("%s:%d: a mutation needs name, file, find and at least one test", m.table, m.line)
+		if m.name == "" || len(m.edits) == 0 || len(m.tests) == 0 {
+			return fmt.Errorf("%s:%d: a mutation needs a name, a file, a find and at least one test", m.table, m.line)
 		}
 		out = append(out, m)
 		return nil
@@ -303,6 +331,7 @@ func parseTable(root, table string) ([]mutation, error) {
 			if err := flush(); err != nil {
 				return nil, err
 			}
+			file = ""
 			continue
 		}
 		key, val, ok := strings.Cut(line, ":")
@@ -317,11 +346,19 @@ func parseTable(root, table string) ([]mutation, error) {
 		case "name":
 			cur.name = val
 		case "file":
-			cur.file = filepath.Join(dir, val)
+			file = filepath.Join(dir, val)
 		case "find":
-			cur.find = strings.ReplaceAll(val, `\n`, "\n")
+			if file == "" {
+				return nil, fmt.Errorf("%s:%d: find before file", table, n)
+			}
+			cur.edits = append(cur.edits, edit{file: file, find: strings.ReplaceAll(val, `\n`, "\n")})
 		case "replace":
-			cur.replace = strings.ReplaceAll(val, `\n`, "\n")
+			if len(cur.edits) == 0 {
+				return nil, fmt.Errorf("%s:%d: replace before find", table, n)
+			}
+			cur.edits[len(cur.edits)-1].replace = strings.ReplaceAll(val, `\n`, "\n")
+		case "every":
+			cur.every = val == "yes"
 		case "test":
 			pkg, pattern, ok := strings.Cut(val, " ")
 			if !ok || !strings.HasPrefix(pkg, "./") {
@@ -342,15 +379,17 @@ func parseTable(root, table string) ([]mutation, error) {
 }
 
 func check(root string, m mutation) error {
-	b, err := os.ReadFile(filepath.Join(root, m.file))
-	if err != nil {
-		return fmt.Errorf("%s:%d (%s): %v", m.table, m.line, m.name, err)
-	}
-	if n := bytes.Count(b, []byte(m.find)); n != 1 {
-		return fmt.Errorf("%s:%d (%s): %q occurs %d times in %s, want exactly once", m.table, m.line, m.name, m.find, n, m.file)
-	}
-	if m.find == m.replace {
-		return fmt.Errorf("%s:%d (%s): the replacement changes nothing", m.table, m.line, m.name)
+	for _, ed := range m.edits {
+		b, err := os.ReadFile(filepath.Join(root, ed.file))
+		if err != nil {
+			return fmt.Errorf("%s:%d (%s): %v", m.table, m.line, m.name, err)
+		}
+		if n := bytes.Count(b, []byte(ed.find)); n != 1 {
+			return fmt.Errorf("%s:%d (%s): %q occurs %d times in %s, want exactly once", m.table, m.line, m.name, ed.find, n, ed.file)
+		}
+		if ed.find == ed.replace {
+			return fmt.Errorf("%s:%d (%s): the replacement changes nothing", m.table, m.line, m.name)
+		}
 	}
 	return nil
 }
