@@ -511,3 +511,150 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// DESIGN's protected names, written out here rather than taken from
+// workspace.ProtectedNames: a name dropped from that list must fail an
+// attack, not only a golden file.
+var (
+	protectedFiles = []string{".sandbox.toml", ".gitmodules", ".nvim.lua", ".nvimrc", ".exrc", ".envrc", ".mcp.json",
+		".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".gitconfig", ".ripgreprc"}
+	protectedDirs = []string{".vscode", ".idea", ".claude"}
+)
+
+// refusals are the errors a write to a protected path may fail with:
+// a read-only mount, the guard's refusal, or a placeholder in the way.
+var refusals = []string{"Read-only file system", "Permission denied", "Operation not permitted", "File exists", "Not a directory",
+	"Device or resource busy"}
+
+// TestAttackEveryProtectedName: each protected name can be neither
+// created at the workspace root nor written where it exists deeper down.
+func TestAttackEveryProtectedName(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		os.MkdirAll(filepath.Join(e.ws, ".git"), 0o755)
+		var cmds, deep []string
+		for _, f := range protectedFiles {
+			e.write("sub/"+f, "orig")
+			deep = append(deep, "sub/"+f)
+			cmds = append(cmds, "echo evil > "+f, "echo evil >> sub/"+f)
+		}
+		for _, d := range protectedDirs {
+			e.write("sub/"+d+"/settings.json", "orig")
+			deep = append(deep, "sub/"+d+"/settings.json")
+			cmds = append(cmds, "mkdir "+d+" && echo evil > "+d+"/settings.json", "echo evil > sub/"+d+"/settings.json",
+				"echo evil > sub/"+d+"/new.json")
+		}
+		e.write("sub/.git/hooks/pre-commit", "orig")
+		e.write("sub/.git/config", "orig")
+		deep = append(deep, "sub/.git/hooks/pre-commit", "sub/.git/config")
+		cmds = append(cmds, "mkdir .git/hooks && echo evil > .git/hooks/pre-commit", "echo evil > .git/config",
+			"echo evil > sub/.git/hooks/pre-commit", "echo evil > sub/.git/hooks/post-checkout", "echo evil >> sub/.git/config")
+		e.chown()
+		r := e.sandboxed(attempts(cmds...))
+		e.refusedWith(r, cmds, refusals...)
+		for _, p := range deep {
+			e.mustHold(filepath.Join(e.ws, p), "orig")
+		}
+		for _, n := range append(append([]string{}, protectedFiles...), protectedDirs...) {
+			e.mustNotExist(filepath.Join(e.ws, n))
+		}
+		for _, d := range protectedDirs {
+			e.mustNotExist(filepath.Join(e.ws, "sub", d, "new.json"))
+		}
+		e.mustNotExist(filepath.Join(e.ws, ".git/hooks"), filepath.Join(e.ws, ".git/config"), filepath.Join(e.ws, "sub/.git/hooks/post-checkout"))
+	})
+}
+
+// TestAttackCordonDirs: cordon's config and state directories (the user
+// defaults, the trust store, the audit log) can be neither written nor
+// created from inside, even where the user keeps them in a writable place.
+func TestAttackCordonDirs(t *testing.T) {
+	cmds := []string{
+		`mkdir -p xdg-config/cordon && echo 'allow_write = ["/"]' > xdg-config/cordon/sandbox.toml`,
+		`echo x > xdg-config/cordon/other.toml`,
+		`mkdir -p xdg-state/cordon && echo '{}' > xdg-state/cordon/trust.json`,
+		`echo x > xdg-state/cordon/audit.log`,
+		`rm -r xdg-config/cordon`, `rm -r xdg-state/cordon`,
+	}
+	for _, name := range []string{"missing", "no-parent", "existing"} {
+		existing := name == "existing"
+		t.Run(name, func(t *testing.T) {
+			asBoth(t, func(t *testing.T, e *env) {
+				e.extra = append(e.extra, "XDG_CONFIG_HOME="+filepath.Join(e.ws, "xdg-config"),
+					"XDG_STATE_HOME="+filepath.Join(e.ws, "xdg-state"))
+				if existing {
+					e.write("xdg-config/cordon/sandbox.toml", "# defaults\n")
+					e.write("xdg-state/cordon/trust.json", "{}")
+				} else if name == "missing" {
+					e.write("xdg-config/.keep", "")
+					e.write("xdg-state/.keep", "")
+				}
+				r := e.sandboxed(attempts(cmds...))
+				e.refusedWith(r, cmds, append(refusals, "No such file or directory", "Directory nonexistent")...)
+				if existing {
+					e.mustHold(filepath.Join(e.ws, "xdg-config/cordon/sandbox.toml"), "# defaults\n")
+				} else if b, err := os.ReadFile(filepath.Join(e.ws, "xdg-config/cordon/sandbox.toml")); err == nil {
+					t.Errorf("user defaults created from inside: %q", b)
+				}
+				e.mustNotExist(filepath.Join(e.ws, "xdg-config/cordon/other.toml"))
+				if b, _ := os.ReadFile(filepath.Join(e.ws, "xdg-state/cordon/trust.json")); strings.Contains(string(b), "{}\n") {
+					t.Errorf("trust store written from inside: %q", b)
+				}
+			})
+		})
+	}
+}
+
+// TestAttackTIOCSTI: a command cannot push keystrokes into the terminal
+// cordon was started from (the kernel here still allows TIOCSTI on one's
+// controlling terminal: legacy_tiocsti=1).
+func TestAttackTIOCSTI(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		master, slave := openPTY(t)
+		defer master.Close()
+		if e.user != nil {
+			os.Chown(slave.Name(), e.user.UID, e.user.GID)
+		}
+		cmd := exec.Command(cordonBin, "run", "--", probeBin, "tiocsti")
+		cmd.Dir, cmd.Env = e.ws, e.environ()
+		var out, errb strings.Builder
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, &out, &errb
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if e.user != nil {
+			cmd.SysProcAttr.Credential = e.user.Credential()
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		slave.Close()
+		echoed := make(chan string, 1)
+		go func() {
+			var b []byte
+			buf := make([]byte, 256)
+			for {
+				n, err := master.Read(buf)
+				b = append(b, buf[:n]...)
+				if err != nil {
+					echoed <- string(b)
+					return
+				}
+			}
+		}()
+		timer := time.AfterFunc(runDeadline, func() { cmd.Process.Kill() })
+		err := cmd.Wait()
+		timer.Stop()
+		// The terminal echoes what reaches its input queue; give it a moment.
+		time.Sleep(100 * time.Millisecond)
+		master.SetReadDeadline(time.Now())
+		var typed string
+		select {
+		case typed = <-echoed:
+		case <-time.After(5 * time.Second):
+		}
+		if want := "refused: operation not permitted\n"; out.String() != want {
+			t.Errorf("probe said %q (exit %v, stderr %q), want %q", out.String(), err, errb.String(), want)
+		}
+		if strings.Contains(typed, "INJECTED") {
+			t.Errorf("keystrokes reached the caller's terminal: %q", typed)
+		}
+	})
+}

@@ -149,6 +149,19 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	if p.File != "" && !exists(p.File) && underAny(p.File, pl.Writable) {
 		pl.Missing = append(pl.Missing, p.File)
 	}
+	// cordon's own directories, where the user keeps them in a writable
+	// place: a config directory made from inside would hold the user's
+	// defaults at the next run, trusted as theirs, and a state directory a
+	// trust store. Existing ones are hidden (credential set).
+	for _, d := range []string{p.ConfigDir, p.StateDir} {
+		switch {
+		case d == "" || exists(d) || !underAny(d, pl.Writable):
+		case exists(filepath.Dir(d)):
+			pl.Missing = append(pl.Missing, d+"/")
+		default:
+			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: d}) // no placeholder without a parent
+		}
+	}
 	pl.Missing = dedupeExact(pl.Missing)
 
 	// Pin .git directories so they cannot be renamed away and recreated

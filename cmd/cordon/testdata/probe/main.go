@@ -46,6 +46,8 @@ func main() {
 		if errno != 0 {
 			err = errno
 		}
+	case "tiocsti":
+		err = tiocsti()
 	case "race_create":
 		err = raceCreate()
 	case "openat2_create":
@@ -64,6 +66,22 @@ func main() {
 		return
 	}
 	fmt.Println("allowed")
+}
+
+// tiocsti pushes a command into the input queue of the terminal on
+// standard input, which the shell that started cordon would read next:
+// the kernel refuses it unless that terminal is the caller's controlling
+// one, which bwrap's --new-session makes sure it is not.
+func tiocsti() error {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
+		return fmt.Errorf("standard input is not a terminal, nothing to test: %w", err)
+	}
+	for _, c := range []byte("echo INJECTED\n") {
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafePointer([]byte{c}))); errno != 0 {
+			return errno
+		}
+	}
+	return nil
 }
 
 // ptraceChild seizes a child of its own, which Yama allows whatever its
