@@ -447,7 +447,10 @@ for f in bg1 bg2 bg3 bg4; do kill -0 "$(cat $f)" && echo "alive $f"; done
 
 func TestEnvironmentScrubbed(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		e.extra = []string{"DEPLOY_TOKEN=s3cret", "AWS_SECRET_ACCESS_KEY=s3cret", "GITHUB_TOKEN=s3cret", "SSH_AUTH_SOCK=/tmp/agent", "EDITOR=vi"}
+		// One variable per rule, each matching that rule alone.
+		e.extra = []string{"DEPLOY_TOKEN=s3cret", "APP_SECRET=s3cret", "DB_PASSWORD=s3cret", "API_KEY=s3cret",
+			"GCP_CREDENTIALS=s3cret", "AWS_ACCESS_KEY_ID=s3cret", "GH_ENTERPRISE_HOST=s3cret",
+			"SSH_AUTH_SOCK=/tmp/agent", "EDITOR=vi"}
 		r := e.sandboxed(`env; f=$(mktemp) && echo tmp-ok > "$f" && cat "$f" && echo "tmpdir=$TMPDIR"`)
 		if strings.Contains(r.stdout, "s3cret") || strings.Contains(r.stdout, "SSH_AUTH_SOCK") {
 			t.Fatalf("a secret reached the command:\n%s", r.stdout)

@@ -110,9 +110,8 @@ func TestKilledLauncherLeavesNothing(t *testing.T) {
 		if !eventually(20*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 2 }) {
 			t.Fatalf("the run never started: %s", out.String())
 		}
-		if _, err := os.Lstat(filepath.Join(e.ws, ".envrc")); err != nil {
-			t.Fatalf("no placeholder while the run lives (so nothing is tested): %v", err)
-		}
+		// Whatever cordon made on the host to enforce the policy while the
+		// run lives (placeholders, or nothing at all) must be gone after.
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if !eventually(10*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 0 }) {
@@ -135,10 +134,10 @@ func TestKilledRunKeepsOthersProtected(t *testing.T) {
 		secs := sandboxtest.Marker(2)
 		var outA, outB bytes.Buffer
 		a := e.launch(&outA, "sh", "-c", `while ! [ -e "$HOME/go" ]; do sleep 0.05; done
-echo 'export PATH=/tmp/evil' > .envrc
-echo SECRET=1 > .env
-mkdir -p .vscode/x
-echo '{}' > .mcp.json
+echo 'export PATH=/tmp/evil' > .envrc || echo refused .envrc
+echo SECRET=1 > .env || echo refused .env
+mkdir -p .vscode/x || echo refused .vscode
+echo '{}' > .mcp.json || echo refused .mcp.json
 echo attempted`)
 		b := e.launch(&outB, "sh", "-c", "sleep "+secs)
 		if !eventually(20*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 1 }) {
@@ -161,11 +160,19 @@ echo attempted`)
 			t.Fatalf("run A did not get to its attack:\n%s", outA.String())
 		}
 		for _, name := range []string{".envrc", ".env", ".vscode", ".mcp.json"} {
-			b, err := os.ReadFile(filepath.Join(e.ws, name))
-			if len(b) > 0 {
+			if !strings.Contains(outA.String(), "refused "+name+"\n") {
+				t.Errorf("run A made %s inside:\n%s", name, outA.String())
+			}
+			// Only the names themselves may exist, empty, while A lived
+			// (placeholders); after it, they must be gone (below).
+			p := filepath.Join(e.ws, name)
+			if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+				if ents, err := os.ReadDir(p); err != nil || len(ents) > 0 {
+					t.Errorf("%s made on the host from a run whose sibling was killed: %v %v", name, ents, err)
+				}
+			} else if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
 				t.Errorf("%s written on the host from a run whose sibling was killed: %q", name, b)
 			}
-			_ = err
 		}
 		if !eventually(10*time.Second, func() bool { return len(e.entries()) == 1 }) {
 			t.Fatalf("left behind in the workspace: %v", e.entries())
