@@ -248,17 +248,20 @@ func goTest(dir, pkg, pattern string, limit time.Duration) testResult {
 	case strings.Contains(s, "[build failed]") || strings.Contains(s, "[setup failed]"):
 		return testResult{status: broken, out: s}
 	}
-	var fails []string
+	var all []string
 	for _, m := range failLine.FindAllStringSubmatch(s, -1) {
-		name := m[1]
-		// Keep the deepest: a parent fails with its subtest.
-		deeper := false
-		for _, f := range fails {
-			if strings.HasPrefix(f, name+"/") {
-				deeper = true
+		all = append(all, m[1])
+	}
+	// Keep the deepest, once each: a parent fails with its subtest.
+	var fails []string
+	for i, name := range all {
+		keep := true
+		for j, other := range all {
+			if strings.HasPrefix(other, name+"/") || (other == name && j < i) {
+				keep = false
 			}
 		}
-		if !deeper {
+		if keep {
 			fails = append(fails, name)
 		}
 	}
