@@ -642,9 +642,9 @@ func TestAttackTIOCSTI(t *testing.T) {
 				}
 			}
 		}()
-		timer := time.AfterFunc(runDeadline, func() { cmd.Process.Kill() })
-		err := cmd.Wait()
-		timer.Stop()
+		t.Cleanup(func() { cmd.Process.Kill() })
+		var err error
+		sandboxtest.Within(t, runDeadline, "the end of cordon run on a terminal", func() { err = cmd.Wait() })
 		// The terminal echoes what reaches its input queue; give it a moment.
 		time.Sleep(100 * time.Millisecond)
 		master.SetReadDeadline(time.Now())

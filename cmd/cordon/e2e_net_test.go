@@ -112,7 +112,8 @@ func TestNetE2E(t *testing.T) {
 		if os.Geteuid() != 0 {
 			sandboxtest.Skip(t, "needs root to make a private network namespace for the test hosts (CI runs the tests as root)")
 		}
-		args := []string{"--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run", "^TestNetE2E$", "-test.count=1", "-test.v"}
+		args := []string{"--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run", "^TestNetE2E$", "-test.count=1", "-test.v",
+			"-test.timeout=8m"} // inside make unit's 12: a hang inside fails here, with its stacks
 		cmd := exec.Command("unshare", args...)
 		cmd.Env = append(os.Environ(), netInnerVar+"=1")
 		out, err := cmd.CombinedOutput()
@@ -426,7 +427,8 @@ echo "go:$(` + netclient(t) + ` get http://ask2.test:8080/)"`
 			}
 		}
 	}()
-	err := cmd.Wait()
+	var err error
+	sandboxtest.Within(t, runDeadline, "the end of cordon run answering prompts", func() { err = cmd.Wait() })
 	master.Close()
 	t.Logf("exit %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
 	for _, w := range []string{"ask1.test:200\nask1.test:200\n", "ask2.test:200\nask2.test:200\n", "ask3.test:403", "go:200 hello ask2.test"} {

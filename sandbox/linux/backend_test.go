@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 )
 
@@ -79,6 +80,23 @@ func (e *launchEnv) entries() []string {
 	return names
 }
 
+// wait is proc.Wait with a deadline (sandboxtest.Wait).
+func wait(t *testing.T, proc sandbox.Process) (*sandbox.Result, error) {
+	t.Helper()
+	var res *sandbox.Result
+	var err error
+	sandboxtest.Within(t, sandboxtest.Wait, "the end of the sandboxed command", func() { res, err = proc.Wait() })
+	return res, err
+}
+
+// waitCmd is cmd.Wait with a deadline (sandboxtest.Wait).
+func waitCmd(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	var err error
+	sandboxtest.Within(t, sandboxtest.Wait, "the end of the launcher", func() { err = cmd.Wait() })
+	return err
+}
+
 func eventually(d time.Duration, cond func() bool) bool {
 	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
 		if cond() {
@@ -113,7 +131,7 @@ func TestKilledLauncherLeavesNothing(t *testing.T) {
 		// Whatever cordon made on the host to enforce the policy while the
 		// run lives (placeholders, or nothing at all) must be gone after.
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_ = waitCmd(t, cmd)
 		if !eventually(10*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 0 }) {
 			t.Fatalf("processes of the run outlived the killed launcher: %v", sandboxtest.Procs("sleep", secs))
 		}
@@ -144,7 +162,7 @@ echo attempted`)
 			t.Fatalf("run B never started: %s", outB.String())
 		}
 		_ = b.Process.Kill()
-		_ = b.Wait()
+		_ = waitCmd(t, b)
 		if !eventually(10*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 0 }) {
 			t.Fatal("run B outlived its launcher")
 		}
@@ -153,7 +171,7 @@ echo attempted`)
 		if err := os.WriteFile(filepath.Join(e.home, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Wait(); err != nil {
+		if err := waitCmd(t, a); err != nil {
 			t.Fatalf("run A: %v\n%s", err, outA.String())
 		}
 		if !strings.Contains(outA.String(), "attempted") {

@@ -89,15 +89,8 @@ echo "seconds:$(( $(date +%s) - start ))"`)
 		if err := os.WriteFile(filepath.Join(e.home, "dead"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run: %v\n%s", err, out.String())
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatalf("the run hung after its proxy died:\n%s", out.String())
+		if err := waitCmd(t, cmd); err != nil {
+			t.Fatalf("run: %v\n%s", err, out.String())
 		}
 		got := out.String()
 		// The positive control: the proxy served the first request.

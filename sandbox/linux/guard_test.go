@@ -38,7 +38,7 @@ func TestGuardedRunsEndCleanly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := proc.Wait()
+		res, err := wait(t, proc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,7 +60,7 @@ func TestStageImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := proc.Wait()
+		res, err := wait(t, proc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // UserName is the unprivileged account the tests run as.
@@ -178,4 +179,26 @@ func Executable(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// Wait is the deadline of a test's waits for a sandboxed process: well
+// inside the package timeout (make unit: 12 minutes), so a hang fails the
+// test that hung, saying what it waited for.
+const Wait = 2 * time.Minute
+
+// Within runs wait (a blocking call: a process's Wait, a read) and fails
+// t if it has not returned within d. A wait that missed its deadline is
+// left behind; the test's clean-up kills what it waited on.
+func Within(t testing.TB, d time.Duration, what string, wait func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s did not happen within %v", what, d)
+	}
 }
