@@ -214,7 +214,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 	if err != nil {
 		return nil, err
 	}
-	seccompFile, err := dataFile(seccomp.Bytes(filter))
+	seccompFile, err := dataFile("cordon-seccomp", seccomp.Bytes(filter))
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
@@ -236,12 +236,21 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
 	}
+	// The command's environment reaches the command only: bwrap runs with
+	// sandbox.HostEnv, and the init stage reads this descriptor (not the
+	// command line, which every local user can read in /proc).
+	envFile, err := dataFile("cordon-env", initstage.EncodeEnv(commandEnv(spec.Env, p, sa.tempDir)))
+	if err != nil {
+		return nil, fmt.Errorf("command environment: %w", err)
+	}
+	defer envFile.Close()
+	cfg.Env, extra = 3+len(extra), append(extra, envFile)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
 		InitConfig: cfg.Encode(), Argv: spec.Argv,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
-	cmd.Env = commandEnv(spec.Env, p, sa.tempDir)
+	cmd.Env = sandbox.HostEnv()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
@@ -298,6 +307,7 @@ func (b *Backend) startReaper(initPath, regDir, key string) *os.File {
 	cmd := exec.Command("/bin/sh", "-c", `read -r _; [ -e "$1" ] || exit 0; exec "$2" "$3" "$4" "$5"`,
 		"cordon-reaper", registry, initPath, ReapArg, regDir, key)
 	cmd.Stdin = r
+	cmd.Env = sandbox.HostEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		b.opts.Logger.Warn("placeholder reaper", "err", err)
@@ -349,12 +359,12 @@ func commandEnv(base []string, p *workspace.Policy, tempDir string) []string {
 }
 
 // dataFile returns a readable file holding data (a memfd).
-func dataFile(data []byte) (*os.File, error) {
-	fd, err := unix.MemfdCreate("cordon-seccomp", unix.MFD_CLOEXEC)
+func dataFile(name string, data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "cordon-seccomp")
+	f := os.NewFile(uintptr(fd), name)
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return nil, err
