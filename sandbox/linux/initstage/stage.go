@@ -50,6 +50,9 @@ type Config struct {
 	// (EncodeEnv); 0: the stage's own. The host passes it this way so that
 	// no host-side process (bwrap) ever runs with it.
 	Env int `json:"env,omitempty"`
+	// NoSocketNames: bind() of a pathname unix socket fails (the policy
+	// allows no unix socket); see forbidSocketNames.
+	NoSocketNames bool `json:"nosock,omitempty"`
 }
 
 // EncodeEnv is the form the command's environment takes in Config.Env's
@@ -168,6 +171,11 @@ func Main(args []string) int {
 	// The command inherits none of cordon's descriptors.
 	for fd := FDSeccomp; fd <= FDImage; fd++ {
 		unix.CloseOnExec(fd)
+	}
+	if cfg.NoSocketNames {
+		if err := forbidSocketNames(); err != nil {
+			return fail(err)
+		}
 	}
 	path, err := lookPath(argv[0], env)
 	if err != nil {
