@@ -192,10 +192,13 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		stopReaper()
 		return nil, err
 	}
-	if pl.Missing, err = ph.Create(pl.Missing); err != nil {
+	covered, uncovered, err := ph.Create(pl.Missing, pl.Writable)
+	if err != nil {
 		stopReaper()
 		return nil, err
 	}
+	pl.Missing = covered
+	pl.guard(uncovered)
 	// From here on, every failure must release the placeholders.
 	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
 	if err != nil {
