@@ -209,14 +209,18 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 			p.Env.Pass = append(p.Env.Pass, e)
 		}
 	}
-	p.Env.Set = append(p.Env.Set, ws.Env.Set...)
+	for _, e := range ws.Env.Set {
+		if !widensSet(user, e) {
+			p.Env.Set = append(p.Env.Set, e)
+		}
+	}
 	mergeLimits(p, ws)
 }
 
 // Widenings lists what the workspace file ws allows beyond the built-in
 // defaults and the user file: a write outside the workspace, a read inside
-// a denied place, an allowed host, a passed secret, an allowed unix socket,
-// and asking where the user said deny.
+// a denied place, an allowed host, a passed secret, a set variable, an
+// allowed unix socket, and asking where the user said deny.
 func Widenings(p *Policy, user, ws *File) []Widening {
 	var out []Widening
 	for _, r := range ws.Filesystem.AllowWrite {
@@ -242,6 +246,11 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 	for _, e := range ws.Env.Pass {
 		if widensEnv(user, e) {
 			out = append(out, Widening{Kind: "env", Target: e.Name, Source: e.Source})
+		}
+	}
+	for _, e := range ws.Env.Set {
+		if widensSet(user, e) {
+			out = append(out, Widening{Kind: "env", Target: e.Name + "=" + e.Value, Source: e.Source})
 		}
 	}
 	if ws.HasUnknown && ws.Network.Unknown == UnknownAsk && user != nil && user.HasUnknown && user.Network.Unknown == UnknownDeny {
@@ -368,6 +377,20 @@ func widensEnv(user *File, e EnvPass) bool {
 	if user != nil {
 		for _, u := range user.Env.Pass {
 			if u.Name == e.Name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// widensSet: every [env].set entry of a workspace file changes what runs
+// (PATH, LD_PRELOAD, NODE_OPTIONS, GIT_*, PYTHONPATH...), so each is a
+// widening, unless the user file sets the same name to the same value.
+func widensSet(user *File, e EnvVar) bool {
+	if user != nil {
+		for _, u := range user.Env.Set {
+			if u.Name == e.Name && u.Value == e.Value {
 				return false
 			}
 		}

@@ -4,6 +4,7 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"runtime"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -125,5 +126,87 @@ func TestSocketAndClone(t *testing.T) {
 	}
 	if got := run(t, Options{}, arch, unix.SYS_CLONE3, 0); got != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
 		t.Errorf("clone3: %#x, want ENOSYS", got)
+	}
+}
+
+// Every mode call refuses S_ISUID and S_ISGID, and only those; the open
+// forms only when they create.
+func TestModeCallsRefuseSetuid(t *testing.T) {
+	arch, _ := nativeArch()
+	raw, err := Program(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The calls written out on their own, as mustDeny is.
+	want := []string{"fchmod", "fchmodat", "fchmodat2", "openat", "mknodat", "mkdirat"}
+	if runtime.GOARCH == "amd64" {
+		want = append(want, "chmod", "creat", "open", "mknod", "mkdir")
+	}
+	calls := ModeCalls()
+	for _, name := range want {
+		if _, ok := calls[name]; !ok {
+			t.Errorf("%s does not check its mode for setuid bits", name)
+		}
+	}
+	for name, c := range calls {
+		call := func(flags, mode uint32) uint32 {
+			args := make([]uint32, 6)
+			if c.Flags >= 0 {
+				args[c.Flags] = flags
+			}
+			args[c.Mode] = mode
+			return runProgram(t, raw, arch, c.Nr, args...)
+		}
+		create := []uint32{0}
+		if c.Flags >= 0 {
+			create = []uint32{unix.O_CREAT | unix.O_WRONLY, unix.O_TMPFILE | unix.O_RDWR, unix.O_CREAT | unix.O_EXCL | unix.O_CLOEXEC}
+		}
+		for _, flags := range create {
+			for _, mode := range []uint32{0o4755, 0o2755, 0o6777, unix.S_IFIFO | 0o4777, 0o4000} {
+				if got := call(flags, mode); got != eperm {
+					t.Errorf("%s(flags %#o, mode %#o): %#x, want EPERM", name, flags, mode, got)
+				}
+			}
+			for _, mode := range []uint32{0, 0o755, 0o1777, 0o666, unix.S_IFIFO | 0o644} {
+				if got := call(flags, mode); got != allow {
+					t.Errorf("%s(flags %#o, mode %#o): %#x, want allow", name, flags, mode, got)
+				}
+			}
+		}
+		if c.Flags >= 0 {
+			// Without a create flag the mode is not looked at.
+			if got := call(unix.O_RDONLY, 0o6777); got != allow {
+				t.Errorf("%s(O_RDONLY, 06777): %#x, want allow", name, got)
+			}
+		}
+	}
+	if got := runProgram(t, raw, arch, unix.SYS_OPENAT2, 0, 0, 0, 0); got != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+		t.Errorf("openat2: %#x, want ENOSYS (its mode is in memory)", got)
+	}
+}
+
+func TestSocketpairStreamOnly(t *testing.T) {
+	arch, _ := nativeArch()
+	for _, tc := range []struct {
+		typ  uint32
+		opts Options
+		want uint32
+	}{
+		{unix.SOCK_STREAM, Options{}, allow},
+		{unix.SOCK_STREAM | unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK, Options{}, allow},
+		{unix.SOCK_DGRAM, Options{}, eperm},
+		{unix.SOCK_DGRAM | unix.SOCK_CLOEXEC, Options{}, eperm},
+		{unix.SOCK_SEQPACKET, Options{}, eperm},
+		{unix.SOCK_SEQPACKET | unix.SOCK_NONBLOCK, Options{}, eperm},
+		{unix.SOCK_RAW, Options{}, eperm},
+		{unix.SOCK_DGRAM, Options{AllowUnixSockets: true}, allow},
+	} {
+		raw, err := Program(tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := runProgram(t, raw, arch, unix.SYS_SOCKETPAIR, unix.AF_UNIX, tc.typ, 0, 0); got != tc.want {
+			t.Errorf("socketpair(AF_UNIX, %#x) %+v: %#x, want %#x", tc.typ, tc.opts, got, tc.want)
+		}
 	}
 }
