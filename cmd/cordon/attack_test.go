@@ -434,7 +434,7 @@ for f in bg1 bg2 bg3 bg4; do kill -0 "$(cat $f)" && echo "alive $f"; done
 	})
 	t.Run("timeout", func(t *testing.T) {
 		asBoth(t, func(t *testing.T, e *env) {
-			e.write(".sandbox.toml", "[limits]\ntimeout = \"2s\"\n")
+			e.write(".sandbox.toml", "[limits]\ntimeout = \"5s\"\n")
 			secs := sandboxtest.Marker(3)
 			r := e.cordon("", "run", "-c", strings.ReplaceAll(escape, "SECS", secs)+"sleep "+secs)
 			if r.code != 128+int(syscall.SIGKILL) || !strings.Contains(r.stderr, "timed out") {
@@ -471,13 +471,17 @@ func TestLimits(t *testing.T) {
 				t.Errorf("processes limit as root: exit %d %q", r.code, r.stderr)
 			}
 			e.mustNotExist(marker)
-			e.write(".sandbox.toml", "[limits]\ntimeout = \"1s\"\nmemory = \"256MiB\"\n")
-		} else {
-			e.write(".sandbox.toml", "[limits]\ntimeout = \"1s\"\nmemory = \"256MiB\"\nprocesses = 64\n")
 		}
+		e.write(".sandbox.toml", "[limits]\ntimeout = \"1s\"\n")
 		r := e.cordon("", "run", "--", "sleep", "30")
 		if r.code != 128+int(syscall.SIGKILL) || !strings.Contains(r.stderr, "timed out") {
 			t.Errorf("timeout: exit %d, stderr %q", r.code, r.stderr)
+		}
+		// No timeout for the rest: a loaded machine starts python slowly.
+		if e.user == nil && os.Geteuid() == 0 {
+			e.write(".sandbox.toml", "[limits]\nmemory = \"256MiB\"\n")
+		} else {
+			e.write(".sandbox.toml", "[limits]\nmemory = \"256MiB\"\nprocesses = 64\n")
 		}
 		r = e.sandboxed(`python3 -c 'b = bytearray(64 << 20); print("SMALL")'
 python3 -c 'b = bytearray(1 << 30); print("ALLOCATED")'`)

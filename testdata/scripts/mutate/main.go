@@ -37,7 +37,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -123,21 +122,29 @@ func run(only string, timeout time.Duration, keep bool) error {
 			}
 		}
 	}
+	// One run per package for the top-level patterns; a pattern naming
+	// subtests runs on its own (-run splits at "/" before "|").
 	byPkg := map[string][]string{}
-	var pkgs []string
+	var runs []testRef
 	for _, tr := range base {
+		if strings.Contains(tr.run, "/") {
+			runs = append(runs, tr)
+			continue
+		}
 		if byPkg[tr.pkg] == nil {
-			pkgs = append(pkgs, tr.pkg)
+			runs = append(runs, testRef{pkg: tr.pkg})
 		}
 		byPkg[tr.pkg] = append(byPkg[tr.pkg], tr.run)
 	}
-	sort.Strings(pkgs)
-	for _, pkg := range pkgs {
-		pattern := strings.Join(byPkg[pkg], "|")
-		fmt.Printf("baseline %s -run '%s'\n", pkg, pattern)
-		res := goTest(scratch, pkg, pattern, timeout*2)
+	for _, r := range runs {
+		pattern := r.run
+		if pattern == "" {
+			pattern = strings.Join(byPkg[r.pkg], "|")
+		}
+		fmt.Printf("baseline %s -run '%s'\n", r.pkg, pattern)
+		res := goTest(scratch, r.pkg, pattern, timeout*2)
 		if res.status != passed {
-			return fmt.Errorf("baseline %s -run %q %s unmutated:\n%s", pkg, pattern, res.status, tail(res.out, 60))
+			return fmt.Errorf("baseline %s -run %q %s unmutated:\n%s", r.pkg, pattern, res.status, tail(res.out, 60))
 		}
 	}
 
