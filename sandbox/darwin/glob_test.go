@@ -168,13 +168,13 @@ func TestGlobRegexAgreesWithMatch(t *testing.T) {
 // escape are refused.
 func TestQuote(t *testing.T) {
 	for in, want := range map[string]string{
-		`/a"b`:          `"/a\"b"`,
-		`/a\b`:          `"/a\\b"`,
-		"/a\nb":         `"/a\nb"`,
-		"/a\tb\r":       `"/a\tb\r"`,
-		"/(a) [b] ;c":   `"/(a) [b] ;c"`,
+		`/a"b`:        `"/a\"b"`,
+		`/a\b`:        `"/a\\b"`,
+		"/a\nb":       `"/a\nb"`,
+		"/a\tb\r":     `"/a\tb\r"`,
+		"/(a) [b] ;c": `"/(a) [b] ;c"`,
 		"/héllo/日本/🙂": `"/héllo/日本/🙂"`,
-		`/x\"y`:         `"/x\\\"y"`,
+		`/x\"y`:       `"/x\\\"y"`,
 	} {
 		got, err := quote(in)
 		if err != nil || got != want {
