@@ -116,6 +116,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 		ctx:     ctx,
 		cancels: map[string]context.CancelFunc{},
 		runs:    map[string]*runInfo{},
+		refused: map[string]refusal{},
 		diags:   newDiagStore(),
 	}
 	defer func() {
@@ -147,7 +148,8 @@ type server struct {
 	client      clientInfo
 	cancels     map[string]context.CancelFunc // by request id
 	runs        map[string]*runInfo
-	trustAsking map[string]bool // policy hashes being asked about
+	trustAsking map[string]bool    // policy hashes being asked about
+	refused     map[string]refusal // folder root NUL host:port the user denied this session
 
 	diags *diagStore
 }
