@@ -70,7 +70,7 @@ func ExitCode(err error) int {
 // methods that may run for a long time are served off the ordered queue.
 func isLong(method string, params json.RawMessage) bool {
 	switch method {
-	case "sandbox/run":
+	case "sandbox/run", "sandbox/stop":
 		return true
 	case "workspace/executeCommand":
 		var p struct{ Command string }
@@ -339,6 +339,8 @@ func (s *server) handle(ctx context.Context, method string, params json.RawMessa
 		return s.run(ctx, p)
 	case "sandbox/status":
 		return s.status(), nil
+	case "sandbox/stop":
+		return s.stop(ctx, params)
 	case "workspace/executeCommand":
 		return s.executeCommand(ctx, params)
 	case "textDocument/codeAction":
