@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
 )
 
@@ -32,6 +33,19 @@ type plan struct {
 	// cannot cover names that do not exist, so the observer makes every
 	// new name itself and refuses these (see guard.go).
 	Guarded []workspace.PathRule
+}
+
+// judge is what the host-side supervisor needs of the plan: where the
+// sandbox refuses writes.
+func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
+	return &supervisor.Judge{
+		Writable: pl.Writable,
+		ReadOnly: append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...),
+		Hidden:   append(append([]string{}, pl.HiddenDirs...), pl.HiddenFiles...),
+		TempDir:  pl.TempDir,
+		Guarded:  pl.Guarded,
+		Policy:   p,
+	}
 }
 
 // buildPlan resolves the policy against the filesystem as it is now.
@@ -94,12 +108,12 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		switch {
 		case workspace.HasGlob(r.Path):
 			ro = append(ro, matching(r.Path)...)
-			if base := workspace.GlobBase(r.Path); underAny(base, pl.Writable) || anyUnder(base, pl.Writable) {
+			if base := workspace.GlobBase(r.Path); supervisor.UnderAny(base, pl.Writable) || anyUnder(base, pl.Writable) {
 				pl.Guarded = append(pl.Guarded, r)
 			}
 		case exists(r.Path):
 			ro = append(ro, r.Path)
-		case underAny(r.Path, pl.Writable):
+		case supervisor.UnderAny(r.Path, pl.Writable):
 			if exists(filepath.Dir(r.Path)) {
 				pl.Missing = append(pl.Missing, r.Path)
 			} else {
@@ -121,7 +135,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	// Missing protected names: at each folder root, and in $HOME when it
 	// is writable.
 	tops := append([]string{}, p.Folders...)
-	if underAny(p.Home, pl.Writable) {
+	if supervisor.UnderAny(p.Home, pl.Writable) {
 		tops = append(tops, p.Home)
 	}
 	for _, top := range tops {
@@ -146,7 +160,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			pl.Missing = append(pl.Missing, path)
 		}
 	}
-	if p.File != "" && !exists(p.File) && underAny(p.File, pl.Writable) {
+	if p.File != "" && !exists(p.File) && supervisor.UnderAny(p.File, pl.Writable) {
 		pl.Missing = append(pl.Missing, p.File)
 	}
 	pl.Missing = dedupeExact(pl.Missing)
@@ -179,7 +193,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			sort.Strings(paths)
 		}
 		for _, path := range paths {
-			if underAny(path, pl.HiddenDirs) {
+			if supervisor.UnderAny(path, pl.HiddenDirs) {
 				continue
 			}
 			fi, err := os.Stat(path)
@@ -202,7 +216,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			paths = matching(r.Path)
 		}
 		for _, path := range paths {
-			if exists(path) && (underAny(path, pl.HiddenDirs) || contains(pl.HiddenFiles, path)) && staysInside(path, pl.HiddenDirs, pl.HiddenFiles) {
+			if exists(path) && (supervisor.UnderAny(path, pl.HiddenDirs) || contains(pl.HiddenFiles, path)) && staysInside(path, pl.HiddenDirs, pl.HiddenFiles) {
 				pl.Reopened = append(pl.Reopened, path)
 			}
 		}
@@ -280,16 +294,7 @@ func exists(p string) bool {
 // anyUnder reports whether one of dirs lies within p.
 func anyUnder(p string, dirs []string) bool {
 	for _, d := range dirs {
-		if within(p, d) {
-			return true
-		}
-	}
-	return false
-}
-
-func underAny(p string, dirs []string) bool {
-	for _, d := range dirs {
-		if within(d, p) {
+		if supervisor.Within(p, d) {
 			return true
 		}
 	}
@@ -310,7 +315,7 @@ func contains(list []string, s string) bool {
 func onlyUnderWritable(ro, writable []string) []string {
 	var out []string
 	for _, p := range ro {
-		if underAny(p, writable) {
+		if supervisor.UnderAny(p, writable) {
 			out = append(out, p)
 		}
 	}
@@ -322,7 +327,7 @@ func outermost(dirs []string) []string {
 	sort.Strings(dirs)
 	var out []string
 	for _, d := range dirs {
-		if len(out) > 0 && within(out[len(out)-1], d) {
+		if len(out) > 0 && supervisor.Within(out[len(out)-1], d) {
 			continue
 		}
 		out = append(out, d)
@@ -363,14 +368,14 @@ func pinAncestors(paths, writable []string) []string {
 	for _, p := range paths {
 		root := ""
 		for _, w := range writable {
-			if within(w, p) && len(w) > len(root) {
+			if supervisor.Within(w, p) && len(w) > len(root) {
 				root = w
 			}
 		}
 		if root == "" {
 			continue
 		}
-		for d := filepath.Dir(p); d != root && within(root, d) && !seen[d]; d = filepath.Dir(d) {
+		for d := filepath.Dir(p); d != root && supervisor.Within(root, d) && !seen[d]; d = filepath.Dir(d) {
 			seen[d] = true
 			if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
 				out = append(out, d)
@@ -389,7 +394,7 @@ func pinAncestors(paths, writable []string) []string {
 func safeWritable(folders, writable []string) []string {
 	out := append([]string{}, folders...)
 	for _, w := range writable {
-		if underAny(w, folders) {
+		if supervisor.UnderAny(w, folders) {
 			continue
 		}
 		real, err := filepath.EvalSymlinks(w)
@@ -413,9 +418,9 @@ func staysInside(path string, dirs, files []string) bool {
 		return real == path
 	}
 	for _, d := range dirs {
-		if within(d, path) {
+		if supervisor.Within(d, path) {
 			rd, err := filepath.EvalSymlinks(d)
-			return err == nil && within(rd, real)
+			return err == nil && supervisor.Within(rd, real)
 		}
 	}
 	return false

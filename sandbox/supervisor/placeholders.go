@@ -1,6 +1,6 @@
 //go:build linux
 
-package linux
+package supervisor
 
 import (
 	"crypto/sha256"
@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,12 +34,12 @@ import (
 // Removing takes alive exclusively, so it happens only when no run of the
 // workspace is alive: the last run out removes them, and a reaper process
 // does it when cordon itself was killed.
-type placeholders struct {
+type Placeholders struct {
 	dir      string // registry directory (in cordon's state dir)
 	key      string // hash of the workspace root
 	setup    *os.File
 	alive    *os.File
-	Created  []placeholder
+	created  []placeholder
 	released bool
 }
 
@@ -77,13 +76,13 @@ func lockFiles(dir, key string) (setup, alive *os.File, err error) {
 	return setup, alive, nil
 }
 
-// lockPlaceholders takes the workspace's setup lock and a hold on its
+// LockPlaceholders takes the workspace's setup lock and a hold on its
 // alive lock. The plan must be built after this: a plan made before it
 // can count another run's placeholder as an ordinary existing path (so not
 // recreate it) while that run's clean-up is removing it, leaving the name
-// unprotected. Call create next, which drops the setup lock.
-func lockPlaceholders(regDir, root string) (*placeholders, error) {
-	ph := &placeholders{dir: regDir, key: placeholderKey(root)}
+// unprotected. Call Create next, which drops the setup lock.
+func LockPlaceholders(regDir, root string) (*Placeholders, error) {
+	ph := &Placeholders{dir: regDir, key: placeholderKey(root)}
 	var err error
 	if ph.setup, ph.alive, err = lockFiles(regDir, ph.key); err != nil {
 		return nil, fmt.Errorf("placeholder locks: %w", err)
@@ -99,14 +98,14 @@ func lockPlaceholders(regDir, root string) (*placeholders, error) {
 	return ph, nil
 }
 
-// create makes the missing placeholders and drops the setup lock; on
+// Create makes the missing placeholders and drops the setup lock; on
 // error the run's hold is released too. It returns the paths that exist
 // now, to be covered: a name whose parent is missing cannot be.
-func (ph *placeholders) create(missing []string) ([]string, error) {
+func (ph *Placeholders) Create(missing []string) ([]string, error) {
 	defer unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
 	reg, err := ph.readRegistry()
 	if err != nil {
-		ph.release()
+		ph.Release()
 		return nil, err
 	}
 	covered := make([]string, 0, len(missing))
@@ -122,16 +121,16 @@ func (ph *placeholders) create(missing []string) ([]string, error) {
 			continue // the parent is missing too; see the known limits
 		case err != nil:
 			ph.writeRegistry(reg)
-			ph.release()
+			ph.Release()
 			return nil, fmt.Errorf("placeholder %s: %w", path, err)
 		}
 		covered = append(covered, m)
 		p := placeholder{Path: path, Dir: isDir, Dev: st.Dev, Ino: st.Ino}
 		reg.Placeholders = append(reg.Placeholders, p)
-		ph.Created = append(ph.Created, p)
+		ph.created = append(ph.created, p)
 	}
 	if err := ph.writeRegistry(reg); err != nil {
-		ph.release()
+		ph.Release()
 		return nil, err
 	}
 	return covered, nil
@@ -156,17 +155,22 @@ func makePlaceholder(path string, isDir bool) (unix.Stat_t, error) {
 	return st, unix.Fstat(fd, &st)
 }
 
+// Key names the workspace's registry and locks (for the reaper).
+func (ph *Placeholders) Key() string { return ph.key }
+
 // AliveFile is the lock bwrap inherits so the lock outlives cordon for
 // exactly as long as the sandbox does.
-func (ph *placeholders) AliveFile() *os.File { return ph.alive }
+func (ph *Placeholders) AliveFile() *os.File { return ph.alive }
 
-// release drops this run's hold and, when no other run of the workspace
-// is alive, removes every registered placeholder.
-func (ph *placeholders) release() {
+// Release drops this run's hold (and the setup lock, when Create was not
+// reached) and, when no other run of the workspace is alive, removes every
+// registered placeholder.
+func (ph *Placeholders) Release() {
 	if ph.released {
 		return
 	}
 	ph.released = true
+	unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
 	unix.Flock(int(ph.alive.Fd()), unix.LOCK_UN)
 	// A reaper of an earlier run may hold the lock for the few
 	// milliseconds its own clean-up takes: try a little longer than that
@@ -181,7 +185,7 @@ func (ph *placeholders) release() {
 	ph.closeFiles()
 }
 
-func (ph *placeholders) closeFiles() {
+func (ph *Placeholders) closeFiles() {
 	if ph.setup != nil {
 		ph.setup.Close()
 	}
@@ -192,7 +196,7 @@ func (ph *placeholders) closeFiles() {
 
 // removeAll deletes the registered placeholders still exactly as made
 // (same inode, still empty); the caller holds alive exclusively.
-func (ph *placeholders) removeAll() {
+func (ph *Placeholders) removeAll() {
 	reg, err := ph.readRegistry()
 	if err != nil {
 		return
@@ -223,9 +227,9 @@ func (ph *placeholders) removeAll() {
 	_ = ph.writeRegistry(reg)
 }
 
-func (ph *placeholders) regPath() string { return filepath.Join(ph.dir, ph.key+".json") }
+func (ph *Placeholders) regPath() string { return filepath.Join(ph.dir, ph.key+".json") }
 
-func (ph *placeholders) readRegistry() (*registry, error) {
+func (ph *Placeholders) readRegistry() (*registry, error) {
 	reg := &registry{}
 	b, err := os.ReadFile(ph.regPath())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -240,7 +244,7 @@ func (ph *placeholders) readRegistry() (*registry, error) {
 	return reg, nil
 }
 
-func (ph *placeholders) writeRegistry(reg *registry) error {
+func (ph *Placeholders) writeRegistry(reg *registry) error {
 	if len(reg.Placeholders) == 0 {
 		err := os.Remove(ph.regPath())
 		if errors.Is(err, fs.ErrNotExist) {
@@ -254,24 +258,4 @@ func (ph *placeholders) writeRegistry(reg *registry) error {
 		return fmt.Errorf("placeholder registry: %w", err)
 	}
 	return os.Rename(tmp, ph.regPath())
-}
-
-// Reap waits until its cordon has exited (its standard input, a pipe
-// cordon holds, reaches EOF) and then until no run of the workspace is
-// alive, and removes the placeholders. cordon starts it detached so that a
-// SIGKILLed cordon still leaves nothing behind; waiting for cordon first
-// keeps it from taking the lock while runs end normally.
-func Reap(regDir, key string) error {
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	ph := &placeholders{dir: regDir, key: key}
-	var err error
-	if ph.setup, ph.alive, err = lockFiles(regDir, key); err != nil {
-		return err
-	}
-	defer ph.closeFiles()
-	if err := unix.Flock(int(ph.alive.Fd()), unix.LOCK_EX); err != nil {
-		return err
-	}
-	ph.removeAll()
-	return nil
 }
