@@ -83,8 +83,20 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		mu   sync.Mutex
 		seen []sandbox.Violation
 	)
+	// report tells of each blocked access once: the same one again (npm
+	// retrying a refused registry) only counts up.
 	report := func(v sandbox.Violation) {
+		if v.Count < 1 {
+			v.Count = 1
+		}
 		mu.Lock()
+		for i := range seen {
+			if seen[i].Same(v) {
+				seen[i].Count += v.Count
+				mu.Unlock()
+				return
+			}
+		}
 		seen = append(seen, v)
 		mu.Unlock()
 		if req.OnViolation != nil {
@@ -102,17 +114,21 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		Dir:             r.SocketDir,
 		Logger:          logger,
 		OnDecision: func(d proxy.Decision) {
-			if d.Action != "deny" {
-				return
+			if d.Action != proxy.ActionDeny {
+				return // an unreachable allowed host is no violation
 			}
-			report(sandbox.Violation{
+			v := sandbox.Violation{
 				RunID:   req.RunID,
 				Command: label,
 				Kind:    sandbox.KindNet,
 				Target:  d.Target(),
 				Rule:    d.Rule,
 				Time:    d.Time,
-			})
+			}
+			if cause := d.Cause(); d.Rule.IsDefault() && cause != "default" {
+				v.Reason = cause
+			}
+			report(v)
 		},
 	})
 	if err != nil {
