@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,11 +21,11 @@ type Credential struct {
 type Credentials interface {
 	// Fill returns the credential for the remote (protocol, host with
 	// port, path), ok false when the helpers know none.
+	//
+	// There is no approve or reject, as git itself has: a helper like
+	// store rewrites its file (by rename) on either, and a file the
+	// sandbox sees masked must not be replaced under it during a run.
 	Fill(ctx context.Context, protocol, host, path, user string) (Credential, bool, error)
-	// Approve and Reject tell the helpers a credential worked or did not,
-	// as git itself does.
-	Approve(ctx context.Context, protocol, host, path string, c Credential)
-	Reject(ctx context.Context, protocol, host, path string, c Credential)
 }
 
 // HostCredentials runs the host's own `git credential`, so whatever helper
@@ -105,7 +104,7 @@ func (h HostCredentials) run(ctx context.Context, action string, input string) (
 	return out.Bytes(), nil
 }
 
-func credentialInput(protocol, host, path, user string, c *Credential) (string, error) {
+func credentialInput(protocol, host, path, user string) (string, error) {
 	var b strings.Builder
 	for _, kv := range [][2]string{{"protocol", protocol}, {"host", host}, {"path", path}, {"username", user}} {
 		if kv[1] == "" {
@@ -116,12 +115,6 @@ func credentialInput(protocol, host, path, user string, c *Credential) (string, 
 		}
 		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
 	}
-	if c != nil {
-		if strings.ContainsAny(c.Password, "\x00\n") {
-			return "", errors.New("credential password holds a newline or NUL")
-		}
-		fmt.Fprintf(&b, "password=%s\n", c.Password)
-	}
 	b.WriteString("\n")
 	return b.String(), nil
 }
@@ -129,7 +122,7 @@ func credentialInput(protocol, host, path, user string, c *Credential) (string, 
 // Fill asks the helpers. No credential is not an error: a public remote
 // needs none.
 func (h HostCredentials) Fill(ctx context.Context, protocol, host, path, user string) (Credential, bool, error) {
-	in, err := credentialInput(protocol, host, path, user, nil)
+	in, err := credentialInput(protocol, host, path, user)
 	if err != nil {
 		return Credential{}, false, err
 	}
@@ -153,21 +146,6 @@ func (h HostCredentials) Fill(ctx context.Context, protocol, host, path, user st
 		return Credential{}, false, nil
 	}
 	return c, true, nil
-}
-
-func (h HostCredentials) Approve(ctx context.Context, protocol, host, path string, c Credential) {
-	h.tell(ctx, "approve", protocol, host, path, c)
-}
-
-func (h HostCredentials) Reject(ctx context.Context, protocol, host, path string, c Credential) {
-	h.tell(ctx, "reject", protocol, host, path, c)
-}
-
-func (h HostCredentials) tell(ctx context.Context, action, protocol, host, path string, c Credential) {
-	in, err := credentialInput(protocol, host, path, c.Username, &c)
-	if err == nil {
-		_, _ = h.run(ctx, action, in)
-	}
 }
 
 // limitedBuffer keeps at most max bytes and remembers it was cut.

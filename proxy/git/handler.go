@@ -58,11 +58,10 @@ type Handler struct {
 }
 
 type credState struct {
-	mu       sync.Mutex
-	tried    bool
-	ok       bool
-	approved bool
-	c        Credential
+	mu    sync.Mutex
+	tried bool
+	ok    bool
+	c     Credential
 }
 
 const (
@@ -447,9 +446,7 @@ func (h *Handler) forward(ctx context.Context, w http.ResponseWriter, r *http.Re
 		cs.mu.Lock()
 		switch {
 		case have:
-			// It was sent and refused.
-			h.Credentials.Reject(ctx, remote.Scheme, credHost, remote.Path, cs.c)
-			cs.ok = false
+			cs.ok = false // it was sent and refused
 		case !cs.tried:
 			cs.tried = true
 			c, ok, ferr := h.Credentials.Fill(ctx, remote.Scheme, credHost, remote.Path, remote.User)
@@ -468,7 +465,6 @@ func (h *Handler) forward(ctx context.Context, w http.ResponseWriter, r *http.Re
 		if resp, err = send(true); err == nil && resp.StatusCode == http.StatusUnauthorized {
 			resp.Body.Close()
 			cs.mu.Lock()
-			h.Credentials.Reject(ctx, remote.Scheme, credHost, remote.Path, cs.c)
 			cs.ok = false
 			cs.mu.Unlock()
 			refuse(w, http.StatusForbidden, "cordon: "+remote.URL+" refused the host's credential")
@@ -484,14 +480,6 @@ func (h *Handler) forward(ctx context.Context, w http.ResponseWriter, r *http.Re
 		refuse(w, http.StatusBadGateway, fmt.Sprintf("cordon: %s answered %d (a redirect to %s): cordon does not follow redirects with your credential",
 			remote.URL, resp.StatusCode, clip(resp.Header.Get("Location"))))
 		return
-	}
-	if resp.StatusCode/100 == 2 {
-		cs.mu.Lock()
-		if cs.ok && !cs.approved {
-			cs.approved = true
-			h.Credentials.Approve(ctx, remote.Scheme, credHost, remote.Path, cs.c)
-		}
-		cs.mu.Unlock()
 	}
 	for _, k := range returned {
 		if v := resp.Header.Values(k); len(v) > 0 {
