@@ -167,6 +167,7 @@ func applyAll(p *Policy, f *File) {
 	}
 	p.Env.Pass = append(p.Env.Pass, f.Env.Pass...)
 	p.Env.Set = append(p.Env.Set, f.Env.Set...)
+	applyGit(p, f)
 	mergeLimits(p, f)
 }
 
@@ -214,6 +215,7 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 			p.Env.Set = append(p.Env.Set, e)
 		}
 	}
+	applyGitUntrusted(p, user, ws)
 	mergeLimits(p, ws)
 }
 
@@ -256,7 +258,7 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 	if ws.HasUnknown && ws.Network.Unknown == UnknownAsk && user != nil && user.HasUnknown && user.Network.Unknown == UnknownDeny {
 		out = append(out, Widening{Kind: "net", Target: "unknown = \"ask\" (your defaults say deny)", Source: ws.Network.UnknownSource})
 	}
-	return out
+	return append(out, gitWidenings(p, user, ws)...)
 }
 
 // widensWrite: an allow_write reaching outside every workspace folder

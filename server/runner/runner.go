@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/proxy"
+	gitproxy "github.com/cordon-dev/cordon/proxy/git"
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/workspace"
 )
@@ -117,11 +118,15 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 			if d.Action != proxy.ActionDeny {
 				return // an unreachable allowed host is no violation
 			}
+			target := d.Target()
+			if d.Git != "" {
+				target = d.Git
+			}
 			v := sandbox.Violation{
 				RunID:   req.RunID,
 				Command: label,
 				Kind:    sandbox.KindNet,
-				Target:  d.Target(),
+				Target:  target,
 				Rule:    d.Rule,
 				Time:    d.Time,
 			}
@@ -140,7 +145,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		Policy:  pol,
 		Argv:    req.Argv,
 		Dir:     req.Dir,
-		Env:     req.Env,
+		Env:     gitproxy.Env(req.Env, pol.Git.Remotes),
 		Stdin:   req.Stdin,
 		Stdout:  req.Stdout,
 		Stderr:  req.Stderr,
