@@ -46,6 +46,11 @@ type Options struct {
 	OutputLimit int
 	// Environ is the environment runs start from; default os.Environ().
 	Environ []string
+
+	// outputRetained, when set, hears the most output bytes a run's pump
+	// held at once (waiting or being sent), when the run ends: the tests
+	// bound the server's own memory with it, not the process heap's.
+	outputRetained func(runID string, peak int)
 }
 
 // ExitError is how Serve ends when the process should exit non-zero: an
