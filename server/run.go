@@ -15,6 +15,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/server/control"
 	"github.com/cordon-dev/cordon/server/runner"
 )
 
@@ -35,9 +36,13 @@ type runResult struct {
 	Violations []sandbox.Violation `json:"violations"`
 }
 
+// runInfo is one entry of the runs registry sandbox/status lists: the
+// editor's own runs and those routed through the control socket.
 type runInfo struct {
 	id, label, dir string
 	started        time.Time
+	origin         string // who started it: control.OriginEditor, OriginCLI, OriginMCP, OriginShell
+	pid            int    // the routed client's process; 0 for the editor's own
 }
 
 func invalid(format string, args ...any) error {
@@ -157,7 +162,7 @@ func (s *server) run(ctx context.Context, p runParams) (*runResult, error) {
 	runID := "run-" + strconv.FormatInt(s.runSeq.Add(1), 10)
 
 	s.mu.Lock()
-	s.runs[runID] = &runInfo{id: runID, label: label, dir: dir, started: time.Now()}
+	s.runs[runID] = &runInfo{id: runID, label: label, dir: dir, started: time.Now(), origin: control.OriginEditor}
 	progress := s.client.workDoneProgress
 	s.mu.Unlock()
 	defer func() {
