@@ -22,6 +22,7 @@ const usage = `usage:
   cordon run [-w DIR] [--policy FILE] [--json] -- COMMAND [ARG...]
   cordon run [-w DIR] [--policy FILE] [--json] -c 'SHELL STRING'
   cordon lsp                      JSON-RPC (LSP base protocol) over stdio
+  cordon mcp [-w DIR]             Model Context Protocol server over stdio (tools run, status, explain)
   cordon check [FILE]             validate a policy file
   cordon explain [-w DIR]         the effective policy, rule by rule
   cordon doctor                   what this machine supports
@@ -55,6 +56,8 @@ func run(args []string) int {
 		return cmdRun(ctx, logger, rest)
 	case "lsp":
 		return cmdLSP(ctx, logger, rest)
+	case "mcp":
+		return cmdMCP(ctx, logger, rest)
 	case "check":
 		return cmdCheck(rest)
 	case "explain":
