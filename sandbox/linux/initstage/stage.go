@@ -46,6 +46,7 @@ type Config struct {
 	Processes int    `json:"nproc,omitempty"`
 	Self      string `json:"self,omitempty"`  // the cordon binary as seen inside, for `cordon connect`
 	Guard     bool   `json:"guard,omitempty"` // the observer makes every new name (seccomp.ObserverOptions)
+	TTY       bool   `json:"tty,omitempty"`   // standard input is the run's own pty: make it the controlling terminal
 }
 
 // Encode is the form Config takes on the stage's command line.
@@ -128,6 +129,20 @@ func Main(args []string) int {
 	// The command inherits none of cordon's descriptors.
 	for fd := FDSeccomp; fd <= FDImage; fd++ {
 		unix.CloseOnExec(fd)
+	}
+	if cfg.TTY {
+		// bwrap's --new-session put the sandbox in a session of its own
+		// (led by its pid 1) with no controlling terminal. A session of
+		// the command's own gets the run's pty as that terminal, so the
+		// shell has job control and ^C reaches its foreground job.
+		if _, err := unix.Setsid(); err != nil {
+			fmt.Fprintln(os.Stderr, "cordon: init: a session for the terminal:", err)
+			return 125
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "cordon: init: the terminal:", err)
+			return 125
+		}
 	}
 	path, err := lookPath(argv[0], env)
 	if err != nil {
