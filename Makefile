@@ -36,6 +36,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags cordon_init_image ./sandbox/linux/initimage ./cmd/cordon
+	@# The macOS backend is built and vetted for both Mac architectures
+	@# (its profiles are tested on Linux; see sandbox/darwin).
+	for arch in arm64 amd64; do \
+	  GOOS=darwin GOARCH=$$arch $(GO) build ./... && GOOS=darwin GOARCH=$$arch $(GO) vet ./... || exit 1; \
+	done
 
 unit: build
 	$(GO) test -race -count=1 -timeout 12m ./...
