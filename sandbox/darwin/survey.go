@@ -30,6 +30,10 @@ func Survey(p *workspace.Policy) Found {
 		for _, r := range list {
 			if g := ruleGlob(r, p.Root); !workspace.HasGlob(g) {
 				literal = append(literal, g)
+			} else if !workspace.HasGlob(r.Path) {
+				// A slash-less name (".env"): at least its link at the
+				// root is followed.
+				literal = append(literal, r.Path)
 			}
 		}
 	}
