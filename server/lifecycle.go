@@ -157,6 +157,9 @@ type runStatus struct {
 	Command string `json:"command"`
 	Cwd     string `json:"cwd"`
 	Started string `json:"started"`
+	// Background: started with background: true; it lives until
+	// sandbox/stop, its exit or the server's end.
+	Background bool `json:"background,omitempty"`
 }
 
 type folderStatus struct {
@@ -189,7 +192,7 @@ func (s *server) status() status {
 	}
 	s.mu.Lock()
 	for _, r := range s.runs {
-		st.Runs = append(st.Runs, runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z")})
+		st.Runs = append(st.Runs, runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z"), Background: r.background})
 	}
 	s.mu.Unlock()
 	sort.Slice(st.Runs, func(i, j int) bool { return st.Runs[i].Started < st.Runs[j].Started })
