@@ -43,14 +43,15 @@ func Load(opts LoadOptions) (*Policy, error) {
 	}
 	d := opts.Dirs
 	p := &Policy{
-		Root:      root,
-		Folders:   folders(root, opts.Folders),
-		Home:      d.Home,
-		File:      file,
-		UserFile:  d.UserFile(),
-		StateDir:  d.StateDir,
-		ConfigDir: d.ConfigDir,
-		Trusted:   true,
+		Root:       root,
+		Folders:    folders(root, opts.Folders),
+		Home:       d.Home,
+		File:       file,
+		UserFile:   d.UserFile(),
+		StateDir:   d.StateDir,
+		ConfigDir:  d.ConfigDir,
+		RuntimeDir: d.RuntimeDir,
+		Trusted:    true,
 	}
 	p.Network.Unknown = UnknownAsk
 	for _, c := range CredentialPaths(d) {
@@ -289,7 +290,7 @@ func widensWrite(p *Policy, user *File, r PathRule) bool {
 // re-opens it. A glob counts from its literal base, and a symlink from
 // where it points.
 func widensRead(p *Policy, user *File, r PathRule) bool {
-	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir})
+	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir, RuntimeDir: p.RuntimeDir})
 	if user != nil {
 		closed = append(closed, pathsOf(user.Filesystem.DenyRead)...)
 	}

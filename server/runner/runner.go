@@ -34,6 +34,9 @@ type Request struct {
 	Stdout, Stderr io.Writer
 
 	Timeout time.Duration
+	// TTY: the three streams are the slave of a pty made for this run
+	// (see sandbox.Spec.TTY).
+	TTY bool
 
 	// Approver decides unknown hosts; nil denies them.
 	Approver proxy.Approver
@@ -152,6 +155,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		Timeout: req.Timeout,
 		Network: &sandbox.Network{ProxySocket: sess.SocketPath(), MirrorPorts: MirrorPorts(pol), Serve: sess.ServeConn},
 		Label:   label,
+		TTY:     req.TTY,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
