@@ -81,7 +81,7 @@ func newEnvAs(t *testing.T, u *testUser) *env {
 	t.Helper()
 	base := sandboxtest.Dir(t, nil)
 	e := &env{t: t, home: filepath.Join(base, "home"), ws: filepath.Join(base, "ws"), user: u}
-	for _, d := range []string{e.home, e.ws} {
+	for _, d := range []string{e.home, e.ws, filepath.Join(e.home, ".run")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -108,6 +108,7 @@ func (e *env) environ() []string {
 		"HOME=" + e.home,
 		"XDG_CONFIG_HOME=" + filepath.Join(e.home, ".config"),
 		"XDG_STATE_HOME=" + filepath.Join(e.home, ".local", "state"),
+		"XDG_RUNTIME_DIR=" + filepath.Join(e.home, ".run"),
 		"PATH=" + os.Getenv("PATH"),
 		"LANG=C",
 	}, e.extra...)

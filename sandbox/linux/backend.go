@@ -239,6 +239,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
 	}
+	cfg.TTY = spec.TTY
 	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
