@@ -67,6 +67,7 @@ type env struct {
 	ws    string
 	extra []string
 	user  *testUser // nil: run as the test's own user
+	wrap  []string  // a command cordon runs under (its argv before cordon's)
 }
 
 func newEnv(t *testing.T) *env { return newEnvAs(t, nil) }
@@ -130,6 +131,9 @@ type result struct {
 func (e *env) cordon(stdin string, args ...string) result {
 	e.t.Helper()
 	cmd := exec.Command(cordonBin, args...)
+	if len(e.wrap) > 0 {
+		cmd = exec.Command(e.wrap[0], append(append(e.wrap[1:len(e.wrap):len(e.wrap)], cordonBin), args...)...)
+	}
 	cmd.Dir = e.ws
 	cmd.Env = e.environ()
 	cmd.Stdin = strings.NewReader(stdin)

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -249,13 +250,18 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	defer envFile.Close()
 	cfg.Env, extra = 3+len(extra), append(extra, envFile)
+	setup, err := newSetupLog(spec.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
 		InitConfig: cfg.Encode(), Argv: spec.Argv,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = sandbox.HostEnv()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, setup.bwrap
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
@@ -263,11 +269,13 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	// bwrap dies with us (Pdeathsig), and takes the sandbox with it
 	// (--die-with-parent; its PID namespace ends with its init).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	setup.started()
+	if err != nil {
 		hostEnd.Close()
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger}
+	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -365,7 +373,9 @@ func shortHash(s string) string {
 type process struct {
 	cmd      *exec.Cmd
 	ph       *supervisor.Placeholders
-	reaper   *os.File // closing it lets the run's reaper finish
+	setup    *setupLog
+	stderr   io.Writer // the command's
+	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
 	timer    *time.Timer
 	done     chan struct{}
@@ -412,10 +422,16 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		p.mu.Lock()
 		res.TimedOut = p.timedOut
+		killed := p.killed
 		if p.killed && res.Signal == 0 && res.ExitCode == 0 {
 			res.Signal, res.ExitCode = int(syscall.SIGKILL), 128+int(syscall.SIGKILL)
 		}
 		p.mu.Unlock()
+		// A run killed before it started is a killed run, not a failed set-up.
+		if err := p.setup.finish(p.bridge.handedOff() || killed || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
+			p.err = err
+			return
+		}
 		if err := p.bridge.failure(); err != nil && res.ExitCode == 125 {
 			p.err = err
 			return

@@ -34,6 +34,7 @@ type bridge struct {
 	stopCapture []func()
 	obs         *supervisor.Observer
 	ready       chan struct{} // closed once the hand-off is handled
+	reached     bool          // the init stage sent its hand-off (set before ready closes)
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -60,6 +61,7 @@ func (b *bridge) receive() {
 	if err != nil || n == 0 {
 		return // the init died before the hand-off; Wait reports its status
 	}
+	b.reached = true
 	var fds []int
 	if oobn > 0 {
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
@@ -175,6 +177,13 @@ func (b *bridge) fail(err error) {
 	b.mu.Lock()
 	b.err = err
 	b.mu.Unlock()
+}
+
+// handedOff says whether the init stage reached the hand-off, that is,
+// whether the sandbox was set up. Call it once the sandbox is gone.
+func (b *bridge) handedOff() bool {
+	<-b.ready
+	return b.reached
 }
 
 func (b *bridge) failure() error {
