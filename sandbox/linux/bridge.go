@@ -34,7 +34,7 @@ type bridge struct {
 	stopCapture []func()
 	obs         *supervisor.Observer
 	ready       chan struct{} // closed once the hand-off is handled
-	reached     bool          // the init stage sent its hand-off (set before ready closes)
+	reached     bool          // the init stage handed off, set up (set before ready closes)
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -61,7 +61,6 @@ func (b *bridge) receive() {
 	if err != nil || n == 0 {
 		return // the init died before the hand-off; Wait reports its status
 	}
-	b.reached = true
 	var fds []int
 	if oobn > 0 {
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
@@ -79,6 +78,7 @@ func (b *bridge) receive() {
 		closeFDs(fds)
 		return
 	}
+	b.reached = true
 	obsFD := -1
 	if h.Observer && len(fds) > 0 {
 		obsFD = fds[len(fds)-1]
