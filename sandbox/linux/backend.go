@@ -250,7 +250,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	defer envFile.Close()
 	cfg.Env, extra = 3+len(extra), append(extra, envFile)
-	setup, err := newSetupLog(spec.Stderr)
+	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
 	if err != nil {
 		return nil, fmt.Errorf("stderr: %w", err)
 	}
@@ -261,7 +261,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = sandbox.HostEnv()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, setup.bwrap
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, setup.stdout, setup.bwrap
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
@@ -387,6 +387,9 @@ type process struct {
 	mu       sync.Mutex
 	timedOut bool
 	killed   bool
+	// signalled: a signal was sent (it may have ended the run before the
+	// command started, which is no failed set-up).
+	signalled bool
 }
 
 func (p *process) Wait() (*sandbox.Result, error) {
@@ -422,13 +425,13 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		p.mu.Lock()
 		res.TimedOut = p.timedOut
-		killed := p.killed
+		interrupted := p.killed || p.signalled
 		if p.killed && res.Signal == 0 && res.ExitCode == 0 {
 			res.Signal, res.ExitCode = int(syscall.SIGKILL), 128+int(syscall.SIGKILL)
 		}
 		p.mu.Unlock()
-		// A run killed before it started is a killed run, not a failed set-up.
-		if err := p.setup.finish(p.bridge.handedOff() || killed || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
+		// A run killed or signalled before it started is no failed set-up.
+		if err := p.setup.finish(p.bridge.handedOff() || interrupted || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
 			p.err = err
 			return
 		}
@@ -445,6 +448,9 @@ func (p *process) Wait() (*sandbox.Result, error) {
 // (SIGKILL, or a command not yet or no longer there: to bwrap, which ends
 // the whole run).
 func (p *process) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	p.signalled = true
+	p.mu.Unlock()
 	return signalCommand(p.cmd.Process, sig)
 }
 

@@ -22,8 +22,9 @@ import (
 // the stage puts on 2 once the sandbox is set up: the command gets the
 // caller's stderr itself (a terminal stays a terminal).
 type setupLog struct {
-	bwrap   *os.File // bwrap's stderr: the write end of the pipe
-	command *os.File // the command's stderr, passed to the stage
+	bwrap   *os.File  // bwrap's stderr: the write end of the pipe
+	command *os.File  // the command's stderr, passed to the stage
+	stdout  io.Writer // what bwrap's stdout must be: the caller's, or command when both are one writer
 	// closeAfterStart are this process's copies of what the children hold.
 	closeAfterStart []*os.File
 	text            bytes.Buffer
@@ -33,8 +34,8 @@ type setupLog struct {
 // maxSetupLog bounds what is kept of bwrap's own messages.
 const maxSetupLog = 64 << 10
 
-func newSetupLog(stderr io.Writer) (*setupLog, error) {
-	s := &setupLog{read: make(chan struct{}), copied: make(chan struct{})}
+func newSetupLog(stdout, stderr io.Writer) (*setupLog, error) {
+	s := &setupLog{read: make(chan struct{}), copied: make(chan struct{}), stdout: stdout}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -67,6 +68,12 @@ func newSetupLog(stderr io.Writer) (*setupLog, error) {
 		}
 		s.command = cw
 		s.closeAfterStart = append(s.closeAfterStart, cw)
+		if sameWriter(stdout, stderr) {
+			// One writer for both (as os/exec does): one pipe, so the
+			// writer is never written from two goroutines and the
+			// order of the command's writes is kept.
+			s.stdout = cw
+		}
 		go func() {
 			defer close(s.copied)
 			defer cr.Close()
@@ -105,6 +112,12 @@ func (s *setupLog) finish(handedOff bool, stderr io.Writer, exitCode int) error 
 		io.WriteString(stderr, text)
 	}
 	return nil
+}
+
+// sameWriter is a == b, false for writers that are not comparable.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() { _ = recover() }()
+	return a == b
 }
 
 type limitedBuffer struct {
