@@ -43,14 +43,15 @@ func Load(opts LoadOptions) (*Policy, error) {
 	}
 	d := opts.Dirs
 	p := &Policy{
-		Root:      root,
-		Folders:   folders(root, opts.Folders),
-		Home:      d.Home,
-		File:      file,
-		UserFile:  d.UserFile(),
-		StateDir:  d.StateDir,
-		ConfigDir: d.ConfigDir,
-		Trusted:   true,
+		Root:       root,
+		Folders:    folders(root, opts.Folders),
+		Home:       d.Home,
+		File:       file,
+		UserFile:   d.UserFile(),
+		StateDir:   d.StateDir,
+		ConfigDir:  d.ConfigDir,
+		RuntimeDir: d.RuntimeDir,
+		Trusted:    true,
 	}
 	p.Network.Unknown = UnknownAsk
 	for _, c := range CredentialPaths(d) {
@@ -167,6 +168,7 @@ func applyAll(p *Policy, f *File) {
 	}
 	p.Env.Pass = append(p.Env.Pass, f.Env.Pass...)
 	p.Env.Set = append(p.Env.Set, f.Env.Set...)
+	applyGit(p, f)
 	mergeLimits(p, f)
 }
 
@@ -214,6 +216,7 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 			p.Env.Set = append(p.Env.Set, e)
 		}
 	}
+	applyGitUntrusted(p, user, ws)
 	mergeLimits(p, ws)
 }
 
@@ -256,7 +259,7 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 	if ws.HasUnknown && ws.Network.Unknown == UnknownAsk && user != nil && user.HasUnknown && user.Network.Unknown == UnknownDeny {
 		out = append(out, Widening{Kind: "net", Target: "unknown = \"ask\" (your defaults say deny)", Source: ws.Network.UnknownSource})
 	}
-	return out
+	return append(out, gitWidenings(p, user, ws)...)
 }
 
 // widensWrite: an allow_write reaching outside every workspace folder
@@ -287,7 +290,7 @@ func widensWrite(p *Policy, user *File, r PathRule) bool {
 // re-opens it. A glob counts from its literal base, and a symlink from
 // where it points.
 func widensRead(p *Policy, user *File, r PathRule) bool {
-	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir})
+	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir, RuntimeDir: p.RuntimeDir})
 	if user != nil {
 		closed = append(closed, pathsOf(user.Filesystem.DenyRead)...)
 	}

@@ -193,10 +193,13 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		stopReaper()
 		return nil, err
 	}
-	if pl.Missing, err = ph.Create(pl.Missing); err != nil {
+	covered, uncovered, err := ph.Create(pl.Missing, pl.Writable)
+	if err != nil {
 		stopReaper()
 		return nil, err
 	}
+	pl.Missing = covered
+	pl.guard(uncovered)
 	// From here on, every failure must release the placeholders.
 	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
 	if err != nil {
@@ -237,6 +240,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
 	}
+	cfg.TTY = spec.TTY
 	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)

@@ -33,6 +33,27 @@ type plan struct {
 	// cannot cover names that do not exist, so the observer makes every
 	// new name itself and refuses these (see guard.go).
 	Guarded []workspace.PathRule
+	// missingRule is the rule behind each Missing entry (the zero Source:
+	// a protected name), for guarding the ones no placeholder can cover.
+	missingRule map[string]workspace.Source
+}
+
+// guard makes the guard enforce missing paths no placeholder covers
+// (see supervisor.Placeholders.Create).
+func (pl *plan) guard(uncovered []string) {
+	for _, m := range uncovered {
+		pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: filepath.Clean(m), Source: pl.missingRule[m]})
+	}
+}
+
+// addMissing lists a missing path ("/"-suffixed: a directory) to cover,
+// and the rule that asks for it.
+func (pl *plan) addMissing(path string, src workspace.Source) {
+	if _, ok := pl.missingRule[path]; ok {
+		return
+	}
+	pl.missingRule[path] = src
+	pl.Missing = append(pl.Missing, path)
 }
 
 // judge is what the host-side supervisor needs of the plan: where the
@@ -50,7 +71,7 @@ func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
 
 // buildPlan resolves the policy against the filesystem as it is now.
 func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
-	pl := &plan{TempDir: tempDir}
+	pl := &plan{TempDir: tempDir, missingRule: map[string]workspace.Source{}}
 
 	// Writable: the workspace folders, allow_write, the private temp dir.
 	var writable []string
@@ -115,7 +136,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			ro = append(ro, r.Path)
 		case supervisor.UnderAny(r.Path, pl.Writable):
 			if exists(filepath.Dir(r.Path)) {
-				pl.Missing = append(pl.Missing, r.Path)
+				pl.addMissing(r.Path, r.Source)
 			} else {
 				pl.Guarded = append(pl.Guarded, r) // no placeholder without a parent
 			}
@@ -130,7 +151,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		}
 	}
 	ro = append(ro, gitdirProtected(p.Folders)...)
-	pl.ReadOnly = onlyUnderWritable(dedupe(ro), pl.Writable)
+	pl.ReadOnly = pl.linkFree(onlyUnderWritable(dedupe(ro), pl.Writable), p.Filesystem.DenyWrite)
 
 	// Missing protected names: at each folder root, and in $HOME when it
 	// is writable.
@@ -157,13 +178,25 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			if strings.HasSuffix(name, "/") {
 				path += "/"
 			}
-			pl.Missing = append(pl.Missing, path)
+			pl.addMissing(path, workspace.Source{})
 		}
 	}
 	if p.File != "" && !exists(p.File) && supervisor.UnderAny(p.File, pl.Writable) {
-		pl.Missing = append(pl.Missing, p.File)
+		pl.addMissing(p.File, workspace.Source{})
 	}
-	pl.Missing = dedupeExact(pl.Missing)
+	// cordon's own directories, where the user keeps them in a writable
+	// place: a config directory made from inside would hold the user's
+	// defaults at the next run, trusted as theirs, and a state directory a
+	// trust store. Existing ones are hidden (credential set).
+	for _, d := range []string{p.ConfigDir, p.StateDir} {
+		switch {
+		case d == "" || exists(d) || !supervisor.UnderAny(d, pl.Writable):
+		case exists(filepath.Dir(d)):
+			pl.addMissing(d+"/", workspace.Source{})
+		default:
+			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: d}) // no placeholder without a parent
+		}
+	}
 
 	// Pin .git directories so they cannot be renamed away and recreated
 	// without their protected hooks and config.
@@ -223,6 +256,32 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	}
 	pl.Reopened = dedupe(pl.Reopened)
 	return pl, nil
+}
+
+// linkFree keeps the read-only paths that lie beneath their writable
+// root through no symbolic link. A bind follows links, so a path with one
+// on the way (a repository's "x -> ../../outside" under a rule for x/f,
+// or a protected name that is itself a link) would cover the link's
+// target, and the name the rule is about stays free to be removed and
+// made again: those are left to the guard, which refuses making them.
+func (pl *plan) linkFree(ro []string, denyWrite []workspace.PathRule) []string {
+	out := ro[:0]
+	for _, p := range ro {
+		root := supervisor.InnermostRoot(p, pl.Writable)
+		if root == "" || supervisor.LinkFree(root, p) == nil {
+			out = append(out, p)
+			continue
+		}
+		var src workspace.Source
+		for _, r := range denyWrite {
+			if supervisor.Within(r.Path, p) || workspace.Match(r.Path, p) {
+				src = r.Source
+				break
+			}
+		}
+		pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: p, Source: src})
+	}
+	return out
 }
 
 // protectedPatterns are the glob patterns of existing protected paths at
@@ -340,18 +399,6 @@ func dedupe(in []string) []string {
 	var out []string
 	for _, s := range in {
 		s = filepath.Clean(s)
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func dedupeExact(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
 		if !seen[s] {
 			seen[s] = true
 			out = append(out, s)

@@ -296,11 +296,20 @@ func openFlags(req *netinside.Notif) int {
 	return 0
 }
 
+// nameMode is the permission bits of a name the guard makes: the
+// caller's mode under its umask, never setuid or setgid. Whoever runs
+// cordon, a file made inside must not carry them: as root, uid 0 inside
+// is uid 0 outside, and a setuid copy of a shell left in the workspace
+// would be a root shell for every local user.
+func nameMode(mode, umask uint32) uint32 {
+	return mode &^ umask & 0o1777
+}
+
 // perform does the call. It returns a descriptor to install in the
 // caller (opens), or the call's result and errno.
 func (g *guardCall) perform() (fd int, val int64, errno unix.Errno) {
 	r := g.req
-	mode := func(arg int) uint32 { return uint32(r.Args[arg]) &^ g.callerUmask() & 0o7777 }
+	mode := func(arg int) uint32 { return nameMode(uint32(r.Args[arg]), g.callerUmask()) }
 	switch r.Nr {
 	case unix.SYS_OPEN:
 		return g.open(g.paths[0], openFlags(r), func() uint32 { return mode(2) })

@@ -57,6 +57,7 @@ type Config struct {
 	// NoSocketNames: bind() of a pathname unix socket fails (the policy
 	// allows no unix socket); see forbidSocketNames.
 	NoSocketNames bool `json:"nosock,omitempty"`
+	TTY           bool `json:"tty,omitempty"` // standard input is the run's own pty: make it the controlling terminal
 }
 
 // EncodeEnv is the form the command's environment takes in Config.Env's
@@ -187,6 +188,20 @@ func Main(args []string) int {
 	if cfg.NoSocketNames {
 		if err := forbidSocketNames(); err != nil {
 			return fail(err)
+		}
+	}
+	if cfg.TTY {
+		// bwrap's --new-session put the sandbox in a session of its own
+		// (led by its pid 1) with no controlling terminal. A session of
+		// the command's own gets the run's pty as that terminal, so the
+		// shell has job control and ^C reaches its foreground job.
+		if _, err := unix.Setsid(); err != nil {
+			fmt.Fprintln(os.Stderr, "cordon: init: a session for the terminal:", err)
+			return 125
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "cordon: init: the terminal:", err)
+			return 125
 		}
 	}
 	path, err := lookPath(argv[0], env)
