@@ -107,7 +107,7 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 		cfg: cfg, dir: dir, ln: ln, ctx: sctx, cancel: cancel, logger: cfg.Logger,
 		conns: map[net.Conn]bool{}, closeDone: make(chan struct{}),
 	}
-	s.dec = &decider{cfg: &s.cfg, always: map[string]bool{}, inflight: map[string]*askCall{}}
+	s.dec = &decider{cfg: &s.cfg, answered: map[string]answered{}, inflight: map[string]*askCall{}}
 	s.http = newHTTPFront(s)
 	s.git = newGitFront(s)
 	s.wg.Add(1)
@@ -150,6 +150,14 @@ func (s *Session) decide(host string, port int) (target, Decision) {
 	t, d := s.dec.decide(s.ctx, host, port)
 	s.record(d)
 	return t, d
+}
+
+// unreachable records that the destination d allowed did not answer, and
+// returns that decision.
+func (s *Session) unreachable(d Decision, err error) Decision {
+	d.Time, d.Action, d.Reason, d.Error = time.Now(), ActionUnreachable, "unanswered", err.Error()
+	s.record(d)
+	return d
 }
 
 // Close stops listening, ends every connection and removes the socket
