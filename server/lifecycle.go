@@ -102,7 +102,7 @@ func (s *server) initialize(params json.RawMessage) (any, error) {
 		"capabilities": map[string]any{
 			"codeActionProvider": map[string]any{"codeActionKinds": []string{"quickfix"}},
 			"executeCommandProvider": map[string]any{
-				"commands": []string{cmdRun, cmdStatus, cmdReload},
+				"commands": append([]string{cmdRun, cmdStatus, cmdReload}, editorCommands...),
 			},
 			"workspace": map[string]any{
 				"workspaceFolders": map[string]any{"supported": true},
@@ -160,11 +160,25 @@ type runStatus struct {
 }
 
 type folderStatus struct {
-	Root       string `json:"root"`
-	PolicyFile string `json:"policyFile"`
-	PolicyHash string `json:"policyHash"`
-	Trusted    bool   `json:"trusted"`
-	Error      string `json:"error,omitempty"`
+	Root string `json:"root"`
+	// PolicyFile is null when the folder has no .sandbox.toml (the
+	// defaults apply); Trusted is then false: there is nothing trusted.
+	PolicyFile *string `json:"policyFile"`
+	PolicyHash string  `json:"policyHash"`
+	Trusted    bool    `json:"trusted"`
+	Error      string  `json:"error,omitempty"`
+	// LastGood: the file on disk is invalid (Error says why) and the last
+	// good policy is the one in force.
+	LastGood bool `json:"lastGood,omitempty"`
+	// Untrusted lists what the file widens that is not in force until its
+	// content is trusted.
+	Untrusted []widening `json:"untrusted,omitempty"`
+}
+
+type widening struct {
+	Kind   string `json:"kind"`
+	Target string `json:"target"`
+	Line   int    `json:"line"`
 }
 
 type status struct {
@@ -221,6 +235,9 @@ func (s *server) executeCommand(ctx context.Context, params json.RawMessage) (an
 			f.reload()
 		}
 		return s.status(), nil
+	}
+	if res, ok, err := s.editorCommand(p.Command, p.Arguments); ok {
+		return res, err
 	}
 	return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "unknown command %q", p.Command)
 }

@@ -150,6 +150,7 @@ func (s *server) run(ctx context.Context, p runParams) (*runResult, error) {
 		f.mu.Unlock()
 		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidRequest, "sandbox/run: the policy of %s is invalid, nothing run: %s", f.root, reason)
 	}
+	s.offerTrust(f)
 	label := p.Label
 	if label == "" {
 		label = sandbox.CommandLine(argv)
