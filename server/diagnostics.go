@@ -116,7 +116,14 @@ func (d *diagStore) collect(changed map[protocol.DocumentURI]bool) []uriDiags {
 			groups = append(groups, g)
 		}
 		sort.Strings(groups)
+		live := false
 		for _, g := range groups {
+			live = live || strings.HasPrefix(g, "live:")
+		}
+		for _, g := range groups {
+			if live && strings.HasPrefix(g, "policy:") {
+				continue // the text being edited stands in for the file on disk
+			}
 			all = append(all, d.byURI[u][g]...)
 		}
 		if len(all) == 0 {
@@ -168,7 +175,11 @@ func (s *server) publishPolicy(f *folder, files []string, ds []workspace.Diagnos
 // policyRange converts 1-based line/column (bytes) to an LSP range (0-based,
 // UTF-16), ending at the end of the line when the end is unknown.
 func policyRange(file string, d workspace.Diagnostic) protocol.Range {
-	lines := readLines(file)
+	return rangeIn(readLines(file), d)
+}
+
+// rangeIn is policyRange over the file's lines.
+func rangeIn(lines []string, d workspace.Diagnostic) protocol.Range {
 	pos := func(line, col int) protocol.Position {
 		if line < 1 {
 			line = 1

@@ -56,6 +56,7 @@ func (f *folder) reload() {
 	p, err := workspace.Load(workspace.LoadOptions{Root: f.root, Folders: f.others, Dirs: f.dirs})
 	if err != nil {
 		f.lastErr = err.Error()
+		f.s.log.Info("policy invalid; the last good one stays in force", "root", f.root, "err", err)
 		var pe *workspace.PolicyError
 		if errors.As(err, &pe) {
 			f.s.publishPolicy(f, files, pe.Diagnostics)
@@ -67,6 +68,9 @@ func (f *folder) reload() {
 	}
 	f.lastErr = ""
 	old := f.policy.Swap(p)
+	if old == nil || old.Hash != p.Hash || old.Trusted != p.Trusted {
+		f.s.log.Info("policy loaded", "root", f.root, "file", p.File, "exists", p.Hash != "", "trusted", p.Trusted, "untrusted", len(p.Untrusted), "warnings", len(p.Warnings))
+	}
 	f.s.publishPolicy(f, files, p.Warnings)
 	if old != nil {
 		// The rules that decided these are gone or changed.

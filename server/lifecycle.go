@@ -33,7 +33,19 @@ type initializeParams struct {
 		Window struct {
 			WorkDoneProgress bool `json:"workDoneProgress"`
 		} `json:"window"`
+		TextDocument struct {
+			Completion struct {
+				CompletionItem struct {
+					SnippetSupport bool `json:"snippetSupport"`
+				} `json:"completionItem"`
+			} `json:"completion"`
+		} `json:"textDocument"`
 	} `json:"capabilities"`
+	ClientInfo struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	} `json:"clientInfo"`
+	Trace string `json:"trace"`
 }
 
 func (s *server) initialize(params json.RawMessage) (any, error) {
@@ -89,18 +101,26 @@ func (s *server) initialize(params json.RawMessage) (any, error) {
 	s.mu.Lock()
 	s.folders = folders
 	s.client = clientInfo{
+		snippets:         p.Capabilities.TextDocument.Completion.CompletionItem.SnippetSupport,
 		approvals:        p.InitializationOptions.Approvals,
 		workDoneProgress: p.Capabilities.Window.WorkDoneProgress,
 		userConfig:       p.InitializationOptions.UserConfig,
 	}
 	s.state = stateRunning
 	s.mu.Unlock()
+	s.traceLevel(p.Trace)
+	s.log.Info("initialize", "client", p.ClientInfo.Name, "version", p.ClientInfo.Version, "folders", roots, "approvals", p.InitializationOptions.Approvals, "trace", p.Trace)
 	for _, f := range folders {
 		f.reload()
 	}
 	return map[string]any{
 		"capabilities": map[string]any{
 			"codeActionProvider": map[string]any{"codeActionKinds": []string{"quickfix"}},
+			// For .sandbox.toml: live validation, completion, hover, outline.
+			"textDocumentSync":       map[string]any{"openClose": true, "change": 2, "save": map[string]any{"includeText": false}},
+			"completionProvider":     map[string]any{"triggerCharacters": []string{"[", "=", " ", "\""}},
+			"hoverProvider":          true,
+			"documentSymbolProvider": true,
 			"executeCommandProvider": map[string]any{
 				"commands": append([]string{cmdRun, cmdStatus, cmdReload}, editorCommands...),
 			},

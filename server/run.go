@@ -247,6 +247,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 	}
 
 	prog := s.beginProgress(ctx, progress, runID, label)
+	s.log.Info("run started", "run", runID, "command", label, "cwd", dir)
 	out := newOutputPump(s, runID, s.opts.OutputLimit)
 	var vmu sync.Mutex
 	outcome, err := s.opts.Executor.Run(ctx, runner.Request{
@@ -272,6 +273,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 		},
 	})
 	out.close()
+	s.logRunEnd(runID, label, outcome, err, ctx.Err())
 	if err != nil {
 		prog.end("failed")
 		if errors.Is(err, runner.ErrSetup) {
