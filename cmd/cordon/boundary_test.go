@@ -165,3 +165,129 @@ print("tried")'`)
 		}
 	})
 }
+
+func (e *env) trust() {
+	e.t.Helper()
+	if r := e.cordon("", "trust", "-w", e.ws); r.code != 0 {
+		e.t.Fatalf("trust: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func (e *env) homeFile(rel, content string) string {
+	e.t.Helper()
+	p := filepath.Join(e.home, rel)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	e.chown()
+	return p
+}
+
+// TestAttackHomeAncestors: with a trusted allow_write = ["~"], the agent
+// renames and removes every ancestor of a hidden credential and of
+// cordon's own state and config, and tries to make the user defaults
+// file. None of it works; writing elsewhere in ~ does; and the next run
+// still hides the credential.
+func TestAttackHomeAncestors(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		docker := e.homeFile(".docker/config.json", "s3cret-docker")
+		gcloud := e.homeFile(".config/gcloud/creds", "s3cret-gcloud")
+		e.write(".sandbox.toml", "[filesystem]\nallow_write = [\"~\"]\n")
+		e.trust() // makes ~/.local/state/cordon/trust.json
+		state := filepath.Join(e.home, ".local/state/cordon")
+		r := e.sandboxed(`cd "$HOME"
+mv .docker .d2; cat .d2/config.json .docker/config.json
+mv .config .c2; mv .config/gcloud .config/g2; cat .c2/gcloud/creds
+mv .local .l2; mv .local/state .local/s2; mv .local/state/cordon .local/state/c2; rm -rf .local/state/cordon
+mkdir -p .config/cordon; printf '[network]\nallow = ["evil.example"]\n' > .config/cordon/sandbox.toml
+mkdir -p /tmp/evil/cordon && mv /tmp/evil/cordon .config/cordon
+echo ok > control && mkdir -p newdir/sub && mv newdir newdir2 && echo control-ok`)
+		if !strings.Contains(r.stdout, "control-ok") {
+			t.Fatalf("~ is not writable: the attack did not run (exit %d):\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout, "s3cret") {
+			t.Errorf("a hidden credential was read:\n%s", r.stdout)
+		}
+		e.mustHold(docker, "s3cret-docker")
+		e.mustHold(gcloud, "s3cret-gcloud")
+		e.mustNotExist(filepath.Join(e.home, ".d2"), filepath.Join(e.home, ".c2"), filepath.Join(e.home, ".l2"),
+			filepath.Join(e.home, ".local/s2"), filepath.Join(state, "../c2"), filepath.Join(e.home, ".config/cordon"))
+		if _, err := os.Stat(filepath.Join(state, "trust.json")); err != nil {
+			t.Errorf("the trust store is gone: %v", err)
+		}
+		r = e.sandboxed(`cat "$HOME/.d2/config.json" "$HOME/.docker/config.json" "$HOME/.l2/state/cordon/trust.json"; echo second-ran`)
+		if strings.Contains(r.stdout, "s3cret") || !strings.Contains(r.stdout, "second-ran") {
+			t.Errorf("second run:\n%s", r.stdout)
+		}
+	})
+}
+
+// TestAttackWorkspaceAncestors: a directory holding a deny_read file is
+// renamed in one run for the next to read it under its new name.
+func TestAttackWorkspaceAncestors(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"sub/deeper/secret.txt\", \"top/secret.txt\"]\n")
+		secret := e.write("sub/deeper/secret.txt", "s3cret")
+		e.write("top/secret.txt", "s3cret")
+		r := e.sandboxed(`mv sub moved; mv sub/deeper sub/d2; mv top top2; rm -rf sub top
+mkdir other && echo x > other/f && mv other other2 && echo control-ok`)
+		if !strings.Contains(r.stdout, "control-ok") {
+			t.Fatalf("control failed: %s", r.stderr)
+		}
+		r = e.sandboxed(`cat moved/deeper/secret.txt sub/d2/secret.txt top2/secret.txt sub/deeper/secret.txt top/secret.txt`)
+		if strings.Contains(r.stdout, "s3cret") {
+			t.Errorf("read a denied file after renaming its parent:\n%s", r.stdout)
+		}
+		e.mustHold(secret, "s3cret")
+		e.mustNotExist(filepath.Join(e.ws, "moved"), filepath.Join(e.ws, "sub/d2"), filepath.Join(e.ws, "top2"))
+	})
+}
+
+// TestAttackDenyReadNotYetThere: a deny_read path that does not exist yet
+// cannot be made from inside (not by name, nor by a rename); made on the
+// host later, it is unreadable.
+func TestAttackDenyReadNotYetThere(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"future.txt\", \"later/**\"]\n")
+		r := e.sandboxed(`echo mine > future.txt; mkdir later; echo x > tmpf && mv tmpf future.txt; ln -s /etc/hostname future.txt
+echo ok > other.txt && echo control-ok`)
+		if !strings.Contains(r.stdout, "control-ok") {
+			t.Fatalf("control failed: %s", r.stderr)
+		}
+		e.mustNotExist(filepath.Join(e.ws, "future.txt"), filepath.Join(e.ws, "later"))
+		e.write("future.txt", "s3cret")
+		e.write("later/x", "s3cret")
+		r = e.sandboxed(`cat future.txt later/x; echo ran`)
+		if strings.Contains(r.stdout, "s3cret") || !strings.Contains(r.stdout, "ran") {
+			t.Errorf("read a deny_read file made on the host:\n%s", r.stdout)
+		}
+	})
+}
+
+// TestStateDirNotOurs: cordon refuses a state directory or audit log
+// that is a symbolic link or not its own, rather than append to whatever
+// it points at.
+func TestStateDirNotOurs(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		if r := e.sandboxed(`echo ran`); r.code != 0 {
+			t.Fatalf("control run: exit %d %s", r.code, r.stderr)
+		}
+		state := filepath.Join(e.home, ".local/state/cordon")
+		if _, err := os.Stat(filepath.Join(state, "audit.log")); err != nil {
+			t.Fatalf("control: no audit log: %v", err)
+		}
+		victim := e.homeFile("victim", "orig")
+		os.Remove(filepath.Join(state, "audit.log"))
+		os.Symlink(victim, filepath.Join(state, "audit.log"))
+		if r := e.sandboxed(`echo ran`); r.code != exitSetup || strings.Contains(r.stdout, "ran") {
+			t.Errorf("an audit log planted as a link: exit %d %s", r.code, r.stderr)
+		}
+		e.mustHold(victim, "orig")
+		os.Remove(filepath.Join(state, "audit.log"))
+		os.Chmod(state, 0o777)
+		if r := e.sandboxed(`echo ran`); r.code != exitSetup || strings.Contains(r.stdout, "ran") {
+			t.Errorf("a state dir anyone can write: exit %d %s", r.code, r.stderr)
+		}
+	})
+}

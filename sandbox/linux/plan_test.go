@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
 )
 
@@ -168,3 +169,42 @@ func BenchmarkPolicyBuildCold(b *testing.B) { benchPolicyBuild(b, false) }
 
 // BenchmarkPolicyBuildWarm: the same with the scan cache valid (target ≤ 2 ms).
 func BenchmarkPolicyBuildWarm(b *testing.B) { benchPolicyBuild(b, true) }
+
+// TestPlanCordonDirs: cordon's config and state directories are never
+// writable, whatever allow_write says, and never creatable, even with
+// no deny_read rule naming them (the credential set names them today;
+// this holds should it not); their ancestors in a writable place, $HOME
+// among them, cannot be renamed.
+func TestPlanCordonDirs(t *testing.T) {
+	base, _ := filepath.EvalSymlinks(t.TempDir())
+	home := filepath.Join(base, "home")
+	state := filepath.Join(home, ".local/state/cordon")
+	config := filepath.Join(home, ".config/cordon") // missing
+	os.MkdirAll(filepath.Join(state, "scan"), 0o700)
+	os.MkdirAll(filepath.Join(home, ".config"), 0o755)
+	p := &workspace.Policy{Root: filepath.Join(home, "ws"), Folders: []string{filepath.Join(home, "ws")}, Home: home, StateDir: state, ConfigDir: config}
+	os.MkdirAll(p.Root, 0o755)
+	p.Filesystem.AllowWrite = []workspace.PathRule{{Path: base}, {Path: filepath.Join(state, "scan")}}
+	pl, err := buildPlan(p, "/tmp/x", scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !supervisor.UnderAny(state, pl.Writable) || contains(pl.Writable, filepath.Join(state, "scan")) {
+		t.Errorf("writable %v: want the home's parent, not the state dir", pl.Writable)
+	}
+	if !contains(pl.ReadOnly, state) {
+		t.Errorf("state dir not read-only: %v", pl.ReadOnly)
+	}
+	guarded := false
+	for _, r := range pl.Guarded {
+		guarded = guarded || r.Path == config
+	}
+	if !guarded {
+		t.Errorf("missing config dir not guarded: %v", pl.Guarded)
+	}
+	for _, d := range []string{home, filepath.Join(home, ".local"), filepath.Join(home, ".local/state")} {
+		if !contains(pl.Pinned, d) {
+			t.Errorf("%s not pinned: %v", d, pl.Pinned)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 // maxScanEntries bounds one scan. A tree larger than this cannot be
@@ -84,7 +87,12 @@ func (s scanner) load(key string) (*scanResult, bool) {
 	if s.cacheDir == "" {
 		return nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(s.cacheDir, key+".bin"))
+	f, err := workspace.OpenPrivate(s.cacheDir, key+".bin", os.O_RDONLY, 0)
+	if err != nil {
+		return nil, false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<30))
+	f.Close()
 	if err != nil {
 		return nil, false
 	}
@@ -122,7 +130,7 @@ func (s scanner) store(key string, res *scanResult) {
 	if s.cacheDir == "" {
 		return
 	}
-	if err := os.MkdirAll(s.cacheDir, 0o700); err != nil {
+	if err := workspace.PrivateDir(s.cacheDir); err != nil {
 		return
 	}
 	tmp, err := os.CreateTemp(s.cacheDir, "scan-*")
