@@ -1,11 +1,16 @@
 package main
 
 import (
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 // The tests here attack what cordon does on the host for a run (its
@@ -288,6 +293,64 @@ func TestStateDirNotOurs(t *testing.T) {
 		os.Chmod(state, 0o777)
 		if r := e.sandboxed(`echo ran`); r.code != exitSetup || strings.Contains(r.stdout, "ran") {
 			t.Errorf("a state dir anyone can write: exit %d %s", r.code, r.stderr)
+		}
+	})
+}
+
+// TestAttackForgedScanStamp: a long-lived run sets a scanned directory's
+// mtime back after the user adds conf/new.key on the host, so that the
+// next run's scan cache looks valid and the new key is not hidden.
+func TestAttackForgedScanStamp(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"conf/*.key\"]\n")
+		e.write("conf/old.key", "s3cret-old")
+		// With every protected name present, a run makes no placeholder
+		// at the root, and so leaves the root's own stamp as it was.
+		for _, name := range workspace.ProtectedNames() {
+			if strings.HasPrefix(name, ".git/") || name == ".sandbox.toml" {
+				continue
+			}
+			if strings.HasSuffix(name, "/") {
+				os.Mkdir(filepath.Join(e.ws, name), 0o755)
+			} else {
+				e.write(name, "")
+			}
+		}
+		e.chown()
+		cmd := exec.Command(cordonBin, "run", "-c", `ref=$(mktemp) && touch -r conf "$ref" && echo armed
+read -r _ && touch -r "$ref" conf && echo forged`)
+		cmd.Dir, cmd.Env = e.ws, e.environ()
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if e.user != nil {
+			cmd.SysProcAttr.Credential = e.user.Credential()
+		}
+		stdin, _ := cmd.StdinPipe()
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		pr, pw, _ := os.Pipe()
+		cmd.Stdout = pw
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		line := make([]byte, 6)
+		if n, _ := io.ReadFull(pr, line); string(line[:n]) != "armed\n" {
+			t.Fatalf("the long run did not start: %q %s", line[:n], errb.String())
+		}
+		conf := filepath.Join(e.ws, "conf")
+		before, _ := os.Stat(conf)
+		e.write("conf/new.key", "s3cret-new")
+		stdin.Write([]byte("go\n"))
+		stdin.Close()
+		rest, _ := io.ReadAll(pr)
+		cmd.Wait()
+		after, _ := os.Stat(conf)
+		if !strings.Contains(string(rest), "forged") || !after.ModTime().Equal(before.ModTime()) {
+			t.Fatalf("control: the mtime was not set back (%v, was %v): %s %s", after.ModTime(), before.ModTime(), rest, errb.String())
+		}
+		r := e.sandboxed(`cat conf/new.key conf/old.key; echo ran`)
+		if strings.Contains(r.stdout, "s3cret") || !strings.Contains(r.stdout, "ran") {
+			t.Errorf("a key added under a forged mtime was readable:\n%s", r.stdout)
 		}
 	})
 }

@@ -33,10 +33,14 @@ type scanRequest struct {
 }
 
 // dirStamp pins one walked directory: any entry added, removed or renamed
-// in it changes its mtime (and a replaced directory changes its inode).
+// in it changes its ctime (and a replaced directory changes its inode).
+// Not its mtime: a sandboxed command can set that back with utimensat
+// after the user adds a file on the host, and the next run would reuse a
+// list without it. Only the kernel sets ctime (to now, on every change,
+// utimensat included).
 type dirStamp struct {
 	Path  string
-	MTime int64
+	CTime int64
 	Ino   uint64
 }
 
@@ -116,7 +120,7 @@ func stampsHold(dirs []dirStamp) bool {
 			var st syscall.Stat_t
 			for i := w; i < len(dirs) && !bad.Load(); i += workers {
 				d := dirs[i]
-				if syscall.Lstat(d.Path, &st) != nil || st.Mtim.Nano() != d.MTime || st.Ino != d.Ino {
+				if syscall.Lstat(d.Path, &st) != nil || st.Ctim.Nano() != d.CTime || st.Ino != d.Ino {
 					bad.Store(true)
 				}
 			}
@@ -159,7 +163,7 @@ func encodeScan(res *scanResult) []byte {
 	b = binary.AppendUvarint(b, uint64(len(res.Dirs)))
 	for _, d := range res.Dirs {
 		putStr(d.Path)
-		b = binary.AppendVarint(b, d.MTime)
+		b = binary.AppendVarint(b, d.CTime)
 		b = binary.AppendUvarint(b, d.Ino)
 	}
 	b = binary.AppendUvarint(b, uint64(len(res.Matches)))
@@ -173,7 +177,7 @@ func encodeScan(res *scanResult) []byte {
 	return b
 }
 
-const scanCacheVersion = 1
+const scanCacheVersion = 2 // 1 stamped mtimes
 
 func decodeScan(b []byte) (*scanResult, bool) {
 	if len(b) == 0 || b[0] != scanCacheVersion {
@@ -213,7 +217,7 @@ func decodeScan(b []byte) (*scanResult, bool) {
 			return nil, false
 		}
 		b = b[n:]
-		d.MTime = m
+		d.CTime = m
 		d.Ino = uv()
 		res.Dirs = append(res.Dirs, d)
 	}
@@ -313,7 +317,7 @@ func (w *walker) dir(dir string, lives []live) error {
 	if err := syscall.Lstat(dir, &st); err != nil {
 		return nil
 	}
-	w.res.Dirs = append(w.res.Dirs, dirStamp{Path: dir, MTime: st.Mtim.Nano(), Ino: st.Ino})
+	w.res.Dirs = append(w.res.Dirs, dirStamp{Path: dir, CTime: st.Ctim.Nano(), Ino: st.Ino})
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
