@@ -354,3 +354,37 @@ read -r _ && touch -r "$ref" conf && echo forged`)
 		}
 	})
 }
+
+// TestAttackRenameIntoGuarded: a directory made under an innocent name,
+// holding a denied name at some depth, is renamed (or exchanged) into the
+// guarded place.
+func TestAttackRenameIntoGuarded(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"certs/*.pem\", \"keys/**/*.pem\"]\n")
+		r := e.sandboxed(`mkdir inn && echo k > inn/a.pem && mv inn certs
+mkdir -p deep/x/certs && echo k > deep/x/certs/b.pem && mv deep/x/certs certs
+mkdir -p kk/sub && echo k > kk/sub/c.pem && mkdir keys && mv kk keys/new
+mkdir certs && mkdir other && echo k > other/x.pem && python3 -c '
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+for a, b in [(b"certs", b"other"), (b"other", b"certs")]:
+    r = libc.renameat2(-100, a, -100, b, 2)
+    print("exchange", r, os.strerror(ctypes.get_errno()))'
+mv inn inn2 && echo moved-elsewhere
+mkdir ok && echo k > ok/a.txt && mv ok certs/ok && echo control-ok`)
+		if !strings.Contains(r.stdout, "control-ok") || !strings.Contains(r.stdout, "moved-elsewhere") || strings.Count(r.stdout, "exchange -1") != 2 {
+			t.Fatalf("the attack did not run as planned:\n%s\n%s", r.stdout, r.stderr)
+		}
+		e.mustNotExist(filepath.Join(e.ws, "certs/a.pem"), filepath.Join(e.ws, "certs/b.pem"), filepath.Join(e.ws, "certs/x.pem"),
+			filepath.Join(e.ws, "keys/new"))
+		e.mustHold(filepath.Join(e.ws, "certs/ok/a.txt"), "k\n")
+		e.mustHold(filepath.Join(e.ws, "inn2/a.pem"), "k\n")
+		e.mustHold(filepath.Join(e.ws, "other/x.pem"), "k\n")
+		rule := " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)\n"
+		for _, name := range []string{"certs/a.pem", "keys/new/sub/c.pem", "certs/x.pem"} {
+			if want := "cordon: blocked write " + filepath.Join(e.ws, name) + rule; !strings.Contains(r.stderr, want) {
+				t.Errorf("no %q in:\n%s", want, r.stderr)
+			}
+		}
+	})
+}
