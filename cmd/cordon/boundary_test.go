@@ -388,3 +388,31 @@ mkdir ok && echo k > ok/a.txt && mv ok certs/ok && echo control-ok`)
 		}
 	})
 }
+
+// TestPatternsAtAnyDepth: a pattern with no slash holds at any depth (as
+// in .gitignore), for names that exist and names made during the run; one
+// with a slash is anchored at the workspace root.
+func TestPatternsAtAnyDepth(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"*.pem\", \"config/prod.env\"]\ndeny_read = [\"*.key\"]\n")
+		old := e.write("keys/deep/old.pem", "orig")
+		e.write("keys/deep/id.key", "s3cret")
+		e.write("sub/config/prod.env", "orig")
+		r := e.sandboxed(`echo pwn > keys/deep/old.pem; echo pwn > keys/new.pem; mkdir -p a/b && echo pwn > a/b/c.pem
+cat keys/deep/id.key; echo pwn > a/b/new.key
+echo mine > sub/config/prod.env && echo anchored-ok`)
+		if !strings.Contains(r.stdout, "anchored-ok") {
+			t.Fatalf("a pattern with a slash matched below the root: %s", r.stderr)
+		}
+		if strings.Contains(r.stdout, "s3cret") {
+			t.Errorf("*.key at depth was readable:\n%s", r.stdout)
+		}
+		e.mustHold(old, "orig")
+		e.mustNotExist(filepath.Join(e.ws, "keys/new.pem"), filepath.Join(e.ws, "a/b/c.pem"), filepath.Join(e.ws, "a/b/new.key"))
+		e.mustHold(filepath.Join(e.ws, "sub/config/prod.env"), "mine\n")
+		r = e.cordon("", "explain", "-w", e.ws)
+		if !strings.Contains(r.stdout, filepath.Join(e.ws, "**/*.pem")) || !strings.Contains(r.stdout, "any depth, as in .gitignore") {
+			t.Errorf("explain does not say *.pem holds at any depth:\n%s", r.stdout)
+		}
+	})
+}

@@ -108,7 +108,16 @@ func TestPlanCoversRules(t *testing.T) {
 	if !contains(pl.HiddenFiles, filepath.Join(f.home, ".netrc")) || !contains(pl.Reopened, filepath.Join(f.home, ".aws/config")) {
 		t.Errorf("hidden files %v reopened %v", pl.HiddenFiles, pl.Reopened)
 	}
-	for _, m := range []string{".env", ".envrc", ".vscode/", ".claude/"} {
+	// ".env" has no slash: it holds at any depth, so the guard refuses
+	// making it anywhere (no placeholder at the root alone).
+	guardsEnv := false
+	for _, r := range pl.Guarded {
+		guardsEnv = guardsEnv || r.Path == filepath.Join(f.root, "**/.env")
+	}
+	if !guardsEnv {
+		t.Errorf(".env not guarded at any depth: %v", pl.Guarded)
+	}
+	for _, m := range []string{".envrc", ".vscode/", ".claude/"} {
 		if !contains(pl.Missing, filepath.Join(f.root, m)+map[bool]string{true: "/"}[strings.HasSuffix(m, "/")]) {
 			t.Errorf("missing %s not covered: %v", m, pl.Missing)
 		}
