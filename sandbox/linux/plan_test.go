@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -215,5 +216,41 @@ func TestPlanCordonDirs(t *testing.T) {
 		if !contains(pl.Pinned, d) {
 			t.Errorf("%s not pinned: %v", d, pl.Pinned)
 		}
+	}
+}
+
+// TestPinsBoundFromDescriptors: pins are bound from descriptors opened
+// beneath their writable root; a pinned directory swapped for a link to
+// /etc after the plan (by another run) refuses the run instead of having
+// bwrap bind /etc read-write.
+func TestPinsBoundFromDescriptors(t *testing.T) {
+	f := newPlanFixture(t)
+	p := f.load(t, samplePolicy)
+	pl, err := buildPlan(p, "/tmp/x", scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(f.root, "keys")
+	if !contains(pl.Pinned, keys) {
+		t.Fatalf("keys not pinned: %v", pl.Pinned)
+	}
+	pins, err := openPins(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := map[string]int{}
+	for i := range pins {
+		fds[pl.Pinned[i]] = 10 + i
+	}
+	closeFiles(pins)
+	args := strings.Join(bwrapArgs(pl, argvOptions{Dir: f.root, Init: "/init", PinFDs: fds}), " ")
+	if !strings.Contains(args, "--bind-fd "+strconv.Itoa(fds[keys])+" "+keys+" ") || strings.Contains(args, "--bind "+keys+" ") {
+		t.Errorf("keys not bound from its descriptor: %s", args)
+	}
+	os.Rename(keys, keys+".moved")
+	os.Symlink("/etc", keys)
+	if pins, err := openPins(pl); err == nil {
+		closeFiles(pins)
+		t.Fatal("a pin swapped for a link to /etc was opened")
 	}
 }
