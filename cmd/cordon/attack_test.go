@@ -80,11 +80,15 @@ func (e *env) refusedWith(r result, cmds []string, want ...string) {
 	}
 }
 
+// mustNotExist checks that none of paths exists on the host, and removes
+// any that does: a marker an attack left in /etc must not fail the next
+// run too (the mutation gate makes attacks succeed on purpose).
 func (e *env) mustNotExist(paths ...string) {
 	e.t.Helper()
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err == nil {
 			e.t.Errorf("%s exists on the host", p)
+			os.RemoveAll(p)
 		}
 	}
 }
@@ -665,5 +669,23 @@ func TestAttackTIOCSTI(t *testing.T) {
 		if strings.Contains(typed, "INJECTED") {
 			t.Errorf("keystrokes reached the caller's terminal: %q", typed)
 		}
+	})
+}
+
+// TestAttackDenyWriteExisting: a deny_write file that exists stays as it
+// is, whatever the command tries, and so does a file in a deny_write
+// directory.
+func TestAttackDenyWriteExisting(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"locked.txt\", \"vault\"]\n")
+		e.write("locked.txt", "orig")
+		e.write("vault/key", "orig")
+		cmds := []string{"echo evil > locked.txt", "echo evil >> locked.txt", "truncate -s 0 locked.txt", "rm -f locked.txt",
+			"mv locked.txt moved.txt", "echo evil > vault/key", "echo evil > vault/new", "rm -rf vault"}
+		r := e.sandboxed(attempts(cmds...))
+		e.refusedWith(r, cmds, refusals...)
+		e.mustHold(filepath.Join(e.ws, "locked.txt"), "orig")
+		e.mustHold(filepath.Join(e.ws, "vault/key"), "orig")
+		e.mustNotExist(filepath.Join(e.ws, "moved.txt"), filepath.Join(e.ws, "vault/new"))
 	})
 }
