@@ -332,7 +332,7 @@ func TestConcurrentRunsLeaveNothing(t *testing.T) {
 
 func TestAttackDenyRead(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"secrets\", \"*.key\"]\n")
+		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"secrets\", \"*.key\", \"later.txt\"]\n")
 		e.write("secrets/token", "s3cret-dir")
 		e.write("id.key", "s3cret-file")
 		e.write("ok.txt", "readable")
@@ -340,7 +340,8 @@ func TestAttackDenyRead(t *testing.T) {
 		os.WriteFile(filepath.Join(e.home, ".aws", "credentials"), []byte("s3cret-aws"), 0o600)
 		e.chown()
 		cmds := []string{"cat secrets/token", "cat id.key", `cat "$HOME/.aws/credentials"`, "ls secrets",
-			"echo x > secrets/new", "umount secrets", "chmod 755 secrets", "ln -s secrets/token l && cat l"}
+			"echo x > secrets/new", "umount secrets", "chmod 755 secrets", "ln -s secrets/token l && cat l",
+			"echo x > later.txt"} // not there yet: made inside, it would be an ordinary file
 		r := e.sandboxed(attempts(cmds...) + "cat ok.txt")
 		if strings.Contains(r.stdout, "s3cret") {
 			t.Fatalf("a denied file was read: %s", r.stdout)
@@ -350,7 +351,7 @@ func TestAttackDenyRead(t *testing.T) {
 		if !strings.Contains(r.stdout, "readable") {
 			t.Errorf("an ordinary file was not readable: %s", r.stdout)
 		}
-		e.mustNotExist(filepath.Join(e.ws, "secrets", "new"))
+		e.mustNotExist(filepath.Join(e.ws, "secrets", "new"), filepath.Join(e.ws, "later.txt"))
 		e.mustHold(filepath.Join(e.ws, "secrets", "token"), "s3cret-dir")
 	})
 }
