@@ -678,15 +678,17 @@ func TestAttackTIOCSTI(t *testing.T) {
 // directory.
 func TestAttackDenyWriteExisting(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"locked.txt\", \"vault\"]\n")
-		e.write("locked.txt", "orig")
-		e.write("vault/key", "orig")
-		cmds := []string{"echo evil > locked.txt", "echo evil >> locked.txt", "truncate -s 0 locked.txt", "rm -f locked.txt",
-			"mv locked.txt moved.txt", "echo evil > vault/key", "echo evil > vault/new", "rm -rf vault"}
+		// Anchored (a slash): plain paths, not names matched at any depth.
+		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"sub/locked.txt\", \"sub/vault\"]\n")
+		e.write("sub/locked.txt", "orig")
+		e.write("sub/vault/key", "orig")
+		cmds := []string{"echo evil > sub/locked.txt", "echo evil >> sub/locked.txt", "truncate -s 0 sub/locked.txt",
+			"rm -f sub/locked.txt", "mv sub/locked.txt sub/moved.txt", "echo evil > sub/vault/key", "echo evil > sub/vault/new",
+			"rm -rf sub/vault"}
 		r := e.sandboxed(attempts(cmds...))
 		e.refusedWith(r, cmds, refusals...)
-		e.mustHold(filepath.Join(e.ws, "locked.txt"), "orig")
-		e.mustHold(filepath.Join(e.ws, "vault/key"), "orig")
-		e.mustNotExist(filepath.Join(e.ws, "moved.txt"), filepath.Join(e.ws, "vault/new"))
+		e.mustHold(filepath.Join(e.ws, "sub/locked.txt"), "orig")
+		e.mustHold(filepath.Join(e.ws, "sub/vault/key"), "orig")
+		e.mustNotExist(filepath.Join(e.ws, "sub/moved.txt"), filepath.Join(e.ws, "sub/vault/new"))
 	})
 }
