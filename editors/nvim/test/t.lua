@@ -97,7 +97,7 @@ if asked[1] then
   check(asked[1].msg:find("approve-me.example", 1, true) ~= nil, "the approval names the host")
   check(asked[1].how == want_prompt, "asked with " .. want_prompt .. " (got " .. tostring(asked[1].how) .. ")")
   check(asked[1].choices:gsub("&", ""):find("Allow once", 1, true) ~= nil, "Allow once offered")
-  check(asked[1].choices:gsub("&", ""):lower():find("deny always", 1, true) ~= nil, "Deny always offered")
+  check(asked[1].choices:gsub("&", ""):lower():find("always deny", 1, true) ~= nil, "Always deny offered")
   if asked[1].how == "confirm" then
     check(asked[1].default == 3, "the default button is Deny")
   end

@@ -4,7 +4,7 @@ import type { ApproveParams, ApproveResult, Decision } from './protocol';
 export const ALLOW_ONCE = 'Allow once';
 export const ALLOW_ALWAYS = 'Always allow';
 export const DENY = 'Deny';
-export const DENY_ALWAYS = 'Deny always';
+export const DENY_ALWAYS = 'Always deny';
 export const TRUST = 'Trust this file';
 export const NOT_NOW = 'Not now';
 

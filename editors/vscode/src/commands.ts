@@ -21,6 +21,7 @@ export const Command = {
   untrust: 'cordon.untrust',
   showLog: 'cordon.showLog',
   clearRuns: 'cordon.clearRuns',
+  revokeAllow: 'cordon.revokeAllow',
 } as const;
 
 // Host is what the commands need from the extension.
@@ -245,6 +246,47 @@ export async function untrust(host: Host): Promise<boolean> {
   return true;
 }
 
+// alwaysAllowed lists the hosts the user answered "Always allow" for, as
+// the rule was written (host:port), newest first.
+export function alwaysAllowed(entries: ReturnType<typeof parseAudit>): string[] {
+  const out: string[] = [];
+  for (const e of [...entries].reverse()) {
+    if (e.answer !== 'allow-always') continue;
+    const host = e.host.includes(':') && !e.host.startsWith('[') ? `[${e.host}]` : e.host;
+    const rule = `${host}:${e.port}`;
+    if (!out.includes(rule)) out.push(rule);
+  }
+  return out;
+}
+
+// revokeAllow takes an "Always allow" back: the server removes the host
+// from [network] allow through workspace/applyEdit.
+export async function revokeAllow(host: Host, rule?: string): Promise<boolean> {
+  if (!rule) {
+    let entries: ReturnType<typeof parseAudit> = [];
+    try {
+      entries = parseAudit(await import('node:fs/promises').then((fs) => fs.readFile(auditLogPath(), 'utf8')));
+    } catch {
+      // no log: nothing was always allowed from an editor
+    }
+    const rules = alwaysAllowed(entries);
+    if (rules.length === 0) {
+      void vscode.window.showInformationMessage('cordon: no "Always allow" answer in the audit log to revoke');
+      return false;
+    }
+    rule = (await vscode.window.showQuickPick(rules, { title: 'cordon: revoke an Always allow', placeHolder: 'The host leaves [network] allow of .sandbox.toml' })) ?? undefined;
+    if (!rule) return false;
+  }
+  try {
+    await host.client().command(ServerCommand.revoke, { root: activeFolder()?.uri.fsPath, host: rule });
+  } catch (err) {
+    void vscode.window.showErrorMessage(`cordon: revoke ${rule}: ${message(err)}`);
+    return false;
+  }
+  void vscode.window.showInformationMessage(`cordon: ${rule} is no longer allowed`);
+  return true;
+}
+
 // menu is what the status item opens: everything cordon offers here.
 export async function menu(host: Host, state: PolicyState): Promise<void> {
   const items: (vscode.QuickPickItem & { command: string })[] = [
@@ -257,6 +299,7 @@ export async function menu(host: Host, state: PolicyState): Promise<void> {
   items.push(
     { label: '$(play) Run Command in Sandbox…', command: Command.runCommand },
     { label: '$(list-flat) Show Audit Log', command: Command.showAuditLog },
+    { label: '$(remove) Revoke an Always Allow…', command: Command.revokeAllow },
     { label: '$(output) Show Server Log', command: Command.showLog },
     { label: '$(debug-restart) Restart Server', command: Command.restartServer },
   );
@@ -277,6 +320,7 @@ export function registerCommands(host: Host, state: () => PolicyState = () => 'a
     vscode.commands.registerCommand(Command.trust, () => trust(host)),
     vscode.commands.registerCommand(Command.untrust, () => untrust(host)),
     vscode.commands.registerCommand(Command.showLog, () => host.serverLog?.show(true)),
+    vscode.commands.registerCommand(Command.revokeAllow, (rule?: string) => revokeAllow(host, typeof rule === 'string' ? rule : undefined)),
     vscode.commands.registerCommand(Command.clearRuns, async () => {
       host.history?.clear();
       try {

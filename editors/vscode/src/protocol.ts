@@ -88,4 +88,5 @@ export const ServerCommand = {
   trust: 'cordon.server.trust',
   untrust: 'cordon.server.untrust',
   clearViolations: 'cordon.server.clearViolations',
+  revoke: 'cordon.server.revoke',
 } as const;

@@ -179,3 +179,20 @@ test('Run Selection runs the selected text, or the current line', async (t) => {
   assert.equal(await vscode.commands.executeCommand(Command.runSelection), undefined);
   assert.equal(ran.length, 2);
 });
+
+test('revoke: the hosts answered Always allow, the pick sent to the server', async (t) => {
+  const { alwaysAllowed, revokeAllow } = require('../../out/commands.js');
+  const { parseAudit } = require('../../out/docs.js');
+  const log = [
+    { host: 'a.test', port: 443, decision: 'allow', asked: true, answer: 'allow-always' },
+    { host: 'b.test', port: 80, decision: 'allow', asked: true, answer: 'allow-once' },
+    { host: '::1', port: 8080, decision: 'allow', asked: true, answer: 'allow-always' },
+    { host: 'a.test', port: 443, decision: 'allow', reason: 'rule' },
+  ].map((e) => JSON.stringify({ time: 't', ...e })).join('\n');
+  assert.deepEqual(alwaysAllowed(parseAudit(log)), ['[::1]:8080', 'a.test:443']);
+  const calls = [];
+  const h = host(async () => ({}), { command: async (n, a) => { calls.push([n, a.host]); return {}; } });
+  assert.equal(await revokeAllow(h, 'a.test:443'), true);
+  assert.deepEqual(calls, [['cordon.server.revoke', 'a.test:443']]);
+  void t;
+});
