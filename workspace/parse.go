@@ -403,6 +403,11 @@ func validEnvName(s string) bool { return envNameRE.MatchString(s) }
 
 // ExpandPath makes a policy path absolute: "~" is home, relative paths
 // are under root; the result is cleaned and its glob validated.
+//
+// As in .gitignore, a relative pattern with no slash but a trailing one
+// (".env", "*.pem", "node_modules/") names that name at any depth below
+// the root (root/**/NAME); one with a slash ("secrets/**", "config/prod.env",
+// "./x") is anchored at the root. "." and ".." keep their meaning.
 func ExpandPath(s, root, home string) (string, error) {
 	switch {
 	case s == "":
@@ -420,11 +425,22 @@ func ExpandPath(s, root, home string) (string, error) {
 		if !filepath.IsAbs(root) {
 			return "", fmt.Errorf("path %q: relative, but no absolute workspace root to anchor it", s)
 		}
-		s = filepath.Join(root, s)
+		if AnyDepth(s) {
+			s = root + "/**/" + s
+		} else {
+			s = filepath.Join(root, s)
+		}
 	}
 	s = filepath.Clean(s)
 	if err := ValidGlob(s); err != nil {
 		return "", err
 	}
 	return s, nil
+}
+
+// AnyDepth reports whether the relative policy path s matches its name at
+// any depth (see ExpandPath).
+func AnyDepth(s string) bool {
+	name := strings.TrimSuffix(s, "/")
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/") && !strings.HasPrefix(s, "~")
 }

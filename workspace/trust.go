@@ -77,7 +77,7 @@ func (t TrustStore) Untrust(file string) error {
 // update changes the store under its lock; change reports whether it
 // changed anything worth writing.
 func (t TrustStore) update(change func(*trustData) bool) error {
-	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
+	if err := PrivateDir(t.Dir); err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
 	unlock, err := t.lock()
@@ -116,6 +116,12 @@ func (t TrustStore) update(change func(*trustData) bool) error {
 
 func (t TrustStore) read() (*trustData, error) {
 	data := &trustData{Files: map[string][]string{}}
+	var dst unix.Stat_t
+	if err := unix.Lstat(t.Dir, &dst); err == nil {
+		if err := checkOwn(t.Dir, &dst, unix.S_IFDIR); err != nil {
+			return nil, fmt.Errorf("trust store: %w", err)
+		}
+	}
 	f, err := os.OpenFile(t.path(), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return data, nil
@@ -156,7 +162,7 @@ func checkPrivate(f *os.File) error {
 
 // lock serialises writers across cordon processes.
 func (t TrustStore) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(t.Dir, "trust.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := OpenPrivate(t.Dir, "trust.lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("trust store: %w", err)
 	}
