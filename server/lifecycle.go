@@ -144,6 +144,11 @@ func (s *server) startWatching() {
 		// and what the first load found is published and asked.
 		f.reload()
 	}
+	s.openControlRooms(folders)
+}
+
+func (r *runInfo) status() runStatus {
+	return runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z"), Origin: r.origin, PID: r.pid, Background: r.background}
 }
 
 func (s *server) snapshotFolders() []*folder {
@@ -157,6 +162,13 @@ type runStatus struct {
 	Command string `json:"command"`
 	Cwd     string `json:"cwd"`
 	Started string `json:"started"`
+	// Background: started with background: true; it lives until
+	// sandbox/stop, its exit or the server's end.
+	Background bool `json:"background,omitempty"`
+	// Origin is who started the run: "editor" (sandbox/run), "cli",
+	// "mcp" or "shell" (routed through the control socket).
+	Origin string `json:"origin"`
+	PID    int    `json:"pid,omitempty"` // a routed run's client process
 }
 
 type folderStatus struct {
@@ -189,7 +201,7 @@ func (s *server) status() status {
 	}
 	s.mu.Lock()
 	for _, r := range s.runs {
-		st.Runs = append(st.Runs, runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z")})
+		st.Runs = append(st.Runs, r.status())
 	}
 	s.mu.Unlock()
 	sort.Slice(st.Runs, func(i, j int) bool { return st.Runs[i].Started < st.Runs[j].Started })

@@ -220,7 +220,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	if err != nil {
 		return nil, err
 	}
-	seccompFile, err := dataFile(seccomp.Bytes(filter))
+	seccompFile, err := dataFile("cordon-seccomp", seccomp.Bytes(filter))
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
@@ -233,15 +233,26 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	initEnd := os.NewFile(uintptr(control[1]), "cordon-control-init")
 	defer initEnd.Close()
 
-	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0}
+	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
+		NoSocketNames: len(p.Network.AllowUnixSockets) == 0}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
 	}
+	cfg.TTY = spec.TTY
 	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
 	}
+	// The command's environment reaches the command only: bwrap runs with
+	// sandbox.HostEnv, and the init stage reads this descriptor (not the
+	// command line, which every local user can read in /proc).
+	envFile, err := dataFile("cordon-env", initstage.EncodeEnv(commandEnv(spec.Env, p, sa.tempDir)))
+	if err != nil {
+		return nil, fmt.Errorf("command environment: %w", err)
+	}
+	defer envFile.Close()
+	cfg.Env, extra = 3+len(extra), append(extra, envFile)
 	pins, err := openPins(pl)
 	if err != nil {
 		return nil, err
@@ -257,7 +268,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
-	cmd.Env = commandEnv(spec.Env, p, sa.tempDir)
+	cmd.Env = sandbox.HostEnv()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
@@ -367,12 +378,12 @@ func closeFiles(fs []*os.File) {
 }
 
 // dataFile returns a readable file holding data (a memfd).
-func dataFile(data []byte) (*os.File, error) {
-	fd, err := unix.MemfdCreate("cordon-seccomp", unix.MFD_CLOEXEC)
+func dataFile(name string, data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "cordon-seccomp")
+	f := os.NewFile(uintptr(fd), name)
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return nil, err

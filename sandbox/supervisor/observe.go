@@ -33,7 +33,7 @@ type Observer struct {
 	runID  string
 	label  string
 	mu     sync.Mutex
-	seen   map[string]bool
+	seen   map[string]int // target → index in found
 	found  []sandbox.Violation
 	done   chan struct{}
 	closed chan struct{}
@@ -51,7 +51,7 @@ func (o *Observer) guarding() bool { return len(o.judge.Guarded) > 0 && o.guards
 // for one run: judge says where writes are refused, capture (nil: none)
 // handles connect() notifications, guards runs the guard's threads.
 func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *GuardPool) *Observer {
-	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
+	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]int{}, done: make(chan struct{}), closed: make(chan struct{})}
 	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		o.wake = [2]int{-1, -1}
 	}
@@ -145,9 +145,12 @@ func (o *Observer) loop() {
 			o.guard(&req)
 			continue
 		}
-		paths := o.paths(mem, &req)
+		// Relative names are resolved before the call goes on: once it
+		// has, the caller may already have moved (mkdir -p makes a, enters
+		// it, makes b), and its cwd would misplace the report.
+		abs := absolutePaths(&req, o.paths(mem, &req))
 		netinside.Respond(o.fd, req.ID, 0, 0, true)
-		if abs := absolutePaths(&req, paths); len(abs) > 0 {
+		if len(abs) > 0 {
 			judge(abs)
 		}
 	}
@@ -217,9 +220,8 @@ func (o *Observer) paths(mem memFiles, req *netinside.Notif) []observedPath {
 }
 
 // absolutePaths resolves relative paths against the caller's dirfd or
-// working directory. It runs after the call was let through, to keep the
-// caller waiting no longer than the read: a directory changed in between
-// only misplaces a report.
+// working directory, as the kernel will: it runs while the call waits, so
+// neither can change in between (only a relative name costs a readlink).
 func absolutePaths(req *netinside.Notif, paths []observedPath) []string {
 	var out []string
 	for _, op := range paths {
@@ -268,15 +270,16 @@ func (o *Observer) judgeWrite(path string) {
 	o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: path, Rule: rule})
 }
 
-// report records a refused write once per path.
+// report records a refused write once per path, counting repeats.
 func (o *Observer) report(v sandbox.Violation) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.seen[v.Target] {
+	if i, ok := o.seen[v.Target]; ok {
+		o.found[i].Count++
 		return
 	}
-	o.seen[v.Target] = true
-	v.Time = time.Now()
+	o.seen[v.Target] = len(o.found)
+	v.Time, v.Count = time.Now(), 1
 	o.found = append(o.found, v)
 }
 
