@@ -50,18 +50,6 @@ type File struct {
 // Warnings are valid but risky rules.
 func (f *File) Warnings() []Diagnostic { return f.warnings }
 
-// schema is every key a policy file may hold, with the kind of its value.
-var schema = map[string]map[string]valueKind{
-	"filesystem": {"allow_write": kindStrings, "deny_write": kindStrings, "deny_read": kindStrings, "allow_read": kindStrings},
-	"network":    {"allow": kindStrings, "deny": kindStrings, "unknown": kindString, "allow_unix_sockets": kindStrings},
-	"env":        {"pass": kindStrings, "set": kindStringMap},
-	"limits":     {"timeout": kindString, "memory": kindSize, "processes": kindInt},
-	"git":        {"remotes": kindStrings, "push": kindStrings, "allow_force": kindBool, "allow_delete": kindBool},
-}
-
-// tableNames lists the tables in the order the documentation gives them.
-const tableNames = "filesystem, network, git, env, limits"
-
 type valueKind int
 
 const (
@@ -183,6 +171,7 @@ func lineStarts(data []byte) []int {
 // tables checks the document against the schema: unknown keys and values
 // of the wrong kind are errors; what is left is well typed.
 func (p *parser) tables(doc map[string]any) map[string]map[string]any {
+	schema, tableNames := keyKinds(), tableList()
 	out := map[string]map[string]any{}
 	for _, name := range sortedKeys(doc) {
 		keys, known := schema[name]

@@ -46,6 +46,37 @@ func (t TrustStore) Trusted(file, hash string) (bool, error) {
 
 // Trust approves file's content with this hash.
 func (t TrustStore) Trust(file, hash string) error {
+	return t.update(func(data *trustData) bool {
+		hashes := data.Files[file]
+		for _, h := range hashes {
+			if h == hash {
+				return false
+			}
+		}
+		hashes = append(hashes, hash)
+		if len(hashes) > maxHashesPerFile {
+			hashes = hashes[len(hashes)-maxHashesPerFile:]
+		}
+		data.Files[file] = hashes
+		return true
+	})
+}
+
+// Untrust withdraws every approval of file: what it widens stops applying
+// until its content is trusted again.
+func (t TrustStore) Untrust(file string) error {
+	return t.update(func(data *trustData) bool {
+		if _, ok := data.Files[file]; !ok {
+			return false
+		}
+		delete(data.Files, file)
+		return true
+	})
+}
+
+// update changes the store under its lock; change reports whether it
+// changed anything worth writing.
+func (t TrustStore) update(change func(*trustData) bool) error {
 	if err := PrivateDir(t.Dir); err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
@@ -58,17 +89,9 @@ func (t TrustStore) Trust(file, hash string) error {
 	if err != nil {
 		return err
 	}
-	hashes := data.Files[file]
-	for _, h := range hashes {
-		if h == hash {
-			return nil
-		}
+	if !change(data) {
+		return nil
 	}
-	hashes = append(hashes, hash)
-	if len(hashes) > maxHashesPerFile {
-		hashes = hashes[len(hashes)-maxHashesPerFile:]
-	}
-	data.Files[file] = hashes
 	b, err := json.MarshalIndent(data, "", "  ")
 	if err != nil {
 		return err
