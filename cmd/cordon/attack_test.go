@@ -293,9 +293,9 @@ echo 500 > /proc/self/oom_score_adj && echo proc-self-ok`)
 		if strings.Count(r.stdout, "refused:") != 2 || !strings.Contains(r.stdout, "proc-self-ok") {
 			t.Errorf("stdout:\n%s", r.stdout)
 		}
-		rule := " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)\n"
+		rule := " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)"
 		for _, name := range []string{"key.pem", "secrets", "config/prod.env", "key2.pem", "e.pem", "race.pem"} {
-			if want := "cordon: blocked write " + filepath.Join(e.ws, name) + rule; !strings.Contains(r.stderr, want) {
+			if want := "cordon: blocked write " + filepath.Join(e.ws, name) + rule; !reported(r.stderr, want) {
 				t.Errorf("no %q in:\n%s", want, r.stderr)
 			}
 		}

@@ -69,6 +69,12 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 	}
 	for _, d := range pl.HiddenDirs {
 		perms := "0000"
+		// The run's own temp dir may lie in a hidden one (cordon's
+		// runtime dir is in the credential set): bound back, writable.
+		temp := pl.TempDir != "" && supervisor.Within(d, pl.TempDir) && d != pl.TempDir
+		if temp {
+			perms = "0111"
+		}
 		for _, r := range pl.Reopened {
 			if supervisor.Within(d, r) {
 				perms = "0111" // traversable to the re-opened paths, not listable
@@ -76,6 +82,9 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 			}
 		}
 		a = append(a, "--perms", perms, "--tmpfs", d)
+		if temp {
+			a = append(a, "--bind", pl.TempDir, pl.TempDir)
+		}
 		for _, r := range pl.Reopened {
 			if supervisor.Within(d, r) {
 				a = append(a, "--ro-bind", r, r)
