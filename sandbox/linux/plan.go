@@ -124,14 +124,9 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	// cordon's own config and state are never writable from inside,
 	// whatever allow_write says: a writable place within them is dropped,
 	// and they are read-only (and, being in the credential set, hidden)
-	// within any other; missing, the guard refuses making them.
+	// within any other; missing, they are covered below.
 	cordonDirs := nonEmpty(p.ConfigDir, p.StateDir)
 	pl.Writable = notWithin(pl.Writable, cordonDirs)
-	for _, d := range cordonDirs {
-		if !exists(d) && supervisor.UnderAny(d, pl.Writable) {
-			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: d})
-		}
-	}
 
 	// Read-only on top: deny_write, protected paths that exist (any depth),
 	// the policy files themselves.

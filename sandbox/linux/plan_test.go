@@ -205,12 +205,8 @@ func TestPlanCordonDirs(t *testing.T) {
 	if !contains(pl.ReadOnly, state) {
 		t.Errorf("state dir not read-only: %v", pl.ReadOnly)
 	}
-	guarded := false
-	for _, r := range pl.Guarded {
-		guarded = guarded || r.Path == config
-	}
-	if !guarded {
-		t.Errorf("missing config dir not guarded: %v", pl.Guarded)
+	if !contains(pl.Missing, config+"/") {
+		t.Errorf("missing config dir not covered: %v", pl.Missing)
 	}
 	for _, d := range []string{home, filepath.Join(home, ".local"), filepath.Join(home, ".local/state")} {
 		if !contains(pl.Pinned, d) {
