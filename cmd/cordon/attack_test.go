@@ -129,7 +129,7 @@ cp /bin/sh "$HOME/.local-sh"`)
 		}
 		for _, want := range []string{"cordon: blocked write " + filepath.Join(e.home, "outside") + " (default)",
 			"cordon: blocked write /etc/cordon-pwned (default)", "cordon: blocked write " + target + " (default)"} {
-			if !strings.Contains(r.stderr, want+"\n") {
+			if !reported(r.stderr, want) {
 				t.Errorf("no %q in:\n%s", want, r.stderr)
 			}
 		}
@@ -219,7 +219,7 @@ ls -la`)
 			"cordon: blocked write " + filepath.Join(e.ws, ".env") + " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)",
 			"cordon: blocked write " + filepath.Join(e.ws, ".git/hooks/pre-commit") + " (default)",
 		} {
-			if !strings.Contains(r.stderr, want+"\n") {
+			if !reported(r.stderr, want) {
 				t.Errorf("no %q in:\n%s", want, r.stderr)
 			}
 		}

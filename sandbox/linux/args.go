@@ -20,8 +20,9 @@ type argvOptions struct {
 	Runtime    string // cordon's runtime dir: hidden inside but for the run's own temp dir
 	Alive      bool   // pass initstage.FDAlive as --sync-fd
 	InitConfig string // the init's encoded configuration
-	// PinFDs are bwrap's descriptors for Pinned directories (see
-	// openPins); a pin without one is bound by path.
+	// PinFDs are bwrap's descriptors for Pinned directories and for
+	// writable places inside other writable places (see openPins); one
+	// without is bound by path.
 	PinFDs map[string]int
 	Argv   []string
 }
@@ -41,7 +42,11 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 	}
 	a = append(a, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
 	for _, w := range pl.Writable {
-		a = append(a, "--bind", w, w)
+		if fd, ok := o.PinFDs[w]; ok {
+			a = append(a, "--bind-fd", strconv.Itoa(fd), w)
+		} else {
+			a = append(a, "--bind", w, w)
+		}
 	}
 	for _, p := range pl.Pinned {
 		if fd, ok := o.PinFDs[p]; ok {
