@@ -101,6 +101,11 @@ func Restrict(r Rules) (Status, error) {
 	if err := b.grantRead("/", deny); err != nil {
 		return Status{}, err
 	}
+	for _, a := range r.ReadAllow {
+		if err := b.addPath(a, readRights, true, false); err != nil {
+			return Status{}, err
+		}
+	}
 	for _, w := range r.Writable {
 		if denied(w, deny) {
 			continue // a denied path stays denied, writable or not

@@ -31,6 +31,8 @@ type Rules struct {
 	// beside one is unreadable, which fails closed). Names in a directory
 	// on the way stay listable, not their contents.
 	ReadDeny []string `json:"rd,omitempty"`
+	// ReadAllow are readable again inside ReadDeny (allow_read).
+	ReadAllow []string `json:"ra,omitempty"`
 	// Sockets allows making pathname unix sockets in the writable
 	// places; without it bind() of one fails everywhere.
 	Sockets bool `json:"sock,omitempty"`
@@ -111,7 +113,7 @@ func Layer(abi int) string { return fmt.Sprintf("Landlock ABI %d", abi) }
 
 // Validate checks the paths: absolute and clean, as the host computed them.
 func (r *Rules) Validate() error {
-	for _, list := range [][]string{r.Writable, r.WriteFiles, r.ReadDeny} {
+	for _, list := range [][]string{r.Writable, r.WriteFiles, r.ReadDeny, r.ReadAllow} {
 		for _, p := range list {
 			if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.IndexByte(p, 0) >= 0 {
 				return fmt.Errorf("landlock: path %q is not absolute and clean", p)
@@ -146,4 +148,13 @@ func denied(p string, paths []string) bool {
 		}
 	}
 	return false
+}
+
+// WithDevices adds the devices a command may use to r: the terminals and
+// the sinks and sources of bytes written, /dev/shm written in.
+func (r Rules) WithDevices() Rules {
+	r.WriteFiles = append(append([]string(nil), r.WriteFiles...),
+		"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/pts")
+	r.Writable = append(append([]string(nil), r.Writable...), "/dev/shm")
+	return r
 }

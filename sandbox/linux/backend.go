@@ -53,6 +53,14 @@ type Backend struct {
 	opts   Options
 	image  imageFile
 	guards supervisor.GuardPool
+	test   testSwitches
+}
+
+// testSwitches turn layers off, for tests that show what the other
+// layers hold alone. Only tests of this package set them.
+type testSwitches struct {
+	noMounts   bool // bwrap binds / writable and hides nothing: Landlock alone enforces the filesystem policy
+	noLandlock bool // the stage enforces no Landlock ruleset
 }
 
 // New returns the bubblewrap backend.
@@ -234,7 +242,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	defer initEnd.Close()
 
 	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
-		NoSocketNames: len(p.Network.AllowUnixSockets) == 0}
+		LoopbackOnly: true}
+	if !b.test.noLandlock {
+		rules := pl.landlockRules(p)
+		cfg.Landlock = &rules
+	}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
@@ -255,7 +267,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	cfg.Env, extra = 3+len(extra), append(extra, envFile)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.Encode(), Argv: spec.Argv,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, NoMounts: b.test.noMounts,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = sandbox.HostEnv()
