@@ -168,7 +168,7 @@ func TestRestrictFilesystem(t *testing.T) {
 				"write=" + filepath.Join(w.outside, "f"): "denied", "write=" + filepath.Join(w.outside, "g"): "denied",
 				"read=" + w.secret: "denied", "read=" + filepath.Join(w.home, "aws-link/credentials"): "denied",
 				"read=" + filepath.Join(w.home, ".config/gh/hosts.yml"): "denied",
-				"sock=" + filepath.Join(w.work, "s.sock"): "denied",
+				"sock=" + filepath.Join(w.work, "s.sock"):               "denied",
 			}
 			for op, res := range want {
 				if got[op] != res {
