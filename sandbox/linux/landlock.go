@@ -3,6 +3,7 @@
 package linux
 
 import (
+	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/landlock"
 	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
@@ -46,3 +47,17 @@ func (pl *plan) landlockRules(p *workspace.Policy) landlock.Rules {
 	}
 	return r.WithDevices()
 }
+
+// Layers names what every run of this backend has in force here: the
+// namespaces and mounts, the seccomp filter and, where the kernel has
+// it, the Landlock layer (the init stage applies it whenever ABI() is
+// above 0, so this and the runs agree).
+func (b *Backend) Layers() []string {
+	layers := []string{"bwrap", "seccomp"}
+	if abi := landlock.ABI(); abi > 0 && !b.test.noLandlock {
+		layers = append(layers, landlock.Layer(abi))
+	}
+	return layers
+}
+
+var _ sandbox.Layered = (*Backend)(nil)
