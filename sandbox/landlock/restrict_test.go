@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as a restricted program: `__landlock RULES OP
@@ -28,6 +29,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// noCapsVar makes the restricted program drop every capability first.
+const noCapsVar = "CORDON_TEST_NOCAPS"
+
 func restrictedMain(rules string, ops []string) int {
 	var r Rules
 	if err := json.Unmarshal([]byte(rules), &r); err != nil {
@@ -35,6 +39,16 @@ func restrictedMain(rules string, ops []string) int {
 		return 2
 	}
 	runtime.LockOSThread()
+	if os.Getenv(noCapsVar) != "" {
+		// What a backend does before restricting: no capabilities left
+		// (root's CAP_SYS_PTRACE would pass Landlock's ptrace rule).
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			fmt.Println("capset:", err)
+			return 125
+		}
+	}
 	st, err := Restrict(r)
 	if err != nil {
 		fmt.Println("restrict:", err)
@@ -55,6 +69,12 @@ func restrictedMain(rules string, ops []string) int {
 			var c net.Conn
 			if c, err = net.Dial("tcp", arg); err == nil {
 				c.Close()
+			}
+		case "signal":
+			pid, _ := strconv.Atoi(arg)
+			err = syscall.Kill(pid, 0)
+			if err == syscall.EPERM {
+				err = os.ErrPermission
 			}
 		case "sock":
 			var l net.Listener
@@ -218,5 +238,55 @@ func TestRequireFailsWithoutAnABI(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).ExitStatus() != 125 || !strings.Contains(string(out), "restrict:") {
 		t.Fatalf("want a refusal with 125, got %v: %s", err, out)
+	}
+}
+
+// TestOtherProcessesStayClosed: where no mount namespace hides the host's
+// processes, Landlock's ptrace rule still keeps a restricted program out
+// of every process outside its domain: their environment and memory in
+// /proc, and (scoped) their signals. Its own stay open (positive control).
+// The program has no capabilities, as in every sandbox.
+func TestOtherProcessesStayClosed(t *testing.T) {
+	if requireLandlock(t) < 6 {
+		sandboxtest.Skip(t, "Landlock ABI < 6 cannot scope signals")
+	}
+	for _, as := range []string{"root", "user"} {
+		t.Run(as, func(t *testing.T) {
+			var u *sandboxtest.User
+			if as == "root" {
+				sandboxtest.RequireRoot(t)
+			} else {
+				u = sandboxtest.Unprivileged(t)
+			}
+			home := sandboxtest.Dir(t, u)
+			// The outsider: a process of the same user, started outside.
+			outsider := exec.Command("sleep", "60")
+			if u != nil {
+				outsider.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+			}
+			outsider.Env = []string{"OUTSIDER_SECRET=hunter2"}
+			if err := outsider.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { outsider.Process.Kill(); outsider.Wait() }()
+			pid := strconv.Itoa(outsider.Process.Pid)
+			r := Rules{Writable: []string{home}, Scope: true}
+			// Measured: root keeping CAP_SYS_PTRACE still reads another
+			// process's environ under Landlock; without capabilities (as
+			// every sandbox runs) it cannot.
+			t.Setenv(noCapsVar, "1")
+			got := runRestricted(t, u, home, r, "read=/proc/self/environ", "read=/proc/"+pid+"/environ",
+				"read=/proc/"+pid+"/mem", "signal="+pid, "read=/proc/"+pid+"/cmdline")
+			want := map[string]string{
+				"read=/proc/self/environ": "ok", "read=/proc/" + pid + "/cmdline": "ok",
+				"read=/proc/" + pid + "/environ": "denied", "read=/proc/" + pid + "/mem": "denied",
+				"signal=" + pid: "denied",
+			}
+			for op, res := range want {
+				if got[op] != res {
+					t.Errorf("%s: %q, want %q (%v)", op, got[op], res, got)
+				}
+			}
+		})
 	}
 }
