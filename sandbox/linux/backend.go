@@ -25,6 +25,7 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
+	"github.com/cordon-dev/cordon/sandbox/probe"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
 	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
@@ -428,12 +429,19 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		p.mu.Lock()
 		res.TimedOut = p.timedOut
+		killed := p.killed
 		if p.killed && res.Signal == 0 && res.ExitCode == 0 {
 			res.Signal, res.ExitCode = int(syscall.SIGKILL), 128+int(syscall.SIGKILL)
 		}
 		p.mu.Unlock()
 		if err := p.bridge.failure(); err != nil && res.ExitCode == 125 {
 			p.err = err
+			return
+		}
+		if !killed && res.ExitCode != 0 && !p.bridge.started() {
+			// bwrap failed before the init stage ran: no command ran, and
+			// its status is bwrap's, not the command's (DESIGN: 125).
+			p.err = fmt.Errorf("bubblewrap could not set the sandbox up (its reason is above), nothing was run: %s", probe.UsernsFix())
 			return
 		}
 		p.res = res

@@ -39,6 +39,7 @@ type bridge struct {
 	listeners []net.Listener
 	conns     map[net.Conn]bool
 	closed    bool
+	handedOff bool // the init stage ran and spoke: bwrap had set the sandbox up
 	err       error
 	wg        sync.WaitGroup
 }
@@ -58,8 +59,11 @@ func (b *bridge) receive() {
 	oob := make([]byte, unix.CmsgSpace(64*4))
 	n, oobn, _, _, err := unix.Recvmsg(int(b.control.Fd()), buf, oob, 0)
 	if err != nil || n == 0 {
-		return // the init died before the hand-off; Wait reports its status
+		return // the init never ran, or died before the hand-off; Wait reports it
 	}
+	b.mu.Lock()
+	b.handedOff = true
+	b.mu.Unlock()
 	var fds []int
 	if oobn > 0 {
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
@@ -276,4 +280,13 @@ func (b *bridge) close() {
 	b.mu.Unlock()
 	_ = b.control.Close()
 	b.wg.Wait()
+}
+
+// started reports whether the init stage ran inside bwrap and handed
+// over (or reported its own failure). Valid once the sandbox is gone.
+func (b *bridge) started() bool {
+	<-b.ready
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.handedOff
 }
