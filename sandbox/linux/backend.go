@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -266,13 +267,28 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	defer envFile.Close()
 	cfg.Env, extra = 3+len(extra), append(extra, envFile)
+	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
+	pins, err := openPins(pl)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFiles(pins)
+	pinFDs := map[string]int{}
+	for i, f := range pins {
+		pinFDs[pl.Pinned[i]] = 3 + len(extra)
+		extra = append(extra, f)
+	}
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.Encode(), Argv: spec.Argv, NoMounts: b.test.noMounts,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = sandbox.HostEnv()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, setup.stdout, setup.bwrap
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
@@ -280,11 +296,13 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	// bwrap dies with us (Pdeathsig), and takes the sandbox with it
 	// (--die-with-parent; its PID namespace ends with its init).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	setup.started()
+	if err != nil {
 		hostEnd.Close()
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger}
+	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -332,6 +350,52 @@ func commandEnv(base []string, p *workspace.Policy, tempDir string) []string {
 		env = append(env, e.Name+"="+e.Value)
 	}
 	return append(env, "TMPDIR="+tempDir, "TMP="+tempDir, "TEMP="+tempDir)
+}
+
+// openPins opens each pinned directory beneath its writable root through
+// no symbolic link, for bwrap to bind from the descriptor (--bind-fd). A
+// pin is a read-write bind inside a writable place: bound by path, a
+// directory another run swapped for a link (x -> /etc) after the plan
+// would make bwrap bind the link's target read-write. A pin that no
+// longer resolves that way refuses the run: what it pinned changed under
+// the set-up.
+func openPins(pl *plan) ([]*os.File, error) {
+	var out []*os.File
+	for _, p := range pl.Pinned {
+		fd, err := openBeneathRoot(p, pl.Writable)
+		if err != nil {
+			closeFiles(out)
+			return nil, fmt.Errorf("pinning %s: %w (it changed while the sandbox was set up; run again)", p, err)
+		}
+		out = append(out, os.NewFile(uintptr(fd), p))
+	}
+	return out, nil
+}
+
+// openBeneathRoot opens the directory p (O_PATH) beneath the innermost
+// writable root holding it, following no symbolic link below that root.
+func openBeneathRoot(p string, writable []string) (int, error) {
+	root := supervisor.InnermostRoot(p, writable)
+	if root == "" {
+		return -1, errors.New("not in a writable place")
+	}
+	rfd, err := supervisor.OpenRoot(root)
+	if err != nil {
+		// The root itself (resolved when the plan was made) may lie
+		// below a link outside every writable place: open it as named.
+		if rfd, err = unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return -1, err
+		}
+	}
+	defer unix.Close(rfd)
+	rel := strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+	return supervisor.OpenBeneath(rfd, rel, unix.O_PATH|unix.O_DIRECTORY, 0)
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 // dataFile returns a readable file holding data (a memfd).
@@ -382,7 +446,9 @@ func shortHash(s string) string {
 type process struct {
 	cmd      *exec.Cmd
 	ph       *supervisor.Placeholders
-	reaper   *os.File // closing it lets the run's reaper finish
+	setup    *setupLog
+	stderr   io.Writer // the command's
+	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
 	timer    *time.Timer
 	done     chan struct{}
@@ -394,6 +460,9 @@ type process struct {
 	mu       sync.Mutex
 	timedOut bool
 	killed   bool
+	// signalled: a signal was sent (it may have ended the run before the
+	// command started, which is no failed set-up).
+	signalled bool
 }
 
 func (p *process) Wait() (*sandbox.Result, error) {
@@ -429,19 +498,22 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		p.mu.Lock()
 		res.TimedOut = p.timedOut
-		killed := p.killed
+		interrupted := p.killed || p.signalled
 		if p.killed && res.Signal == 0 && res.ExitCode == 0 {
 			res.Signal, res.ExitCode = int(syscall.SIGKILL), 128+int(syscall.SIGKILL)
 		}
 		p.mu.Unlock()
-		if err := p.bridge.failure(); err != nil && res.ExitCode == 125 {
+		// A run killed or signalled before it started is no failed set-up.
+		if err := p.setup.finish(p.bridge.handedOff() || interrupted || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
+			if strings.Contains(err.Error(), "namespace") {
+				// bwrap could not make its namespaces: say how to allow them here.
+				err = fmt.Errorf("%w; nothing was run: %s", err, probe.UsernsFix())
+			}
 			p.err = err
 			return
 		}
-		if !killed && res.ExitCode != 0 && !p.bridge.started() {
-			// bwrap failed before the init stage ran: no command ran, and
-			// its status is bwrap's, not the command's (DESIGN: 125).
-			p.err = fmt.Errorf("bubblewrap could not set the sandbox up (its reason is above), nothing was run: %s", probe.UsernsFix())
+		if err := p.bridge.failure(); err != nil && res.ExitCode == 125 {
+			p.err = err
 			return
 		}
 		p.res = res
@@ -453,6 +525,9 @@ func (p *process) Wait() (*sandbox.Result, error) {
 // (SIGKILL, or a command not yet or no longer there: to bwrap, which ends
 // the whole run).
 func (p *process) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	p.signalled = true
+	p.mu.Unlock()
 	return signalCommand(p.cmd.Process, sig)
 }
 

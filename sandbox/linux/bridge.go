@@ -34,12 +34,12 @@ type bridge struct {
 	stopCapture []func()
 	obs         *supervisor.Observer
 	ready       chan struct{} // closed once the hand-off is handled
+	reached     bool          // the init stage handed off, set up (set before ready closes)
 
 	mu        sync.Mutex
 	listeners []net.Listener
 	conns     map[net.Conn]bool
 	closed    bool
-	handedOff bool // the init stage ran and spoke: bwrap had set the sandbox up
 	err       error
 	wg        sync.WaitGroup
 }
@@ -59,11 +59,8 @@ func (b *bridge) receive() {
 	oob := make([]byte, unix.CmsgSpace(64*4))
 	n, oobn, _, _, err := unix.Recvmsg(int(b.control.Fd()), buf, oob, 0)
 	if err != nil || n == 0 {
-		return // the init never ran, or died before the hand-off; Wait reports it
+		return // the init died before the hand-off; Wait reports its status
 	}
-	b.mu.Lock()
-	b.handedOff = true
-	b.mu.Unlock()
 	var fds []int
 	if oobn > 0 {
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
@@ -81,6 +78,7 @@ func (b *bridge) receive() {
 		closeFDs(fds)
 		return
 	}
+	b.reached = true
 	obsFD := -1
 	if h.Observer && len(fds) > 0 {
 		obsFD = fds[len(fds)-1]
@@ -179,6 +177,13 @@ func (b *bridge) fail(err error) {
 	b.mu.Lock()
 	b.err = err
 	b.mu.Unlock()
+}
+
+// handedOff says whether the init stage reached the hand-off, that is,
+// whether the sandbox was set up. Call it once the sandbox is gone.
+func (b *bridge) handedOff() bool {
+	<-b.ready
+	return b.reached
 }
 
 func (b *bridge) failure() error {
@@ -280,13 +285,4 @@ func (b *bridge) close() {
 	b.mu.Unlock()
 	_ = b.control.Close()
 	b.wg.Wait()
-}
-
-// started reports whether the init stage ran inside bwrap and handed
-// over (or reported its own failure). Valid once the sandbox is gone.
-func (b *bridge) started() bool {
-	<-b.ready
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.handedOff
 }
