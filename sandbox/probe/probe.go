@@ -38,7 +38,7 @@ func Run(ctx context.Context) []Check {
 	if bw.OK {
 		checks = append(checks, userns(ctx))
 	}
-	checks = append(checks, seccomp(), landlock(), cgroups(), ioURing(), tiocsti())
+	checks = append(checks, seccomp(), landlockCheck(), cgroups(), ioURing(), tiocsti())
 	return checks
 }
 
