@@ -155,51 +155,43 @@ func runRestricted(t *testing.T, asUser *sandboxtest.User, home string, r Rules,
 
 func TestRestrictFilesystem(t *testing.T) {
 	abi := requireLandlock(t)
-	for _, as := range []string{"root", "user"} {
-		t.Run(as, func(t *testing.T) {
-			var u *sandboxtest.User
-			if as == "root" {
-				sandboxtest.RequireRoot(t)
-			} else {
-				u = sandboxtest.Unprivileged(t)
+	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
+		dir := sandboxtest.Dir(t, u)
+		w := newWorld(t, dir)
+		if u != nil {
+			sandboxtest.Chown(t, dir, u)
+		}
+		r := Rules{Writable: []string{w.work}, WriteFiles: []string{"/dev/null"}, ReadDeny: []string{w.secretDir, filepath.Join(w.home, ".config/gh")}}
+		got := runRestricted(t, u, w.home, r,
+			"write="+filepath.Join(w.work, "new"), "read="+filepath.Join(w.work, "new"),
+			"write="+filepath.Join(w.outside, "f"), "write="+filepath.Join(w.outside, "g"), "write=/dev/null",
+			"read="+filepath.Join(w.outside, "f"), "read="+w.secret, "read="+filepath.Join(w.home, "aws-link/credentials"),
+			"read="+filepath.Join(w.home, ".config/gh/hosts.yml"), "read="+filepath.Join(w.home, ".config/other"),
+			"read="+filepath.Join(w.home, ".bashrc"), "list="+w.home, "sock="+filepath.Join(w.work, "s.sock"))
+		if want := "abi " + strconv.Itoa(abi); !strings.HasPrefix(got["status"], want) {
+			t.Errorf("status %q, want %q", got["status"], want)
+		}
+		want := map[string]string{
+			// Positive controls: the same calls where the rules allow them.
+			"write=" + filepath.Join(w.work, "new"): "ok", "read=" + filepath.Join(w.work, "new"): "ok",
+			"write=/dev/null": "ok", "read=" + filepath.Join(w.outside, "f"): "ok",
+			"read=" + filepath.Join(w.home, ".config/other"): "ok", "read=" + filepath.Join(w.home, ".bashrc"): "ok",
+			"list=" + w.home: "ok",
+			// The attacks.
+			"write=" + filepath.Join(w.outside, "f"): "denied", "write=" + filepath.Join(w.outside, "g"): "denied",
+			"read=" + w.secret: "denied", "read=" + filepath.Join(w.home, "aws-link/credentials"): "denied",
+			"read=" + filepath.Join(w.home, ".config/gh/hosts.yml"): "denied",
+			"sock=" + filepath.Join(w.work, "s.sock"):               "denied",
+		}
+		for op, res := range want {
+			if got[op] != res {
+				t.Errorf("%s: %q, want %q", op, got[op], res)
 			}
-			dir := sandboxtest.Dir(t, u)
-			w := newWorld(t, dir)
-			if u != nil {
-				sandboxtest.Chown(t, dir, u)
-			}
-			r := Rules{Writable: []string{w.work}, WriteFiles: []string{"/dev/null"}, ReadDeny: []string{w.secretDir, filepath.Join(w.home, ".config/gh")}}
-			got := runRestricted(t, u, w.home, r,
-				"write="+filepath.Join(w.work, "new"), "read="+filepath.Join(w.work, "new"),
-				"write="+filepath.Join(w.outside, "f"), "write="+filepath.Join(w.outside, "g"), "write=/dev/null",
-				"read="+filepath.Join(w.outside, "f"), "read="+w.secret, "read="+filepath.Join(w.home, "aws-link/credentials"),
-				"read="+filepath.Join(w.home, ".config/gh/hosts.yml"), "read="+filepath.Join(w.home, ".config/other"),
-				"read="+filepath.Join(w.home, ".bashrc"), "list="+w.home, "sock="+filepath.Join(w.work, "s.sock"))
-			if want := "abi " + strconv.Itoa(abi); !strings.HasPrefix(got["status"], want) {
-				t.Errorf("status %q, want %q", got["status"], want)
-			}
-			want := map[string]string{
-				// Positive controls: the same calls where the rules allow them.
-				"write=" + filepath.Join(w.work, "new"): "ok", "read=" + filepath.Join(w.work, "new"): "ok",
-				"write=/dev/null": "ok", "read=" + filepath.Join(w.outside, "f"): "ok",
-				"read=" + filepath.Join(w.home, ".config/other"): "ok", "read=" + filepath.Join(w.home, ".bashrc"): "ok",
-				"list=" + w.home: "ok",
-				// The attacks.
-				"write=" + filepath.Join(w.outside, "f"): "denied", "write=" + filepath.Join(w.outside, "g"): "denied",
-				"read=" + w.secret: "denied", "read=" + filepath.Join(w.home, "aws-link/credentials"): "denied",
-				"read=" + filepath.Join(w.home, ".config/gh/hosts.yml"): "denied",
-				"sock=" + filepath.Join(w.work, "s.sock"):               "denied",
-			}
-			for op, res := range want {
-				if got[op] != res {
-					t.Errorf("%s: %q, want %q", op, got[op], res)
-				}
-			}
-			if b, _ := os.ReadFile(filepath.Join(w.outside, "f")); string(b) != "fine" {
-				t.Errorf("the file outside was changed: %q", b)
-			}
-		})
-	}
+		}
+		if b, _ := os.ReadFile(filepath.Join(w.outside, "f")); string(b) != "fine" {
+			t.Errorf("the file outside was changed: %q", b)
+		}
+	})
 }
 
 func TestRestrictConnect(t *testing.T) {
@@ -250,43 +242,44 @@ func TestOtherProcessesStayClosed(t *testing.T) {
 	if requireLandlock(t) < 6 {
 		sandboxtest.Skip(t, "Landlock ABI < 6 cannot scope signals")
 	}
-	for _, as := range []string{"root", "user"} {
-		t.Run(as, func(t *testing.T) {
-			var u *sandboxtest.User
-			if as == "root" {
-				sandboxtest.RequireRoot(t)
-			} else {
-				u = sandboxtest.Unprivileged(t)
+	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
+		home := sandboxtest.Dir(t, u)
+		// The outsider: a process of the same user, started outside.
+		outsider := exec.Command("sleep", "60")
+		if u != nil {
+			outsider.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+		}
+		outsider.Env = []string{"OUTSIDER_SECRET=hunter2"}
+		if err := outsider.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { outsider.Process.Kill(); outsider.Wait() }()
+		pid := strconv.Itoa(outsider.Process.Pid)
+		r := Rules{Writable: []string{home}, Scope: true}
+		// Measured: root keeping CAP_SYS_PTRACE still reads another
+		// process's environ under Landlock; without capabilities (as
+		// every sandbox runs) it cannot.
+		t.Setenv(noCapsVar, "1")
+		got := runRestricted(t, u, home, r, "read=/proc/self/environ", "read=/proc/"+pid+"/environ",
+			"read=/proc/"+pid+"/mem", "signal="+pid, "read=/proc/"+pid+"/cmdline")
+		want := map[string]string{
+			"read=/proc/self/environ": "ok", "read=/proc/" + pid + "/cmdline": "ok",
+			"read=/proc/" + pid + "/environ": "denied", "read=/proc/" + pid + "/mem": "denied",
+			"signal=" + pid: "denied",
+		}
+		for op, res := range want {
+			if got[op] != res {
+				t.Errorf("%s: %q, want %q (%v)", op, got[op], res, got)
 			}
-			home := sandboxtest.Dir(t, u)
-			// The outsider: a process of the same user, started outside.
-			outsider := exec.Command("sleep", "60")
-			if u != nil {
-				outsider.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
-			}
-			outsider.Env = []string{"OUTSIDER_SECRET=hunter2"}
-			if err := outsider.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { outsider.Process.Kill(); outsider.Wait() }()
-			pid := strconv.Itoa(outsider.Process.Pid)
-			r := Rules{Writable: []string{home}, Scope: true}
-			// Measured: root keeping CAP_SYS_PTRACE still reads another
-			// process's environ under Landlock; without capabilities (as
-			// every sandbox runs) it cannot.
-			t.Setenv(noCapsVar, "1")
-			got := runRestricted(t, u, home, r, "read=/proc/self/environ", "read=/proc/"+pid+"/environ",
-				"read=/proc/"+pid+"/mem", "signal="+pid, "read=/proc/"+pid+"/cmdline")
-			want := map[string]string{
-				"read=/proc/self/environ": "ok", "read=/proc/" + pid + "/cmdline": "ok",
-				"read=/proc/" + pid + "/environ": "denied", "read=/proc/" + pid + "/mem": "denied",
-				"signal=" + pid: "denied",
-			}
-			for op, res := range want {
-				if got[op] != res {
-					t.Errorf("%s: %q, want %q (%v)", op, got[op], res, got)
-				}
-			}
-		})
-	}
+		}
+	})
+}
+
+// asRootAndUser runs f as root (u nil) and as the unprivileged test user.
+func asRootAndUser(t *testing.T, f func(t *testing.T, u *sandboxtest.User)) {
+	t.Run("root", func(t *testing.T) {
+		sandboxtest.RequireRoot(t)
+		f(t, nil)
+	})
+	t.Run("user", func(t *testing.T) { f(t, sandboxtest.Unprivileged(t)) })
 }
