@@ -107,9 +107,6 @@ func Restrict(r Rules) (Status, error) {
 		}
 	}
 	for _, w := range r.Writable {
-		if denied(w, deny) {
-			continue // a denied path stays denied, writable or not
-		}
 		if err := b.addPath(w, writeRights(abi, r.Sockets), true, false); err != nil {
 			return Status{}, err
 		}

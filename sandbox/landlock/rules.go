@@ -20,7 +20,9 @@ import (
 // Rules is the policy the ruleset enforces. Every path is absolute and
 // clean.
 type Rules struct {
-	// Writable places get every write right (and reads: see ReadDeny).
+	// Writable places get every write right; reads come from ReadDeny's
+	// carving (a writable place inside a denied one belongs in ReadAllow
+	// too: the run's temp dir inside cordon's hidden runtime dir).
 	Writable []string `json:"w,omitempty"`
 	// WriteFiles are files and device trees that may be written but not
 	// made or removed (/dev/null, /dev/pts, ...). Missing ones are skipped.

@@ -45,6 +45,13 @@ func (pl *plan) landlockRules(p *workspace.Policy) landlock.Rules {
 			r.ReadAllow = append(r.ReadAllow, a)
 		}
 	}
+	// A writable place inside a hidden one (the run's temp dir inside
+	// cordon's runtime dir) is bound back over it: readable as well.
+	for _, w := range writable {
+		if supervisor.UnderAny(w, r.ReadDeny) {
+			r.ReadAllow = append(r.ReadAllow, w)
+		}
+	}
 	return r.WithDevices()
 }
 
