@@ -125,14 +125,12 @@ func (v Violation) Same(w Violation) bool {
 	return v.Kind == w.Kind && v.Target == w.Target && v.Rule == w.Rule && v.Reason == w.Reason
 }
 
-// String is the report's line: "cordon: blocked KIND TARGET (RULE)", with
-// ", N times" when the run did it more than once.
+// String is the report's line, exactly DESIGN's "cordon: blocked KIND
+// TARGET (RULE)": scripts parse it, so a repeated access is told once and
+// its count goes only where the form has room for it (--json's count,
+// the editor's diagnostic).
 func (v Violation) String() string {
-	s := fmt.Sprintf("cordon: blocked %s %s (%s)", v.Kind, v.Target, v.Cause())
-	if v.Count > 1 {
-		s += fmt.Sprintf(", %d times", v.Count)
-	}
-	return s
+	return fmt.Sprintf("cordon: blocked %s %s (%s)", v.Kind, v.Target, v.Cause())
 }
 
 // Layered is a backend that can name the isolation layers it puts in
