@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/workspace"
@@ -130,4 +131,22 @@ func (v Violation) Same(w Violation) bool {
 // the editor's diagnostic).
 func (v Violation) String() string {
 	return fmt.Sprintf("cordon: blocked %s %s (%s)", v.Kind, v.Target, v.Cause())
+}
+
+// Layered is a backend that can name the isolation layers it puts in
+// force on this machine, outermost first ("bwrap", "seccomp",
+// "Landlock ABI 7").
+type Layered interface {
+	Layers() []string
+}
+
+// Layers names b's layers as reports show them: "bwrap + seccomp +
+// Landlock ABI 7"; a backend that does not list them is named alone.
+func Layers(b Backend) string {
+	if l, ok := b.(Layered); ok {
+		if names := l.Layers(); len(names) > 0 {
+			return strings.Join(names, " + ")
+		}
+	}
+	return b.Name()
 }
