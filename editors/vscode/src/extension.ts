@@ -93,10 +93,12 @@ class Extension implements Host, vscode.Disposable {
   async refreshStatus(): Promise<PolicyState> {
     let state: PolicyState = 'stopped';
     let detail: string | undefined;
+    let layers: string | undefined;
     if (this.current?.running) {
       try {
         const st = await this.current.status();
         state = stateOf(st, this.policyErrors());
+        layers = st.layers || st.backend;
         if (st.lastGood && st.error) detail = st.error;
         if (state === 'untrusted') detail = (st.untrusted ?? []).map((w) => `widens: ${w.kind} ${w.target} (line ${w.line})`).join('\n');
       } catch (err) {
@@ -104,7 +106,7 @@ class Extension implements Host, vscode.Disposable {
       }
     }
     if (vscode.workspace.isTrusted === false) state = 'restricted';
-    this.bar.show(state, detail);
+    this.bar.show(state, layers, detail);
     return state;
   }
 

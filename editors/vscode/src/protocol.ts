@@ -78,6 +78,8 @@ export interface StatusResult {
   // What the file widens that is not in force until it is trusted.
   untrusted?: Widening[];
   backend: string;
+  // every isolation layer in force, e.g. "bwrap + seccomp + Landlock ABI 7"
+  layers?: string;
   capabilities: unknown;
   runs: unknown;
 }

@@ -25,7 +25,7 @@ export function stateOf(status: StatusResult | undefined, policyErrors: number):
 }
 
 const LOOK: Record<PolicyState, { text: string; tip: string; warn: boolean }> = {
-  active: { text: '$(shield) cordon', tip: 'cordon: sandbox active with the workspace policy', warn: false },
+  active: { text: '$(shield) cordon', tip: 'cordon: sandbox active', warn: false },
   defaults: {
     text: '$(shield) cordon: defaults',
     tip: 'cordon: no .sandbox.toml here; the built-in defaults apply (the workspace writable, credentials unreadable, every host asked)',
@@ -66,11 +66,15 @@ export class StatusBar implements vscode.Disposable {
     this.item.show();
   }
 
-  show(state: PolicyState, detail?: string): void {
+  // show sets the item for state; layers (sandbox/status's "bwrap +
+  // seccomp + Landlock ABI 7") joins the tooltip while runs are sandboxed,
+  // and detail (what widens, why the file is invalid) follows it.
+  show(state: PolicyState, layers?: string, detail?: string): void {
     this.state = state;
     const look = LOOK[state];
     this.item.text = look.text;
-    this.item.tooltip = detail ? `${look.tip}\n\n${detail}` : look.tip;
+    const tip = layers && state !== 'backend-missing' && state !== 'stopped' && state !== 'restricted' ? `${look.tip}: ${layers}` : look.tip;
+    this.item.tooltip = detail ? `${tip}\n\n${detail}` : tip;
     this.item.backgroundColor = look.warn
       ? new vscode.ThemeColor(state === 'invalid' || state === 'backend-missing' ? 'statusBarItem.errorBackground' : 'statusBarItem.warningBackground')
       : undefined;
@@ -94,6 +98,7 @@ export function formatStatus(s: StatusResult, state: PolicyState): string {
   for (const w of s.untrusted ?? []) lines.push(`widens:     ${w.kind} ${w.target} (line ${w.line}), not in force until trusted`);
   lines.push(
     `backend:    ${s.backend || '(none)'}`,
+    `layers:     ${s.layers || s.backend || '(none)'}`,
     `capabilities: ${JSON.stringify(s.capabilities ?? {}, null, 2)}`,
     `runs:       ${JSON.stringify(s.runs ?? [])}`,
   );

@@ -27,13 +27,14 @@ test('status bar shows the state and opens the menu', () => {
   assert.equal(bar.item.text, '$(shield) cordon: defaults');
   bar.show('restricted');
   assert.match(bar.item.tooltip, /Restricted Mode/);
-  bar.show('invalid', 'line 2: bad');
+  bar.show('invalid', 'bwrap + seccomp', 'line 2: bad');
   assert.match(bar.item.tooltip, /LAST GOOD[\s\S]*line 2: bad/);
   bar.show('untrusted');
   assert.match(bar.item.text, /untrusted/);
   assert.ok(bar.item.backgroundColor);
-  bar.show('active');
+  bar.show('active', 'bwrap + seccomp + Landlock ABI 7');
   assert.equal(bar.item.backgroundColor, undefined);
+  assert.match(bar.item.tooltip, /sandbox active: bwrap \+ seccomp \+ Landlock ABI 7/);
   bar.show('backend-missing');
   assert.match(bar.item.tooltip, /doctor/);
   assert.match(formatStatus(ok, 'active'), /backend: +linux-bwrap/);
