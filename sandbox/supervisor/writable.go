@@ -10,5 +10,6 @@ package supervisor
 // holds Landlock's line itself, so that a mistake in the mounts does not
 // let the guard write where the layer under them would refuse.
 func (j *Judge) mayWrite(dir string) bool {
-	return UnderAny(dir, j.Writable) || (j.TempDir != "" && Within(j.TempDir, dir)) || Within("/dev", dir)
+	return UnderAny(dir, j.Writable) || (j.TempDir != "" && Within(j.TempDir, dir)) || Within("/dev", dir) ||
+		(j.OwnProc && Within("/proc", dir))
 }
