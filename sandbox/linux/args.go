@@ -25,6 +25,9 @@ type argvOptions struct {
 	// without is bound by path.
 	PinFDs map[string]int
 	Argv   []string
+	// NoMounts (tests only): / is bound writable and nothing is hidden or
+	// made read-only, so that a test sees the Landlock layer alone.
+	NoMounts bool
 }
 
 // bwrapArgs renders the plan as bubblewrap arguments. The order matters:
@@ -39,6 +42,11 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 	}
 	if o.Alive {
 		a = append(a, "--sync-fd", strconv.Itoa(initstage.FDAlive))
+	}
+	if o.NoMounts {
+		a = append(a, "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
+		a = append(a, "--chdir", o.Dir, "--", o.Init, initstage.Arg, o.InitConfig, "--")
+		return append(a, o.Argv...)
 	}
 	a = append(a, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
 	for _, w := range pl.Writable {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
+	"github.com/cordon-dev/cordon/sandbox/probe"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
 	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
@@ -54,6 +55,14 @@ type Backend struct {
 	opts   Options
 	image  imageFile
 	guards supervisor.GuardPool
+	test   testSwitches
+}
+
+// testSwitches turn layers off, for tests that show what the other
+// layers hold alone. Only tests of this package set them.
+type testSwitches struct {
+	noMounts   bool // bwrap binds / writable and hides nothing: Landlock alone enforces the filesystem policy
+	noLandlock bool // the stage enforces no Landlock ruleset
 }
 
 // New returns the bubblewrap backend.
@@ -235,7 +244,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	defer initEnd.Close()
 
 	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
-		NoSocketNames: len(p.Network.AllowUnixSockets) == 0}
+		LoopbackOnly: true}
+	if !b.test.noLandlock {
+		rules := pl.landlockRules(p)
+		cfg.Landlock = &rules
+	}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
@@ -280,7 +293,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = sandbox.HostEnv()
@@ -529,6 +542,10 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		p.mu.Unlock()
 		// A run killed or signalled before it started is no failed set-up.
 		if err := p.setup.finish(p.bridge.handedOff() || interrupted || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
+			if strings.Contains(err.Error(), "namespace") {
+				// bwrap could not make its namespaces: say how to allow them here.
+				err = fmt.Errorf("%w; nothing was run: %s", err, probe.UsernsFix())
+			}
 			p.err = err
 			return
 		}

@@ -233,6 +233,10 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 				continue
 			case err != nil:
 				return nil, fmt.Errorf("deny_read %s: %w", path, err)
+			case fi.IsDir() && tempDir != "" && path == filepath.Dir(tempDir):
+				// cordon's runtime dir (credential set): bwrapArgs hides
+				// it with an empty tmpfs and binds the run's own temp
+				// dir back; a hidden dir here would cover that too.
 			case fi.IsDir():
 				pl.HiddenDirs = append(pl.HiddenDirs, path)
 			default:
