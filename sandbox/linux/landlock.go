@@ -52,6 +52,7 @@ func (pl *plan) landlockRules(p *workspace.Policy) landlock.Rules {
 			r.ReadAllow = append(r.ReadAllow, w)
 		}
 	}
+	r.ReadAllow = dedupe(r.ReadAllow)
 	return r.WithDevices()
 }
 
