@@ -267,11 +267,6 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	defer envFile.Close()
 	cfg.Env, extra = 3+len(extra), append(extra, envFile)
-	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
-	if err != nil {
-		return nil, fmt.Errorf("stderr: %w", err)
-	}
-	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	pins, err := openPins(pl)
 	if err != nil {
 		return nil, err
@@ -282,6 +277,20 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		pinFDs[pl.Pinned[i]] = 3 + len(extra)
 		extra = append(extra, f)
 	}
+	nested, err := openNested(pl)
+	if err != nil {
+		return nil, err
+	}
+	for w, f := range nested {
+		defer f.Close()
+		pinFDs[w] = 3 + len(extra)
+		extra = append(extra, f)
+	}
+	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
 		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
@@ -368,6 +377,34 @@ func openPins(pl *plan) ([]*os.File, error) {
 			return nil, fmt.Errorf("pinning %s: %w (it changed while the sandbox was set up; run again)", p, err)
 		}
 		out = append(out, os.NewFile(uintptr(fd), p))
+	}
+	return out, nil
+}
+
+// openNested opens each writable place that lies inside another one
+// (allow_write = ["~", "~/proj2"]) beneath it, through no link, for the
+// same reason as pins: a run of another workspace, to which only the
+// outer place is writable, could swap the inner one for a link to /etc.
+func openNested(pl *plan) (map[string]*os.File, error) {
+	out := map[string]*os.File{}
+	for _, w := range pl.Writable {
+		var others []string
+		for _, o := range pl.Writable {
+			if o != w {
+				others = append(others, o)
+			}
+		}
+		if supervisor.InnermostRoot(w, others) == "" {
+			continue
+		}
+		fd, err := openBeneathRoot(w, others)
+		if err != nil {
+			for _, f := range out {
+				f.Close()
+			}
+			return nil, fmt.Errorf("writable place %s: %w (it changed while the sandbox was set up; run again)", w, err)
+		}
+		out[w] = os.NewFile(uintptr(fd), w)
 	}
 	return out, nil
 }
