@@ -24,12 +24,13 @@ import (
 // url.<endpoint>.insteadOf. Upstream connections go only to the listed
 // remotes, at addresses checked like every other destination.
 type gitFront struct {
-	s     *Session
-	tr    *http.Transport
-	srv   *http.Server
-	conns chan net.Conn
-	once  sync.Once
-	done  chan struct{}
+	s       *Session
+	handler *git.Handler
+	tr      *http.Transport
+	srv     *http.Server
+	conns   chan net.Conn
+	once    sync.Once
+	done    chan struct{}
 }
 
 func isGitRequest(req *http.Request) bool {
@@ -57,6 +58,7 @@ func newGitFront(s *Session) *gitFront {
 		Logger:      s.logger,
 		Report:      f.report,
 	}
+	f.handler = h
 	f.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,

@@ -290,12 +290,25 @@ func looksLikeHTTP(br *bufio.Reader) bool {
 	}
 }
 
+func loopbackName(h string) bool {
+	switch strings.Trim(h, "[]") {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
 // sameHost compares a name the client wrote with the canonical host the
 // tunnel was allowed for.
 func sameHost(name, host string) bool {
 	c, err := workspace.CanonicalHost(name)
 	if err != nil {
 		return false
+	}
+	// A mirrored localhost port is reached from inside by any of the
+	// loopback spellings; none of them fronts another site.
+	if loopbackName(c) && loopbackName(host) {
+		return true
 	}
 	return c == host || "["+c+"]" == host || c == strings.Trim(host, "[]")
 }
