@@ -37,6 +37,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags cordon_init_image ./sandbox/linux/initimage ./cmd/cordon
 	$(GO) vet ./testdata/scripts/mutate
+	@# The macOS backend is built and vetted for both Mac architectures
+	@# (its profiles are tested on Linux; see sandbox/darwin).
+	for arch in arm64 amd64; do \
+	  GOOS=darwin GOARCH=$$arch $(GO) build ./... && GOOS=darwin GOARCH=$$arch $(GO) vet ./... || exit 1; \
+	done
 
 # Every skipped sandbox test is logged (sandboxtest.Skip) and counted last.
 SKIP_LOG := $(CURDIR)/bin/skips.log

@@ -148,7 +148,7 @@ func (s *server) startWatching() {
 }
 
 func (r *runInfo) status() runStatus {
-	return runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z"), Origin: r.origin, PID: r.pid}
+	return runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z"), Origin: r.origin, PID: r.pid, Background: r.background}
 }
 
 func (s *server) snapshotFolders() []*folder {

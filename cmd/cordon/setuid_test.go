@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -24,6 +26,7 @@ install -m 4755 /bin/sh inst; echo "install4755=$?"
 install -m 0755 /bin/sh inst-plain; echo "install-plain=$?"
 mkdir -m 2755 sgid-dir; echo "mkdir2755=$?"
 mkfifo -m 4777 suid-fifo; echo "mkfifo4777=$?"
+ln /usr/bin/su su-link; echo "hardlink-su=$?"
 python3 - <<'PY'
 import errno, os, stat, struct
 def t(name, f):
@@ -75,12 +78,12 @@ func TestAttackSetuidFiles(t *testing.T) {
 						t.Errorf("%s = %q, want %q", k, got[k], want)
 					}
 				}
-				for _, k := range []string{"chmod4755", "chmod-u+s", "chmod-g+s", "install4755", "mkdir2755", "mkfifo4777", "setcap-tool"} {
+				for _, k := range []string{"chmod4755", "chmod-u+s", "chmod-g+s", "install4755", "mkdir2755", "mkfifo4777", "setcap-tool", "hardlink-su"} {
 					if v, ok := got[k]; ok && v == "0" {
 						t.Errorf("%s succeeded", k)
 					}
 				}
-				if len(got) < 18 {
+				if len(got) < 19 {
 					t.Errorf("the script did not run through:\n%s\n%s", r.stdout, r.stderr)
 				}
 				e.noSetuid()
@@ -115,6 +118,13 @@ os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1
 	if _, err := unix.Lgetxattr(f, "security.capability", make([]byte, 64)); err != nil {
 		e.t.Fatalf("the host file system kept no capability attribute: %v", err)
 	}
+	// A hard link keeps a setuid binary reachable after an update replaced
+	// it; on the host, root can make one next to the workspace.
+	link := filepath.Join(e.home, "su-control")
+	if err := os.Link("/usr/bin/su", link); err != nil {
+		e.t.Fatalf("hard-linking su on the host fails too (no positive control): %v", err)
+	}
+	os.Remove(link)
 }
 
 // noSetuid fails for any file in the workspace with S_ISUID, S_ISGID or a

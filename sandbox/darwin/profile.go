@@ -57,6 +57,9 @@ type Found struct {
 	GitFiles []string
 	// Protected are protected names that exist below a top (any depth).
 	Protected []string
+	// Resolved are the real locations of denied paths reached through a
+	// symbolic link; ResolvedWritable those of allow_write paths.
+	Resolved, ResolvedWritable []string
 }
 
 // Profile renders the seatbelt profile for in. It fails, rather than leave
@@ -355,6 +358,7 @@ func (g *gen) writable() (roots, globs []string) {
 			roots = append(roots, pat)
 		}
 	}
+	roots = append(roots, g.in.Found.ResolvedWritable...)
 	return uniq(roots), uniq(globs)
 }
 
@@ -388,6 +392,7 @@ func (g *gen) denied(roots []string) []string {
 	}
 	out = append(out, in.Found.GitFiles...)
 	out = append(out, in.Found.Protected...)
+	out = append(out, in.Found.Resolved...)
 	return uniq(out)
 }
 

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -253,13 +254,18 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	defer envFile.Close()
 	cfg.Env, extra = 3+len(extra), append(extra, envFile)
+	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
 		InitConfig: cfg.Encode(), Argv: spec.Argv,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = sandbox.HostEnv()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, setup.stdout, setup.bwrap
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
@@ -267,11 +273,13 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	// bwrap dies with us (Pdeathsig), and takes the sandbox with it
 	// (--die-with-parent; its PID namespace ends with its init).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	setup.started()
+	if err != nil {
 		hostEnd.Close()
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger}
+	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -369,7 +377,9 @@ func shortHash(s string) string {
 type process struct {
 	cmd      *exec.Cmd
 	ph       *supervisor.Placeholders
-	reaper   *os.File // closing it lets the run's reaper finish
+	setup    *setupLog
+	stderr   io.Writer // the command's
+	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
 	timer    *time.Timer
 	done     chan struct{}
@@ -381,6 +391,9 @@ type process struct {
 	mu       sync.Mutex
 	timedOut bool
 	killed   bool
+	// signalled: a signal was sent (it may have ended the run before the
+	// command started, which is no failed set-up).
+	signalled bool
 }
 
 func (p *process) Wait() (*sandbox.Result, error) {
@@ -416,10 +429,16 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		p.mu.Lock()
 		res.TimedOut = p.timedOut
+		interrupted := p.killed || p.signalled
 		if p.killed && res.Signal == 0 && res.ExitCode == 0 {
 			res.Signal, res.ExitCode = int(syscall.SIGKILL), 128+int(syscall.SIGKILL)
 		}
 		p.mu.Unlock()
+		// A run killed or signalled before it started is no failed set-up.
+		if err := p.setup.finish(p.bridge.handedOff() || interrupted || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
+			p.err = err
+			return
+		}
 		if err := p.bridge.failure(); err != nil && res.ExitCode == 125 {
 			p.err = err
 			return
@@ -433,6 +452,9 @@ func (p *process) Wait() (*sandbox.Result, error) {
 // (SIGKILL, or a command not yet or no longer there: to bwrap, which ends
 // the whole run).
 func (p *process) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	p.signalled = true
+	p.mu.Unlock()
 	return signalCommand(p.cmd.Process, sig)
 }
 

@@ -50,6 +50,10 @@ type Config struct {
 	// (EncodeEnv); 0: the stage's own. The host passes it this way so that
 	// no host-side process (bwrap) ever runs with it.
 	Env int `json:"env,omitempty"`
+	// Stderr is the descriptor of the command's stderr, put on 2 once the
+	// sandbox is set up (until then 2 is bwrap's, which the host reads);
+	// 0: 2 is the command's already.
+	Stderr int `json:"stderr,omitempty"`
 	// NoSocketNames: bind() of a pathname unix socket fails (the policy
 	// allows no unix socket); see forbidSocketNames.
 	NoSocketNames bool `json:"nosock,omitempty"`
@@ -169,6 +173,14 @@ func Main(args []string) int {
 		unix.Close(fd)
 	}
 	unix.Close(FDControl)
+	if cfg.Stderr > 0 {
+		// The sandbox is set up: from here on, what goes to stderr is
+		// the command's (and so are the stage's own last words).
+		if err := unix.Dup3(cfg.Stderr, 2, 0); err != nil {
+			return fail(fmt.Errorf("stderr: %w", err))
+		}
+		unix.Close(cfg.Stderr)
+	}
 	// The command inherits none of cordon's descriptors.
 	for fd := FDSeccomp; fd <= FDImage; fd++ {
 		unix.CloseOnExec(fd)
