@@ -46,7 +46,9 @@ func execSSH(args []string) int {
 		return 255
 	}
 	self, err := os.Executable()
-	if err != nil || strings.ContainsFunc(self, func(r rune) bool { return !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+", r) }) {
+	if err != nil || strings.ContainsFunc(self, func(r rune) bool {
+		return !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+", r)
+	}) {
 		self = "cordon"
 	}
 	argv := append([]string{"ssh", "-o", "ProxyCommand=" + self + " connect %h %p"}, args...)

@@ -16,7 +16,7 @@ func TestEnv(t *testing.T) {
 		"NO_PROXY": NoProxy, "no_proxy": NoProxy, "npm_config_https_proxy": "http://127.0.0.1:4321",
 		"YARN_HTTPS_PROXY": "http://127.0.0.1:4321", "PIP_PROXY": "http://127.0.0.1:4321",
 		"GIT_SSH_COMMAND": "/usr/local/bin/cordon git-ssh", "GIT_SSH_VARIANT": "ssh",
-		BridgeVar:         "127.0.0.1:4321",
+		BridgeVar: "127.0.0.1:4321",
 	}
 	seen := map[string]int{}
 	for _, kv := range env {
