@@ -35,7 +35,11 @@ var errNotHello = errors.New("not a TLS ClientHello")
 // clientHello is what the proxy needs of a ClientHello.
 type clientHello struct {
 	serverName string // "" when the client sent none
-	ech        bool   // an encrypted ClientHello hides the real name
+	// ech: the hello carries an encrypted_client_hello extension. Chrome
+	// sends one (GREASE) in every hello, so it is not refused: the outer
+	// name must still match, and a real encrypted inner name can only
+	// front through a host that is itself an ECH front the policy allows.
+	ech bool
 }
 
 // readClientHello reads TLS records from r until they hold a whole
@@ -205,8 +209,6 @@ func (s *Session) tunnelFirst(c net.Conn, r io.Reader, d Decision) ([]byte, bool
 		switch {
 		case err != nil:
 			return refuse("", "sni-unreadable")
-		case hello.ech:
-			return refuse(hello.serverName, "sni-encrypted")
 		case hello.serverName != "" && !sameHost(hello.serverName, d.Host):
 			// A TLS alert (unrecognized_name) so the client says why.
 			_, _ = c.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70})
