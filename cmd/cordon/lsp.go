@@ -16,7 +16,12 @@ import (
 )
 
 // cmdLSP serves the editor protocol on stdin/stdout.
-func cmdLSP(ctx context.Context, logger *slog.Logger, args []string) int {
+func cmdLSP(ctx context.Context, _ *slog.Logger, args []string) int {
+	// The editor's log channel shows what the server does: info by
+	// default; the client's trace setting (verbose) turns on debug.
+	level := new(slog.LevelVar)
+	level.Set(logLevel(slog.LevelInfo))
+	logger := newLeveledLogger(os.Stderr, level)
 	// stdout belongs to the protocol from here on.
 	protoOut, err := protocolStdout()
 	if err != nil {
@@ -47,6 +52,7 @@ func cmdLSP(ctx context.Context, logger *slog.Logger, args []string) int {
 		Capabilities: probe.Capabilities(checks),
 		Dirs:         dirs,
 		Logger:       logger,
+		LogLevel:     level,
 	})
 	var exit *server.ExitError
 	if errors.As(err, &exit) {

@@ -259,9 +259,19 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		return nil, fmt.Errorf("stderr: %w", err)
 	}
 	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
+	pins, err := openPins(pl)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFiles(pins)
+	pinFDs := map[string]int{}
+	for i, f := range pins {
+		pinFDs[pl.Pinned[i]] = 3 + len(extra)
+		extra = append(extra, f)
+	}
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.Encode(), Argv: spec.Argv,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = sandbox.HostEnv()
@@ -327,6 +337,52 @@ func commandEnv(base []string, p *workspace.Policy, tempDir string) []string {
 		env = append(env, e.Name+"="+e.Value)
 	}
 	return append(env, "TMPDIR="+tempDir, "TMP="+tempDir, "TEMP="+tempDir)
+}
+
+// openPins opens each pinned directory beneath its writable root through
+// no symbolic link, for bwrap to bind from the descriptor (--bind-fd). A
+// pin is a read-write bind inside a writable place: bound by path, a
+// directory another run swapped for a link (x -> /etc) after the plan
+// would make bwrap bind the link's target read-write. A pin that no
+// longer resolves that way refuses the run: what it pinned changed under
+// the set-up.
+func openPins(pl *plan) ([]*os.File, error) {
+	var out []*os.File
+	for _, p := range pl.Pinned {
+		fd, err := openBeneathRoot(p, pl.Writable)
+		if err != nil {
+			closeFiles(out)
+			return nil, fmt.Errorf("pinning %s: %w (it changed while the sandbox was set up; run again)", p, err)
+		}
+		out = append(out, os.NewFile(uintptr(fd), p))
+	}
+	return out, nil
+}
+
+// openBeneathRoot opens the directory p (O_PATH) beneath the innermost
+// writable root holding it, following no symbolic link below that root.
+func openBeneathRoot(p string, writable []string) (int, error) {
+	root := supervisor.InnermostRoot(p, writable)
+	if root == "" {
+		return -1, errors.New("not in a writable place")
+	}
+	rfd, err := supervisor.OpenRoot(root)
+	if err != nil {
+		// The root itself (resolved when the plan was made) may lie
+		// below a link outside every writable place: open it as named.
+		if rfd, err = unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return -1, err
+		}
+	}
+	defer unix.Close(rfd)
+	rel := strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+	return supervisor.OpenBeneath(rfd, rel, unix.O_PATH|unix.O_DIRECTORY, 0)
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 // dataFile returns a readable file holding data (a memfd).
