@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,27 +39,14 @@ func BenchmarkGitClone(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.ServeConn(c)
-		}
-	}()
+	front := tcpFront(b, s)
 	direct := strings.Replace(url, "http://", "http://bob:pw@", 1)
 	for _, tc := range []struct {
 		name, url string
 		env       []string
 	}{
 		{"direct", direct, gittest.Env()},
-		{"cordon", url, gitproxy.Env(append(gittest.Env(), "http_proxy=http://"+ln.Addr().String(), "no_proxy="), pol.Git.Remotes)},
+		{"cordon", url, gitproxy.Env(append(gittest.Env(), "http_proxy=http://"+front, "no_proxy="), pol.Git.Remotes)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var times []time.Duration

@@ -59,6 +59,14 @@ func newGitHarness(t *testing.T, gitTable string) *gitHarness {
 	}
 	t.Cleanup(func() { s.Close() })
 	h.s = s
+	h.proxy = "http://" + tcpFront(t, s)
+	return h
+}
+
+// tcpFront is a loopback TCP listener whose connections the session
+// serves, as the sandbox's bridge hands them over; it returns host:port.
+func tcpFront(t testing.TB, s *Session) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +81,7 @@ func newGitHarness(t *testing.T, gitTable string) *gitHarness {
 			go s.ServeConn(c)
 		}
 	}()
-	h.proxy = "http://" + ln.Addr().String()
-	return h
+	return ln.Addr().String()
 }
 
 // git runs the host's git as the sandbox's would run: pointed at the
@@ -336,24 +343,11 @@ func TestGitProxySSH(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	s.git.handler.SSH = fakeSSH
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.ServeConn(c)
-		}
-	}()
+	front := tcpFront(t, s)
 	git := func(dir string, args ...string) (string, error) {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir
-		cmd.Env = gitproxy.Env(append(gittest.Env(), "CORDON_TEST_GIT_SSH_BRIDGE="+ln.Addr().String(),
+		cmd.Env = gitproxy.Env(append(gittest.Env(), "CORDON_TEST_GIT_SSH_BRIDGE="+front,
 			"GIT_SSH_COMMAND="+os.Args[0]+" -test.run=^TestGitSSHHelper$ --", "GIT_SSH_VARIANT=ssh"), pol.Git.Remotes)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
