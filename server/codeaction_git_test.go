@@ -12,7 +12,7 @@ func TestQuickFixForRefusedPush(t *testing.T) {
 	f := &folder{root: "/ws"}
 	for target, want := range map[string]string{
 		"push https://github.com/acme/app.git refs/heads/main": "main",
-		"push git@github.com:acme/app.git refs/tags/v1":       "refs/tags/v1",
+		"push git@github.com:acme/app.git refs/tags/v1":        "refs/tags/v1",
 	} {
 		fixes := fixesFor(f, violationData{Kind: sandbox.KindNet, Target: target})
 		if len(fixes) != 1 || fixes[0].table != "git" || fixes[0].key != "push" || fixes[0].value != want {
