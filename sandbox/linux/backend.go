@@ -235,7 +235,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	defer initEnd.Close()
 
 	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
-		NoSocketNames: len(p.Network.AllowUnixSockets) == 0}
+		NoSocketNames: len(p.Network.AllowUnixSockets) == 0, UnixConnect: len(p.Network.AllowUnixSockets) > 0}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
