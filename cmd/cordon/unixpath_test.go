@@ -3,13 +3,12 @@
 package main
 
 import (
-	"io"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 )
 
 // TestUnixSocketsByPath: allow_unix_sockets lets exactly the named socket
@@ -18,28 +17,9 @@ import (
 // or by a relative name, as root and as a user.
 func TestUnixSocketsByPath(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		serve := func(name string) (string, chan string) {
+		serve := func(name string) (string, <-chan string) {
 			p := filepath.Join(e.home, name)
-			ln, err := net.Listen("unix", p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			os.Chmod(p, 0o777)
-			got := make(chan string, 8)
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.SetDeadline(time.Now().Add(5 * time.Second))
-					b, _ := io.ReadAll(c)
-					c.Close()
-					got <- string(b)
-				}
-			}()
-			return p, got
+			return p, sandboxtest.UnixServer(t, p)
 		}
 		allowed, gotAllowed := serve("agent.sock")
 		other, gotOther := serve("other.sock")
