@@ -33,6 +33,9 @@ type Options struct {
 	Executor     Executor          // required
 	Backend      string            // sandbox backend name, for sandbox/status
 	Capabilities map[string]string // what the machine offers, for sandbox/status
+	// Layers names the isolation layers every run has in force
+	// ("bwrap + seccomp + Landlock ABI 7"), for sandbox/status.
+	Layers string
 	// Dirs locates the user defaults and cordon's state; zero means
 	// workspace.DefaultDirs().
 	Dirs   workspace.Dirs
