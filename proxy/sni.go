@@ -61,12 +61,13 @@ func readClientHello(r io.Reader) ([]byte, clientHello, error) {
 		if len(raw)+n > maxHelloBytes {
 			return raw, clientHello{}, fmt.Errorf("a ClientHello over %d bytes", maxHelloBytes)
 		}
-		start := len(raw)
-		raw = append(raw, make([]byte, n)...)
-		if _, err := io.ReadFull(r, raw[start:]); err != nil {
+		body := make([]byte, n)
+		got, err := io.ReadFull(r, body)
+		raw = append(raw, body[:got]...)
+		if err != nil {
 			return raw, clientHello{}, fmt.Errorf("TLS record: %w", err)
 		}
-		msg = append(msg, raw[start:]...)
+		msg = append(msg, body...)
 		if need < 0 && len(msg) >= 4 {
 			if msg[0] != 1 {
 				return raw, clientHello{}, errNotHello
