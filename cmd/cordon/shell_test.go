@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cordon-dev/cordon/server/control"
 	"github.com/cordon-dev/cordon/server/shell"
 )
 
@@ -61,6 +62,45 @@ func TestShellCommand(t *testing.T) {
 		}
 		if r := e.cordon("", "shell", "-Z"); r.code != 2 {
 			t.Errorf("bad option: exit %d", r.code)
+		}
+	})
+}
+
+// The control sockets are host-side attack surface: an editor session's
+// socket is not visible, let alone reachable, inside any sandbox.
+func TestControlSocketHiddenInside(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		rt := filepath.Join(e.home, ".run", "cordon")
+		r := e.cordon("", "shell", "-c", "true") // makes the runtime directory, as the user
+		if r.code != 0 {
+			t.Fatalf("%d %s", r.code, r.stderr)
+		}
+		sock := control.SocketPath(rt, e.ws)
+		// A session's socket, made by the user (it accepts and hangs up).
+		cmd := exec.Command("/usr/bin/python3", "-c", `import socket,sys
+s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print("up", flush=True)
+while True: s.accept()[0].close()`, sock)
+		if e.user != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.user.Credential()}
+		}
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		if _, err := out.Read(make([]byte, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(sock); err != nil {
+			t.Fatalf("positive control: no socket on the host: %v", err)
+		}
+		r = e.cordon("", "shell", "-c", `ls -A "$1" | grep -c sock; /usr/bin/python3 -c 'import socket,sys
+try:
+    s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("connected")
+except OSError as e:
+    print("refused")' "$2"`, "sh", rt, sock)
+		if r.stdout != "0\nrefused\n" {
+			t.Fatalf("inside the sandbox the control socket is visible or reachable: %q (stderr %s)", r.stdout, r.stderr)
 		}
 	})
 }
