@@ -105,6 +105,55 @@ except OSError as e:
 	})
 }
 
+// The README's Claude Code set-up, tested in the form Claude Code calls
+// its shell (CLAUDE_CODE_SHELL=…/cordon-bash): `SHELL -c -l "source
+// SNAPSHOT 2>/dev/null || true && eval 'CMD' < /dev/null && pwd -P >|
+// TMPDIR/claude-XXXX-cwd"`, with the user defaults allowing that TMPDIR.
+func TestShellClaudeCodeForm(t *testing.T) {
+	e := newEnv(t)
+	claudeTmp := filepath.Join(e.home, ".cache", "claude-tmp")
+	if err := os.MkdirAll(claudeTmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	defaults := filepath.Join(e.home, ".config", "cordon", "sandbox.toml")
+	os.MkdirAll(filepath.Dir(defaults), 0o755)
+	if err := os.WriteFile(defaults, []byte("[filesystem]\nallow_write = [\"~/.cache/claude-tmp\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(e.home, ".claude", "shell-snapshots", "snapshot-bash-1.sh")
+	os.MkdirAll(filepath.Dir(snap), 0o755)
+	os.WriteFile(snap, []byte("shopt -s expand_aliases\nalias greet='echo hello from the snapshot'\n"), 0o644)
+	link := filepath.Join(e.home, "bin", "cordon-bash")
+	os.MkdirAll(filepath.Dir(link), 0o755)
+	if err := os.Symlink(cordonBin, link); err != nil {
+		t.Fatal(err)
+	}
+	cwdFile := filepath.Join(claudeTmp, "claude-ab12-cwd")
+	wrapped := "source " + snap + " 2>/dev/null || true && eval 'greet; echo $CORDON_SANDBOX; touch /etc/cordon-claude-probe' < /dev/null && pwd -P >| " + cwdFile
+	cmd := exec.Command(link, "-c", "-l", wrapped)
+	cmd.Dir, cmd.Env = e.ws, e.environ()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	// touch fails, so eval fails and the epilogue does not run: exit 1, as bash gives it.
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v; stderr %s", err, stderr.String())
+	}
+	if stdout.String() != "hello from the snapshot\n1\n" || !strings.Contains(stderr.String(), "cordon: blocked write /etc/cordon-claude-probe (default)") {
+		t.Fatalf("stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	// A command that succeeds: the epilogue writes the cwd file Claude Code reads on the host.
+	cmd = exec.Command(link, "-c", "-l", "source "+snap+" 2>/dev/null || true && eval 'cd sub 2>/dev/null || mkdir sub && cd sub' < /dev/null && pwd -P >| "+cwdFile)
+	cmd.Dir, cmd.Env = e.ws, e.environ()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if b, err := os.ReadFile(cwdFile); err != nil || string(b) != filepath.Join(e.ws, "sub")+"\n" {
+		t.Fatalf("cwd file: %q %v", b, err)
+	}
+}
+
 // Called by a name that says which shell (a symlink cordon-sh), as agents
 // that insist on a shell's name need.
 func TestShellAlias(t *testing.T) {
