@@ -5,6 +5,9 @@ import { Command, registerCommands, type Host } from './commands';
 import { POLICY_FILE } from './policy';
 import { StatusBar, stateOf, type PolicyState } from './status';
 import { CordonTaskProvider, TASK_TYPE } from './tasks';
+import { registerTerminalProfile } from './terminal';
+import { registerTool } from './lmtool';
+import { registerMcpProvider } from './mcp';
 
 // Extension owns the one server process and the UI around it.
 class Extension implements Host, vscode.Disposable {
@@ -14,6 +17,16 @@ class Extension implements Host, vscode.Disposable {
   private readonly bar = new StatusBar(Command.showStatus);
   private current: CordonClient | undefined;
   private startError: string | undefined;
+
+  // binary resolves the cordon executable as the server was started with.
+  binary(): string {
+    const folders = vscode.workspace.workspaceFolders;
+    return resolveBinary(vscode.workspace.getConfiguration('cordon').get<string>('path'), process.env, folders?.[0]?.uri.fsPath);
+  }
+
+  version(): string {
+    return String(vscode.extensions?.getExtension?.('cordon-dev.cordon')?.packageJSON?.version ?? '0');
+  }
 
   client(): CordonClient {
     if (!this.current || !this.current.running) {
@@ -99,6 +112,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   const ext = new Extension();
   ctx.subscriptions.push(ext, ...registerCommands(ext));
   ctx.subscriptions.push(vscode.tasks.registerTaskProvider(TASK_TYPE, new CordonTaskProvider(() => ext.client())));
+  // Agents: a sandboxed terminal profile, the cordon_run tool, cordon mcp.
+  ctx.subscriptions.push(...registerTerminalProfile(ext), ...registerTool(ext), ...registerMcpProvider(ext));
   ctx.subscriptions.push(
     vscode.languages.onDidChangeDiagnostics(() => void ext.refreshStatus()),
     vscode.workspace.onDidChangeConfiguration((e) => {
