@@ -23,3 +23,7 @@ end, { nargs = 0, desc = "Open (or create) the workspace .sandbox.toml" })
 vim.api.nvim_create_user_command("CordonCancel", function()
   cordon().cancel()
 end, { nargs = 0, desc = "Cancel the last cordon run" })
+
+vim.api.nvim_create_user_command("CordonTerminal", function(a)
+  cordon().terminal(a.args)
+end, { nargs = "*", complete = "shellcmd", desc = "Open a sandboxed terminal (cordon shell); with a command, run it there" })
