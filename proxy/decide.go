@@ -18,9 +18,19 @@ import (
 type Answer string
 
 const (
-	AllowOnce   Answer = "allow-once"
-	AllowAlways Answer = "allow-always"
-	Deny        Answer = "deny"
+	AllowOnce   Answer = "allow-once"   // this run may connect to the host:port
+	AllowAlways Answer = "allow-always" // and the policy gains an allow rule
+	Deny        Answer = "deny"         // this run may not
+	DenyAlways  Answer = "deny-always"  // and the policy gains a deny rule
+)
+
+// Actions a Decision records.
+const (
+	ActionAllow = "allow"
+	ActionDeny  = "deny"
+	// ActionUnreachable: the policy allowed the destination but it did not
+	// resolve or answer. Not a violation: the sandbox refused nothing.
+	ActionUnreachable = "unreachable"
 )
 
 // Question asks whether a run may reach a host no rule covers.
@@ -33,6 +43,13 @@ type Question struct {
 // error or a timeout means deny.
 type Approver interface {
 	Approve(ctx context.Context, q Question) (Answer, error)
+}
+
+// A TimedApprover also says when the answer was given, which is earlier
+// than now for an answer it remembered; a refusal then reports "denied by
+// you at HH:MM".
+type TimedApprover interface {
+	ApproveAt(ctx context.Context, q Question) (Answer, time.Time, error)
 }
 
 // ApproverFunc adapts a function to Approver.
@@ -48,13 +65,18 @@ type Decision struct {
 	Host       string           `json:"host"`
 	Port       int              `json:"port"`
 	Addr       string           `json:"address,omitempty"` // the address dialled (or that would have been)
-	Action     string           `json:"decision"`          // "allow" or "deny"
+	Action     string           `json:"decision"`          // ActionAllow, ActionDeny or ActionUnreachable
 	Asked      bool             `json:"asked,omitempty"`
 	Answer     Answer           `json:"answer,omitempty"`
-	Reason     string           `json:"reason"` // rule, default-deny, approval, timeout, approval-error, private-address, invalid-host, unresolved
+	AnsweredAt time.Time        `json:"answeredAt,omitzero"` // when the user gave Answer
+	Reason     string           `json:"reason"`              // rule, default-deny, approval, timeout, approval-error, private-address, invalid-host, unresolved, unanswered (dial)
+	Error      string           `json:"error,omitempty"`     // why an unreachable destination was
 	Rule       workspace.Source `json:"-"`
 	RuleText   string           `json:"rule"`
 	PolicyHash string           `json:"policyHash,omitempty"`
+	// Git is what a git-proxy decision was about: "push REMOTE REF",
+	// "fetch REMOTE"; "" for a plain connection.
+	Git string `json:"git,omitempty"`
 }
 
 // Target is HOST:PORT as reports show it; a canonical IPv6 host already
@@ -64,6 +86,21 @@ func (d Decision) Target() string {
 		return d.Host + ":" + strconv.Itoa(d.Port)
 	}
 	return net.JoinHostPort(d.Host, strconv.Itoa(d.Port))
+}
+
+// Cause is what decided a refusal, as people read it: the rule as
+// FILE:LINE, "default", or "denied by you at HH:MM" for an answer.
+func (d Decision) Cause() string {
+	switch d.Reason {
+	case "approval":
+		if !d.AnsweredAt.IsZero() {
+			return "denied by you at " + d.AnsweredAt.Local().Format("15:04")
+		}
+		return "denied by you"
+	case "timeout", "approval-error":
+		return "not answered"
+	}
+	return d.Rule.String()
 }
 
 // Resolver looks host names up (net.DefaultResolver by default).
@@ -76,13 +113,19 @@ type decider struct {
 	cfg *Config
 
 	mu       sync.Mutex
-	always   map[string]bool     // host:port allowed for the rest of the session
+	answered map[string]answered // host:port asked already: one question per answer, not per connection
 	inflight map[string]*askCall // one question per host:port at a time
+}
+
+type answered struct {
+	answer Answer
+	at     time.Time
 }
 
 type askCall struct {
 	done   chan struct{}
 	answer Answer
+	at     time.Time
 	err    error
 }
 
@@ -100,7 +143,7 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 		dec.PolicyHash = pol.Hash
 	}
 	deny := func(reason string) (target, Decision) {
-		dec.Action, dec.Reason = "deny", reason
+		dec.Action, dec.Reason = ActionDeny, reason
 		dec.RuleText = dec.Rule.String()
 		return target{}, dec
 	}
@@ -120,10 +163,15 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 	case Unknown:
 		key := net.JoinHostPort(host, strconv.Itoa(port))
 		d.mu.Lock()
-		always := d.always[key]
+		prior, known := d.answered[key]
 		d.mu.Unlock()
-		if always {
-			dec.Reason = "approval"
+		if known {
+			// Asked already in this run: the answer holds for every
+			// connection (npm opens dozens to one registry).
+			dec.Answer, dec.AnsweredAt, dec.Reason = prior.answer, prior.at, "approval"
+			if !allows(prior.answer) {
+				return deny("approval")
+			}
 			break
 		}
 		if pol.Network.Unknown != workspace.UnknownAsk || d.cfg.Approver == nil {
@@ -131,8 +179,8 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 			return deny("default-deny")
 		}
 		dec.Asked = true
-		answer, err := d.ask(ctx, Question{RunID: d.cfg.RunID, Command: d.cfg.Command, Host: host, Port: port})
-		dec.Answer = answer
+		answer, at, err := d.ask(ctx, Question{RunID: d.cfg.RunID, Command: d.cfg.Command, Host: host, Port: port})
+		dec.Answer, dec.AnsweredAt = answer, at
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 			dec.Answer = Deny
@@ -140,11 +188,11 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 		case err != nil:
 			dec.Answer = Deny
 			return deny("approval-error")
-		case answer == AllowAlways:
-			d.mu.Lock()
-			d.always[key] = true
-			d.mu.Unlock()
-		case answer != AllowOnce:
+		}
+		d.mu.Lock()
+		d.answered[key] = answered{answer: answer, at: at}
+		d.mu.Unlock()
+		if !allows(answer) {
 			return deny("approval")
 		}
 		dec.Reason = "approval"
@@ -154,7 +202,14 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 
 	addrs, err := d.resolve(ctx, host)
 	if err != nil || len(addrs) == 0 {
-		return deny("unresolved")
+		// Allowed, but there is nothing to reach: the sandbox refused
+		// nothing, so this is no violation.
+		dec.Action, dec.Reason, dec.RuleText = ActionUnreachable, "unresolved", dec.Rule.String()
+		dec.Error = "does not resolve"
+		if err != nil {
+			dec.Error = err.Error()
+		}
+		return target{}, dec
 	}
 	for _, a := range addrs {
 		class := classify(a)
@@ -167,7 +222,7 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 			}
 		}
 		if opened {
-			dec.Action = "allow"
+			dec.Action = ActionAllow
 			dec.Addr = netip.AddrPortFrom(a, uint16(port)).String()
 			dec.RuleText = dec.Rule.String()
 			return target{addr: netip.AddrPortFrom(a, uint16(port))}, dec
@@ -176,6 +231,8 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 	dec.Addr = netip.AddrPortFrom(addrs[0], uint16(port)).String()
 	return deny("private-address")
 }
+
+func allows(a Answer) bool { return a == AllowOnce || a == AllowAlways }
 
 func printable(r rune) rune {
 	if r < 0x20 || r == 0x7f {
@@ -212,16 +269,16 @@ func (d *decider) resolve(ctx context.Context, host string) ([]netip.Addr, error
 
 // ask puts one question per host:port to the approver; concurrent
 // requests for the same destination share it.
-func (d *decider) ask(ctx context.Context, q Question) (Answer, error) {
+func (d *decider) ask(ctx context.Context, q Question) (Answer, time.Time, error) {
 	key := net.JoinHostPort(q.Host, strconv.Itoa(q.Port))
 	d.mu.Lock()
 	if c, ok := d.inflight[key]; ok {
 		d.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.answer, c.err
+			return c.answer, c.at, c.err
 		case <-ctx.Done():
-			return Deny, ctx.Err()
+			return Deny, time.Time{}, ctx.Err()
 		}
 	}
 	c := &askCall{done: make(chan struct{})}
@@ -233,7 +290,19 @@ func (d *decider) ask(ctx context.Context, q Question) (Answer, error) {
 		timeout = 60 * time.Second
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
-	answer, err := d.cfg.Approver.Approve(actx, q)
+	var (
+		answer Answer
+		at     time.Time
+		err    error
+	)
+	if ta, ok := d.cfg.Approver.(TimedApprover); ok {
+		answer, at, err = ta.ApproveAt(actx, q)
+	} else {
+		answer, err = d.cfg.Approver.Approve(actx, q)
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
 	if err == nil && actx.Err() != nil {
 		err = actx.Err()
 	}
@@ -243,13 +312,15 @@ func (d *decider) ask(ctx context.Context, q Question) (Answer, error) {
 	}
 	switch answer {
 	case AllowOnce, AllowAlways, Deny:
+	case DenyAlways:
+		answer = Deny // the policy edit is the approver's; here it is a deny
 	default:
 		answer, err = Deny, fmt.Errorf("approver answered %q", answer)
 	}
-	c.answer, c.err = answer, err
+	c.answer, c.at, c.err = answer, at, err
 	d.mu.Lock()
 	delete(d.inflight, key)
 	d.mu.Unlock()
 	close(c.done)
-	return answer, err
+	return answer, at, err
 }

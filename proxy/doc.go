@@ -11,8 +11,9 @@
 //  2. Deny rules win, then allow rules (Match). A denial by name, and a
 //     default denial of an unknown host, resolve nothing.
 //  3. An unknown host goes to the Approver (one question per host:port at
-//     a time; allow-always is remembered for the session). No answer in
-//     time, or an error, is a denial.
+//     a time; the answer, whatever it is, holds for the rest of the run,
+//     so a run is asked once per destination, not once per connection).
+//     No answer in time, or an error, is a denial.
 //  4. The name is resolved once, here on the host. Loopback, private
 //     (RFC 1918, fc00::/7, CGNAT), link-local, cloud-metadata, unspecified
 //     and multicast addresses, IPv4-mapped, NAT64 or 6to4 forms included,
@@ -30,9 +31,13 @@
 // asked for. A wildcard, an approval or the default never opens one, and
 // cloud metadata is opened only by a literal rule.
 //
-// Refusals are an HTTP 403 with X-Cordon-Decision: denied and the body
-// "cordon: blocked net HOST:PORT (RULE)", or SOCKS reply 2. Every decision
-// is kept in order for the run's report and appended to the audit log.
+// Refusals are an HTTP 403 with X-Cordon-Decision: denied and a one-line
+// body saying why in words ("cordon: the sandbox refused HOST:PORT: denied
+// by FILE:LINE", "... denied by you at HH:MM"), or SOCKS reply 2. An
+// allowed destination that does not resolve or answer is no refusal: HTTP
+// 502 with X-Cordon-Decision: unreachable and the reason, SOCKS reply 4,
+// decision "unreachable" (reported as no violation). Every decision is
+// kept in order for the run's report and appended to the audit log.
 //
 // After the handshake a CONNECT or SOCKS tunnel copies between the raw
 // *net.UnixConn and *net.TCPConn, so the kernel splices the data.

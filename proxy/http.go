@@ -26,14 +26,50 @@ func readRequest(br *bufio.Reader) (*http.Request, error) {
 	return http.ReadRequest(br)
 }
 
-// refusal is the one-line body and header every HTTP refusal carries.
-func refusal(d Decision) string {
-	return fmt.Sprintf("cordon: blocked net %s (%s)", d.Target(), d.RuleText)
+// Values of the X-Cordon-Decision header on the proxy's own answers.
+const (
+	headerDenied      = "denied"
+	headerUnreachable = "unreachable"
+)
+
+// refusal is the status, header value and one-line body of the answer to a
+// request the proxy did not pass on. The body says why in words, unlike
+// the report's "cordon: blocked" line, so a client that prints it (curl on
+// plain HTTP) does not show the same line twice.
+func refusal(d Decision) (int, string, string) {
+	if d.Action == ActionUnreachable {
+		return http.StatusBadGateway, headerUnreachable,
+			fmt.Sprintf("cordon: %s is allowed (%s) but unreachable: %s", d.Target(), d.RuleText, d.Error)
+	}
+	return http.StatusForbidden, headerDenied, fmt.Sprintf("cordon: the sandbox refused %s: %s", d.Target(), refusalCause(d))
+}
+
+func refusalCause(d Decision) string {
+	switch d.Reason {
+	case "rule":
+		return "denied by " + d.RuleText
+	case "default-deny":
+		return "no rule allows it and unknown hosts are denied (" + d.RuleText + ")"
+	case "private-address":
+		return "it is a private or loopback address (" + d.Addr + ") that no rule names"
+	case "invalid-host":
+		return "not a valid host name"
+	}
+	return d.Cause()
 }
 
 func writeHTTPError(w io.Writer, code int, body string) {
-	fmt.Fprintf(w, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nX-Cordon-Decision: denied\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n",
-		code, http.StatusText(code), len(body)+1, body)
+	writeHTTPAnswer(w, code, headerDenied, body)
+}
+
+func writeHTTPAnswer(w io.Writer, code int, decision, body string) {
+	fmt.Fprintf(w, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nX-Cordon-Decision: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n",
+		code, http.StatusText(code), decision, len(body)+1, body)
+}
+
+func writeRefusal(w io.Writer, d Decision) {
+	code, header, body := refusal(d)
+	writeHTTPAnswer(w, code, header, body)
 }
 
 // hostPort splits a CONNECT or URL authority; defPort when none is given.
@@ -62,13 +98,13 @@ func (s *Session) serveCONNECT(c net.Conn, req *http.Request, br *bufio.Reader) 
 		return
 	}
 	t, d := s.decide(host, port)
-	if d.Action != "allow" {
-		writeHTTPError(c, 403, refusal(d))
+	if d.Action != ActionAllow {
+		writeRefusal(c, d)
 		return
 	}
 	up, err := s.cfg.dial(s.ctx, t.addr)
 	if err != nil {
-		writeHTTPError(c, 502, "cordon: "+err.Error())
+		writeRefusal(c, s.unreachable(d, err))
 		return
 	}
 	if !s.track(up) {
@@ -91,6 +127,13 @@ func (s *Session) serveCONNECT(c net.Conn, req *http.Request, br *bufio.Reader) 
 
 type pinKey struct{}
 
+// pinned is what a plain-HTTP request carries to the dial: the checked
+// address, and the decision (for the report if it cannot be reached).
+type pinned struct {
+	addr netip.AddrPort
+	dec  Decision
+}
+
 // httpFront serves plain-HTTP proxy requests (absolute URIs) through
 // goproxy, and later CONNECTs on a kept-alive connection.
 type httpFront struct {
@@ -111,11 +154,11 @@ func newHTTPFront(s *Session) *httpFront {
 	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			pinned, ok := ctx.Value(pinKey{}).(netip.AddrPort)
+			p, ok := ctx.Value(pinKey{}).(pinned)
 			if !ok {
 				return nil, errors.New("cordon: no decision for this connection")
 			}
-			return s.dialTracked(ctx, pinned)
+			return s.dialTracked(ctx, p.addr)
 		},
 		TLSClientConfig:       &tls.Config{RootCAs: s.cfg.RootCAs, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   15 * time.Second,
@@ -142,8 +185,8 @@ func newHTTPFront(s *Session) *httpFront {
 			return &goproxy.ConnectAction{Action: goproxy.ConnectReject}, host
 		}
 		t, d := s.decide(h, port)
-		if d.Action != "allow" {
-			ctx.Resp = denyResponse(ctx.Req, 403, refusal(d))
+		if d.Action != ActionAllow {
+			ctx.Resp = refusalResponse(ctx.Req, d)
 			return &goproxy.ConnectAction{Action: goproxy.ConnectReject}, host
 		}
 		return &goproxy.ConnectAction{Action: goproxy.ConnectAccept}, t.addr.String()
@@ -158,10 +201,24 @@ func newHTTPFront(s *Session) *httpFront {
 			return r, denyResponse(r, 400, "cordon: bad request target")
 		}
 		t, d := s.decide(host, port)
-		if d.Action != "allow" {
-			return r, denyResponse(r, 403, refusal(d))
+		if d.Action != ActionAllow {
+			return r, refusalResponse(r, d)
 		}
-		return r.WithContext(context.WithValue(r.Context(), pinKey{}, t.addr)), nil
+		p := pinned{addr: t.addr, dec: d}
+		ctx.UserData = p
+		return r.WithContext(context.WithValue(r.Context(), pinKey{}, p)), nil
+	})
+	// An allowed upstream that does not answer: goproxy would say 500 with
+	// the bare error; say 502 and why, and keep the audit line.
+	px.OnResponse().DoFunc(func(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
+		if resp != nil || ctx.Error == nil || ctx.Req == nil {
+			return resp
+		}
+		p, ok := ctx.UserData.(pinned)
+		if !ok {
+			return resp
+		}
+		return refusalResponse(ctx.Req, s.unreachable(p.dec, ctx.Error))
 	})
 
 	f := &httpFront{s: s, tr: tr, conns: make(chan net.Conn), done: make(chan struct{})}
@@ -176,8 +233,17 @@ func newHTTPFront(s *Session) *httpFront {
 }
 
 func denyResponse(r *http.Request, code int, body string) *http.Response {
+	return answerResponse(r, code, headerDenied, body)
+}
+
+func refusalResponse(r *http.Request, d Decision) *http.Response {
+	code, header, body := refusal(d)
+	return answerResponse(r, code, header, body)
+}
+
+func answerResponse(r *http.Request, code int, decision, body string) *http.Response {
 	resp := goproxy.NewResponse(r, goproxy.ContentTypeText, code, body+"\n")
-	resp.Header.Set("X-Cordon-Decision", "denied")
+	resp.Header.Set("X-Cordon-Decision", decision)
 	return resp
 }
 

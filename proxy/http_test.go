@@ -96,7 +96,7 @@ func TestGoproxyPaths(t *testing.T) {
 	// Same connection: a refused CONNECT, handled by goproxy.
 	resp, body = roundTrip(t, c, br, "CONNECT bad.test:443 HTTP/1.1\r\nHost: bad.test:443\r\n\r\n")
 	if resp.StatusCode != 403 || resp.Header.Get("X-Cordon-Decision") != "denied" ||
-		!strings.HasPrefix(body, "cordon: blocked net bad.test:443 (") {
+		!strings.HasPrefix(body, "cordon: the sandbox refused bad.test:443: denied by ") {
 		t.Fatalf("refused CONNECT via goproxy: %d %v %q", resp.StatusCode, resp.Header, body)
 	}
 
@@ -315,15 +315,16 @@ func echoServer(t testing.TB) string {
 }
 
 // TestRefusalBody: the one-line body names HOST:PORT (IPv6 bracketed once)
-// and the deciding rule, "default" when no rule decided.
+// and the deciding cause, "default" when no rule decided; it is not the
+// report's "cordon: blocked" line, which would then show twice.
 func TestRefusalBody(t *testing.T) {
 	pol := policy(t, "[network]\nunknown = \"deny\"\n")
 	pol.Network.UnknownSource = workspace.Source{} // as with no file at all
 	h := newHarness(t, pol, nil, nil)
 	for raw, want := range map[string]string{
-		"GET http://[::1]:9/ HTTP/1.1\r\nHost: x\r\n\r\n":    "cordon: blocked net [::1]:9 (default)\n",
-		"CONNECT [::1]:22 HTTP/1.1\r\nHost: x\r\n\r\n":       "cordon: blocked net [::1]:22 (default)\n",
-		"GET http://Some.Host./ HTTP/1.1\r\nHost: x\r\n\r\n": "cordon: blocked net some.host:80 (default)\n",
+		"GET http://[::1]:9/ HTTP/1.1\r\nHost: x\r\n\r\n":    "cordon: the sandbox refused [::1]:9: no rule allows it and unknown hosts are denied (default)\n",
+		"CONNECT [::1]:22 HTTP/1.1\r\nHost: x\r\n\r\n":       "cordon: the sandbox refused [::1]:22: no rule allows it and unknown hosts are denied (default)\n",
+		"GET http://Some.Host./ HTTP/1.1\r\nHost: x\r\n\r\n": "cordon: the sandbox refused some.host:80: no rule allows it and unknown hosts are denied (default)\n",
 	} {
 		c := h.dial()
 		resp, body := roundTrip(t, c, bufio.NewReader(c), raw)

@@ -193,7 +193,7 @@ func TestHTTPAllowDenyAndNoLookupForRuleDenial(t *testing.T) {
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 403 || resp.Header.Get("X-Cordon-Decision") != "denied" ||
-		!strings.Contains(string(body), "cordon: blocked net bad.example.test:80 (") || !strings.Contains(string(body), ".sandbox.toml:3)") {
+		!strings.Contains(string(body), "cordon: the sandbox refused bad.example.test:80: denied by ") || !strings.Contains(string(body), ".sandbox.toml:3\n") {
 		t.Fatalf("denied: %d %v %q", resp.StatusCode, resp.Header, body)
 	}
 	if l, _ := h.net.counts(); l != lookups {

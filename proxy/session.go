@@ -61,6 +61,7 @@ type Session struct {
 	ln        *net.UnixListener
 	dec       *decider
 	http      *httpFront
+	git       *gitFront
 	ctx       context.Context
 	cancel    context.CancelFunc
 	stopAfter func() bool
@@ -106,8 +107,9 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 		cfg: cfg, dir: dir, ln: ln, ctx: sctx, cancel: cancel, logger: cfg.Logger,
 		conns: map[net.Conn]bool{}, closeDone: make(chan struct{}),
 	}
-	s.dec = &decider{cfg: &s.cfg, always: map[string]bool{}, inflight: map[string]*askCall{}}
+	s.dec = &decider{cfg: &s.cfg, answered: map[string]answered{}, inflight: map[string]*askCall{}}
 	s.http = newHTTPFront(s)
+	s.git = newGitFront(s)
 	s.wg.Add(1)
 	go s.serve()
 	// The run's context ending ends the proxy too: nothing outlives its run.
@@ -150,6 +152,14 @@ func (s *Session) decide(host string, port int) (target, Decision) {
 	return t, d
 }
 
+// unreachable records that the destination d allowed did not answer, and
+// returns that decision.
+func (s *Session) unreachable(d Decision, err error) Decision {
+	d.Time, d.Action, d.Reason, d.Error = time.Now(), ActionUnreachable, "unanswered", err.Error()
+	s.record(d)
+	return d
+}
+
 // Close stops listening, ends every connection and removes the socket
 // directory. It waits for the session's goroutines, also when another
 // Close is already under way.
@@ -172,6 +182,7 @@ func (s *Session) Close() error {
 	s.cancel()
 	err := s.ln.Close()
 	s.http.close()
+	s.git.close()
 	s.wg.Wait()
 	os.RemoveAll(s.dir)
 	return err
@@ -253,6 +264,10 @@ func (s *Session) handle(c net.Conn) {
 		return
 	}
 	replay := io.MultiReader(bytes.NewReader(first[:]), bytes.NewReader(seen.Bytes()), c)
+	if isGitRequest(req) {
+		s.git.serveConn(&replayConn{Conn: c, r: replay})
+		return
+	}
 	s.http.serveConn(&replayConn{Conn: c, r: replay})
 }
 

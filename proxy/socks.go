@@ -125,7 +125,7 @@ func (s *Session) serveSOCKS(c net.Conn) {
 	if err != nil {
 		if code == socksNotAllowed {
 			s.record(Decision{Time: time.Now(), RunID: s.cfg.RunID, Command: s.cfg.Command, Host: sanitize(req.Host),
-				Port: req.Port, Action: "deny", Reason: "invalid-host", RuleText: "default"})
+				Port: req.Port, Action: ActionDeny, Reason: "invalid-host", RuleText: "default"})
 		}
 		if code != 0 {
 			_ = socksReply(c, code)
@@ -137,12 +137,18 @@ func (s *Session) serveSOCKS(c net.Conn) {
 		return
 	}
 	t, d := s.decide(req.Host, req.Port)
-	if d.Action != "allow" {
+	switch d.Action {
+	case ActionAllow:
+	case ActionUnreachable:
+		_ = socksReply(c, socksHostUnreachable)
+		return
+	default:
 		_ = socksReply(c, socksNotAllowed)
 		return
 	}
 	up, err := s.cfg.dial(s.ctx, t.addr)
 	if err != nil {
+		s.unreachable(d, err)
 		_ = socksReply(c, socksHostUnreachable)
 		return
 	}

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -101,5 +102,34 @@ type Violation struct {
 	Kind    Kind             `json:"kind"`
 	Target  string           `json:"target"`
 	Rule    workspace.Source `json:"-"`
-	Time    time.Time        `json:"time"`
+	// Reason is the deciding cause when no rule of a file decided and
+	// "default" would mislead: "denied by you at 14:02", "not answered".
+	Reason string    `json:"-"`
+	Time   time.Time `json:"time"` // the first time
+	// Count is how many identical blocked accesses this one stands for
+	// in its run (0 and 1 both mean once).
+	Count int `json:"-"`
+}
+
+// Cause is the report's RULE: FILE:LINE, "default", or Reason.
+func (v Violation) Cause() string {
+	if v.Reason != "" && v.Rule.IsDefault() {
+		return v.Reason
+	}
+	return v.Rule.String()
+}
+
+// Same reports whether w is the same blocked access as v (another time).
+func (v Violation) Same(w Violation) bool {
+	return v.Kind == w.Kind && v.Target == w.Target && v.Rule == w.Rule && v.Reason == w.Reason
+}
+
+// String is the report's line: "cordon: blocked KIND TARGET (RULE)", with
+// ", N times" when the run did it more than once.
+func (v Violation) String() string {
+	s := fmt.Sprintf("cordon: blocked %s %s (%s)", v.Kind, v.Target, v.Cause())
+	if v.Count > 1 {
+		s += fmt.Sprintf(", %d times", v.Count)
+	}
+	return s
 }

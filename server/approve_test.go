@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,10 +94,10 @@ func TestApprovals(t *testing.T) {
 			if err := c.request("sandbox/run", map[string]any{"command": []string{"curl", "https://pkg.example"}}, &res); err != nil {
 				t.Fatal(err)
 			}
-			if got := <-answers; got != tc.want {
+			if got := recv(t, answers, "the approval answer"); got != tc.want {
 				t.Errorf("answer %q, want %q", got, tc.want)
 			}
-			q := <-asked
+			q := recv(t, asked, "the approval question")
 			if !strings.Contains(q, "pkg.example:443") || !strings.Contains(q, "curl https://pkg.example") {
 				t.Errorf("question lacks host or command: %s", q)
 			}
@@ -148,10 +150,10 @@ func TestAlwaysAllow(t *testing.T) {
 			if err := c.request("sandbox/run", map[string]any{"command": "true"}, nil); err != nil {
 				t.Fatal(err)
 			}
-			if a := <-answers; a != proxy.AllowAlways {
+			if a := recv(t, answers, "the approval answer"); a != proxy.AllowAlways {
 				t.Fatalf("answer %q", a)
 			}
-			p := <-edits
+			p := recv(t, edits, "the policy edit")
 			if existing == "" && !strings.Contains(string(p), `"kind":"create"`) {
 				t.Errorf("missing file not created: %s", p)
 			}
@@ -231,4 +233,118 @@ func applyTestEdit(params json.RawMessage, file string) error {
 		writeFile(nil, file, content)
 	}
 	return nil
+}
+
+// "deny-always" (and the fallback's "Always deny") writes a [network] deny
+// entry through workspace/applyEdit; a deny of either kind is not asked
+// again in the session, and the refusal says when the user gave it.
+func TestDenyAlways(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		optIn bool
+		reply any
+		edit  bool
+	}{
+		{"opt-in deny-always", true, map[string]string{"decision": "deny-always"}, true},
+		{"opt-in deny", true, map[string]string{"decision": "deny"}, false},
+		{"fallback Always deny", false, map[string]string{"title": "Always deny"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			file := filepath.Join(e.root, ".sandbox.toml")
+			answers := make(chan proxy.Answer, 4)
+			var asked, edited atomic.Int32
+			c := startServer(t, e, timedAskingExec(answers), nil)
+			c.onCall = func(m string, p json.RawMessage) (any, error) {
+				switch m {
+				case "sandbox/approve", "window/showMessageRequest":
+					asked.Add(1)
+					if !tc.optIn && !strings.Contains(string(p), `"Always deny"`) {
+						t.Errorf("fallback offers no Always deny: %s", p)
+					}
+					return tc.reply, nil
+				case "workspace/applyEdit":
+					edited.Add(1)
+					if !strings.Contains(string(p), `"label":"cordon: deny pkg.example:443"`) {
+						t.Errorf("edit label: %s", p)
+					}
+					if err := applyTestEdit(p, file); err != nil {
+						return map[string]any{"applied": false, "failureReason": err.Error()}, nil
+					}
+					return map[string]any{"applied": true}, nil
+				}
+				return nil, nil
+			}
+			c.initialize(e, map[string]any{"approvals": tc.optIn})
+			for i := 0; i < 2; i++ {
+				if err := c.request("sandbox/run", map[string]any{"command": "true"}, nil); err != nil {
+					t.Fatal(err)
+				}
+				if a := <-answers; a != proxy.Deny && a != proxy.DenyAlways {
+					t.Fatalf("run %d: answer %q", i, a)
+				}
+			}
+			if asked.Load() != 1 {
+				t.Errorf("asked %d times in one session, want once", asked.Load())
+			}
+			data, _ := os.ReadFile(file)
+			if tc.edit {
+				if edited.Load() != 1 || !strings.Contains(string(data), "[network]") || !strings.Contains(string(data), `deny = ["pkg.example:443"]`) {
+					t.Errorf("%d edits; file after them:\n%s", edited.Load(), data)
+				}
+				p, err := workspace.Load(workspace.LoadOptions{Root: e.root, Dirs: e.dirs})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v, _, _ := proxy.Match(p, "pkg.example", 443); v != proxy.Denied {
+					t.Errorf("after the edit pkg.example:443 is %v, want denied", v)
+				}
+			} else if edited.Load() != 0 || len(data) != 0 {
+				t.Errorf("a plain deny edited the policy (%d):\n%s", edited.Load(), data)
+			}
+		})
+	}
+}
+
+// A prompt nobody answered is no refusal to remember: the next run asks.
+func TestUnansweredIsAskedAgain(t *testing.T) {
+	e := newEnv(t)
+	answers := make(chan proxy.Answer, 4)
+	var asked atomic.Int32
+	c := startServer(t, e, timedAskingExec(answers), func(o *Options) { o.ApprovalTimeout = 200 * time.Millisecond })
+	c.onCall = func(m string, p json.RawMessage) (any, error) {
+		if m == "sandbox/approve" {
+			asked.Add(1)
+			return errNoAnswer, nil
+		}
+		return nil, nil
+	}
+	c.initialize(e, map[string]any{"approvals": true})
+	for i := 0; i < 2; i++ {
+		if err := c.request("sandbox/run", map[string]any{"command": "true"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		<-answers
+	}
+	if asked.Load() != 2 {
+		t.Errorf("asked %d times, want 2: an unanswered prompt must not stick", asked.Load())
+	}
+}
+
+// timedAskingExec is askingExec through the TimedApprover the proxy uses.
+func timedAskingExec(answers chan<- proxy.Answer) fakeExec {
+	return func(ctx context.Context, req runner.Request) (*runner.Outcome, error) {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		ta, ok := req.Approver.(proxy.TimedApprover)
+		if !ok {
+			return nil, errors.New("the server's approver does not say when it answered")
+		}
+		a, at, err := ta.ApproveAt(actx, proxy.Question{RunID: req.RunID, Command: req.Label, Host: "pkg.example", Port: 443})
+		if err != nil || at.IsZero() {
+			a = "error"
+		}
+		answers <- a
+		return &runner.Outcome{}, nil
+	}
 }

@@ -148,7 +148,7 @@ func (s *server) startWatching() {
 }
 
 func (r *runInfo) status() runStatus {
-	return runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z"), Origin: r.origin, PID: r.pid}
+	return runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z"), Origin: r.origin, PID: r.pid, Background: r.background}
 }
 
 func (s *server) snapshotFolders() []*folder {
@@ -162,6 +162,9 @@ type runStatus struct {
 	Command string `json:"command"`
 	Cwd     string `json:"cwd"`
 	Started string `json:"started"`
+	// Background: started with background: true; it lives until
+	// sandbox/stop, its exit or the server's end.
+	Background bool `json:"background,omitempty"`
 	// Origin is who started the run: "editor" (sandbox/run), "cli",
 	// "mcp" or "shell" (routed through the control socket).
 	Origin string `json:"origin"`

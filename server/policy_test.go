@@ -102,13 +102,16 @@ func TestReloadAppliesToRunInFlight(t *testing.T) {
 	release := make(chan struct{})
 	exe := fakeExec(func(ctx context.Context, req runner.Request) (*runner.Outcome, error) {
 		getter <- req.Policy
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		return &runner.Outcome{}, nil
 	})
 	c := startServer(t, e, exe, nil)
 	c.initialize(e, nil)
 	_, ch := c.send("sandbox/run", map[string]any{"command": "true"})
-	get := <-getter
+	get := recv(t, getter, "the run's policy")
 	if !hasDeny(get(), "a.example") {
 		t.Fatal("initial policy not seen")
 	}
@@ -204,7 +207,7 @@ func TestTrustDenied(t *testing.T) {
 		return nil, nil
 	}
 	c.initialize(e, nil)
-	<-asked
+	recv(t, asked, "the trust prompt")
 	time.Sleep(50 * time.Millisecond)
 	var st status
 	if err := c.request("sandbox/status", nil, &st); err != nil {

@@ -26,6 +26,15 @@ type runParams struct {
 	Env       json.RawMessage `json:"env,omitempty"`
 	TimeoutMs int64           `json:"timeoutMs,omitempty"`
 	Label     string          `json:"label,omitempty"`
+	// Background answers {runId} at once; the run lives until sandbox/stop,
+	// its own exit, or the end of the server, and sandbox/exit tells how
+	// it ended.
+	Background bool `json:"background,omitempty"`
+}
+
+// startedResult is the answer to a background sandbox/run.
+type startedResult struct {
+	RunID string `json:"runId"`
 }
 
 type runResult struct {
@@ -41,8 +50,11 @@ type runResult struct {
 type runInfo struct {
 	id, label, dir string
 	started        time.Time
-	origin         string // who started it: control.OriginEditor, OriginCLI, OriginMCP, OriginShell
-	pid            int    // the routed client's process; 0 for the editor's own
+	background     bool
+	stop           context.CancelFunc // ends the run
+	done           chan struct{}      // closed when every process of it is gone
+	origin         string             // who started it: control.OriginEditor, OriginCLI, OriginMCP, OriginShell
+	pid            int                // the routed client's process; 0 for the editor's own
 }
 
 func invalid(format string, args ...any) error {
@@ -117,7 +129,62 @@ func mergeEnv(base, extra []string) []string {
 	return out
 }
 
-func (s *server) run(ctx context.Context, p runParams) (*runResult, error) {
+// run answers sandbox/run: the run's result, or {runId} at once for a
+// background run.
+func (s *server) run(ctx context.Context, p runParams) (any, error) {
+	if !p.Background {
+		return s.runFor(ctx, p, nil)
+	}
+	// A background run belongs to the server, not to the request: it is
+	// not cancelled when the answer is sent, only by sandbox/stop, its own
+	// exit, or the server's end (Serve cancels s.ctx and waits for it).
+	rctx, cancel := context.WithCancel(s.ctx)
+	started := make(chan string, 1)
+	failed := make(chan error, 1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		var id string
+		res, err := s.runFor(rctx, p, func(runID string) { id = runID; started <- runID })
+		if id == "" {
+			failed <- err // refused before it started: the request's error
+			return
+		}
+		s.notifyExit(id, res, err)
+	}()
+	select {
+	case id := <-started:
+		return startedResult{RunID: id}, nil
+	case err := <-failed:
+		return nil, err
+	}
+}
+
+// notifyExit sends sandbox/exit, how a background run ended: the fields of
+// a foreground run's result, or error when it could not be set up.
+func (s *server) notifyExit(runID string, res *runResult, err error) {
+	ended := map[string]any{"runId": runID}
+	switch {
+	case res != nil:
+		ended["exitCode"], ended["violations"] = res.ExitCode, res.Violations
+		if res.Signal != 0 {
+			ended["signal"] = res.Signal
+		}
+		if res.TimedOut {
+			ended["timedOut"] = true
+		}
+	case err != nil:
+		ended["error"] = err.Error()
+	}
+	if err := s.conn.notify("sandbox/exit", ended); err != nil {
+		s.log.Warn("sending a background run's end", "run", runID, "err", err)
+	}
+}
+
+// runFor runs p to its end. onStart, when set, makes the run a background
+// one and is told its id once the command started (or is about to).
+func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID string)) (*runResult, error) {
 	argv, err := p.argv()
 	if err != nil {
 		return nil, err
@@ -161,15 +228,22 @@ func (s *server) run(ctx context.Context, p runParams) (*runResult, error) {
 	}
 	runID := "run-" + strconv.FormatInt(s.runSeq.Add(1), 10)
 
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	info := &runInfo{id: runID, label: label, dir: dir, started: time.Now(), background: onStart != nil, stop: stop, done: make(chan struct{}), origin: control.OriginEditor}
 	s.mu.Lock()
-	s.runs[runID] = &runInfo{id: runID, label: label, dir: dir, started: time.Now(), origin: control.OriginEditor}
+	s.runs[runID] = info
 	progress := s.client.workDoneProgress
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.runs, runID)
 		s.mu.Unlock()
+		close(info.done)
 	}()
+	if onStart != nil {
+		onStart(runID)
+	}
 
 	prog := s.beginProgress(ctx, progress, runID, label)
 	out := newOutputPump(s, runID, s.opts.OutputLimit)
@@ -205,7 +279,7 @@ func (s *server) run(ctx context.Context, p runParams) (*runResult, error) {
 		return nil, fmt.Errorf("sandbox/run: %w", err)
 	}
 	prog.end("exit " + strconv.Itoa(outcome.ExitCode))
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && onStart == nil {
 		return nil, ctx.Err()
 	}
 	res := &runResult{RunID: runID, ExitCode: outcome.ExitCode, Signal: outcome.Signal, TimedOut: outcome.TimedOut, Violations: outcome.Violations}
@@ -213,6 +287,30 @@ func (s *server) run(ctx context.Context, p runParams) (*runResult, error) {
 		res.Violations = []sandbox.Violation{}
 	}
 	return res, nil
+}
+
+// stop answers sandbox/stop: it ends the run, background or not, and
+// answers once every process of it is gone.
+func (s *server) stop(ctx context.Context, params json.RawMessage) (any, error) {
+	var p struct {
+		RunID string `json:"runId"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil || p.RunID == "" {
+		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "sandbox/stop: want {runId}")
+	}
+	s.mu.Lock()
+	r := s.runs[p.RunID]
+	s.mu.Unlock()
+	if r == nil {
+		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "sandbox/stop: no run %q (it may have ended)", p.RunID)
+	}
+	r.stop()
+	select {
+	case <-r.done:
+		return struct{}{}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // progress sends $/progress for one run; a no-op when the client did not

@@ -46,6 +46,11 @@ type Options struct {
 	OutputLimit int
 	// Environ is the environment runs start from; default os.Environ().
 	Environ []string
+
+	// outputRetained, when set, hears the most output bytes a run's pump
+	// held at once (waiting or being sent), when the run ends: the tests
+	// bound the server's own memory with it, not the process heap's.
+	outputRetained func(runID string, peak int)
 }
 
 // ExitError is how Serve ends when the process should exit non-zero: an
@@ -70,7 +75,7 @@ func ExitCode(err error) int {
 // methods that may run for a long time are served off the ordered queue.
 func isLong(method string, params json.RawMessage) bool {
 	switch method {
-	case "sandbox/run":
+	case "sandbox/run", "sandbox/stop":
 		return true
 	case "workspace/executeCommand":
 		var p struct{ Command string }
@@ -116,6 +121,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 		ctx:     ctx,
 		cancels: map[string]context.CancelFunc{},
 		runs:    map[string]*runInfo{},
+		refused: map[string]refusal{},
 		diags:   newDiagStore(),
 	}
 	defer func() {
@@ -147,7 +153,8 @@ type server struct {
 	client      clientInfo
 	cancels     map[string]context.CancelFunc // by request id
 	runs        map[string]*runInfo
-	trustAsking map[string]bool // policy hashes being asked about
+	trustAsking map[string]bool    // policy hashes being asked about
+	refused     map[string]refusal // folder root NUL host:port the user denied this session
 
 	diags *diagStore
 }
@@ -337,6 +344,8 @@ func (s *server) handle(ctx context.Context, method string, params json.RawMessa
 		return s.run(ctx, p)
 	case "sandbox/status":
 		return s.status(), nil
+	case "sandbox/stop":
+		return s.stop(ctx, params)
 	case "workspace/executeCommand":
 		return s.executeCommand(ctx, params)
 	case "textDocument/codeAction":

@@ -151,7 +151,7 @@ func TestCancelRun(t *testing.T) {
 	// A process tree: the shell and a grandchild sleeping; both must die.
 	pidFile := e.root + "/pid"
 	id, ch := c.send("sandbox/run", map[string]any{"command": "sleep 30 & echo $! > " + pidFile + "; wait"})
-	<-started
+	recv(t, started, "start of the run")
 	var pid int
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -167,6 +167,7 @@ func applyAll(p *Policy, f *File) {
 	}
 	p.Env.Pass = append(p.Env.Pass, f.Env.Pass...)
 	p.Env.Set = append(p.Env.Set, f.Env.Set...)
+	applyGit(p, f)
 	mergeLimits(p, f)
 }
 
@@ -209,14 +210,19 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 			p.Env.Pass = append(p.Env.Pass, e)
 		}
 	}
-	p.Env.Set = append(p.Env.Set, ws.Env.Set...)
+	for _, e := range ws.Env.Set {
+		if !widensSet(user, e) {
+			p.Env.Set = append(p.Env.Set, e)
+		}
+	}
+	applyGitUntrusted(p, user, ws)
 	mergeLimits(p, ws)
 }
 
 // Widenings lists what the workspace file ws allows beyond the built-in
 // defaults and the user file: a write outside the workspace, a read inside
-// a denied place, an allowed host, a passed secret, an allowed unix socket,
-// and asking where the user said deny.
+// a denied place, an allowed host, a passed secret, a set variable, an
+// allowed unix socket, and asking where the user said deny.
 func Widenings(p *Policy, user, ws *File) []Widening {
 	var out []Widening
 	for _, r := range ws.Filesystem.AllowWrite {
@@ -244,10 +250,15 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 			out = append(out, Widening{Kind: "env", Target: e.Name, Source: e.Source})
 		}
 	}
+	for _, e := range ws.Env.Set {
+		if widensSet(user, e) {
+			out = append(out, Widening{Kind: "env", Target: e.Name + "=" + e.Value, Source: e.Source})
+		}
+	}
 	if ws.HasUnknown && ws.Network.Unknown == UnknownAsk && user != nil && user.HasUnknown && user.Network.Unknown == UnknownDeny {
 		out = append(out, Widening{Kind: "net", Target: "unknown = \"ask\" (your defaults say deny)", Source: ws.Network.UnknownSource})
 	}
-	return out
+	return append(out, gitWidenings(p, user, ws)...)
 }
 
 // widensWrite: an allow_write reaching outside every workspace folder
@@ -368,6 +379,20 @@ func widensEnv(user *File, e EnvPass) bool {
 	if user != nil {
 		for _, u := range user.Env.Pass {
 			if u.Name == e.Name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// widensSet: every [env].set entry of a workspace file changes what runs
+// (PATH, LD_PRELOAD, NODE_OPTIONS, GIT_*, PYTHONPATH...), so each is a
+// widening, unless the user file sets the same name to the same value.
+func widensSet(user *File, e EnvVar) bool {
+	if user != nil {
+		for _, u := range user.Env.Set {
+			if u.Name == e.Name && u.Value == e.Value {
 				return false
 			}
 		}

@@ -38,6 +38,9 @@ type File struct {
 	HasUnknown bool // network.unknown was given
 	Env        Env
 	Limits     Limits
+	Git        Git
+	HasForce   bool // git.allow_force was given
+	HasDelete  bool // git.allow_delete was given
 	// LimitSources says where each limit was set ("timeout", "memory", "processes").
 	LimitSources map[string]Source
 
@@ -53,7 +56,11 @@ var schema = map[string]map[string]valueKind{
 	"network":    {"allow": kindStrings, "deny": kindStrings, "unknown": kindString, "allow_unix_sockets": kindStrings},
 	"env":        {"pass": kindStrings, "set": kindStringMap},
 	"limits":     {"timeout": kindString, "memory": kindSize, "processes": kindInt},
+	"git":        {"remotes": kindStrings, "push": kindStrings, "allow_force": kindBool, "allow_delete": kindBool},
 }
+
+// tableNames lists the tables in the order the documentation gives them.
+const tableNames = "filesystem, network, git, env, limits"
 
 type valueKind int
 
@@ -63,6 +70,7 @@ const (
 	kindStringMap
 	kindInt
 	kindSize // a string with a unit, or a number of bytes
+	kindBool
 )
 
 // Parse parses one policy file strictly: unknown keys, wrong types, bad
@@ -154,6 +162,7 @@ func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 	}
 
 	p.limits(f, tables)
+	p.gitTable(f, tables)
 	if len(p.diags) > 0 {
 		return nil, p.err()
 	}
@@ -178,7 +187,7 @@ func (p *parser) tables(doc map[string]any) map[string]map[string]any {
 	for _, name := range sortedKeys(doc) {
 		keys, known := schema[name]
 		if !known {
-			p.errorAt(p.loc.name([]string{name}), fmt.Sprintf("unknown key %q (known: filesystem, network, env, limits)", name))
+			p.errorAt(p.loc.name([]string{name}), fmt.Sprintf("unknown key %q (known: %s)", name, tableNames))
 			continue
 		}
 		t, ok := doc[name].(map[string]any)
@@ -214,6 +223,10 @@ func (p *parser) checkKind(path []string, v any, kind valueKind) bool {
 	case kindString:
 		if _, ok := v.(string); !ok {
 			return bad(p.loc.value(path), "a string", v)
+		}
+	case kindBool:
+		if _, ok := v.(bool); !ok {
+			return bad(p.loc.value(path), "true or false", v)
 		}
 	case kindInt:
 		if _, ok := v.(int64); !ok {

@@ -97,8 +97,8 @@ type Limits struct {
 // Widening is something a workspace file allows beyond the user defaults,
 // which applies only once the file's content is trusted.
 type Widening struct {
-	Kind   string // "write", "read", "net", "env", "unix-socket"
-	Target string // the path, host[:port] or variable name
+	Kind   string // "write", "read", "net", "env", "unix-socket", "git"
+	Target string // the path, host[:port], variable name, or git entry
 	Source Source
 }
 
@@ -123,6 +123,7 @@ type Policy struct {
 	Network    Network
 	Env        Env
 	Limits     Limits
+	Git        Git
 	// LimitSources says which file set each limit in force ("timeout",
 	// "memory", "processes"); absent means no limit.
 	LimitSources map[string]Source

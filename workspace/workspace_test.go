@@ -304,3 +304,32 @@ func TestNoWarningsForSensiblePolicy(t *testing.T) {
 		t.Fatalf("warnings: %v", w)
 	}
 }
+
+// The starter names the registries of the toolchains it finds, commented
+// out, and each suggestion parses once uncommented.
+func TestStarterSuggestsRegistries(t *testing.T) {
+	root := t.TempDir()
+	if s := string(StarterFor(root)); strings.Contains(s, "registries of the toolchains") {
+		t.Fatalf("an empty workspace got suggestions:\n%s", s)
+	}
+	for _, f := range []string{"package.json", "go.mod", "pyproject.toml", "Cargo.toml"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := string(StarterFor(root))
+	want := `# allow   = ["registry.npmjs.org:443", "proxy.golang.org:443", "sum.golang.org:443", "pypi.org:443", "files.pythonhosted.org:443", "index.crates.io:443", "static.crates.io:443"]`
+	if !strings.Contains(s, want+"\n") || !strings.Contains(s, "(npm, Go, Python, Rust)") {
+		t.Fatalf("starter:\n%s", s)
+	}
+	p, err := Parse("/ws/.sandbox.toml", []byte(strings.Replace(s, want, want[2:], 1)), testDirs(t), "/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Network.Allow) != 7 {
+		t.Fatalf("uncommented suggestion allows %d hosts, want 7", len(p.Network.Allow))
+	}
+	if _, err := Parse("/ws/.sandbox.toml", []byte(s), testDirs(t), "/ws"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,12 +3,14 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux"
 	"github.com/cordon-dev/cordon/sandbox/linux/initimage"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
+	"github.com/cordon-dev/cordon/sandbox/probe"
 )
 
 func newBackend(logger *slog.Logger) (sandbox.Backend, error) {
@@ -25,4 +27,9 @@ func runHidden(args []string) (code int, ok bool) {
 		return linux.ReapMain(args[1:]), true
 	}
 	return 0, false
+}
+
+// platformChecks are cordon doctor's findings on Linux.
+func platformChecks(ctx context.Context) []probe.Check {
+	return append(probe.Run(ctx), initStageCheck())
 }

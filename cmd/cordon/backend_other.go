@@ -1,13 +1,15 @@
-//go:build !linux
+//go:build !linux && !darwin
 
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"runtime"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/probe"
 )
 
 func newBackend(*slog.Logger) (sandbox.Backend, error) {
@@ -15,3 +17,6 @@ func newBackend(*slog.Logger) (sandbox.Backend, error) {
 }
 
 func runHidden([]string) (int, bool) { return 0, false }
+
+// platformChecks are cordon doctor's findings where no backend is built.
+func platformChecks(ctx context.Context) []probe.Check { return probe.Run(ctx) }

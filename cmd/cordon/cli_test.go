@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -127,10 +128,20 @@ type result struct {
 	stdout, stderr string
 }
 
+// runDeadline bounds every cordon the tests start, well inside the
+// package timeout, so a run that hangs fails its own test with what it
+// was waiting for instead of the whole package.
+const runDeadline = 3 * time.Minute
+
 // cordon runs the binary with no controlling terminal (Setsid), as CI does.
 func (e *env) cordon(stdin string, args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(cordonBin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cordonBin, args...)
+	// Kill cordon's whole session: it leads one (Setsid).
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = e.ws
 	cmd.Env = e.environ()
 	cmd.Stdin = strings.NewReader(stdin)
@@ -141,6 +152,11 @@ func (e *env) cordon(stdin string, args ...string) result {
 		cmd.SysProcAttr.Credential = e.user.Credential()
 	}
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		// Errorf, not Fatalf: some tests run cordon from other goroutines.
+		e.t.Errorf("cordon %q did not end within %v; stdout:\n%s\nstderr:\n%s", args, runDeadline, out.String(), errb.String())
+		return result{-1, out.String(), errb.String()}
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -80,7 +80,7 @@ func cmdInit(args []string) int {
 		fmt.Fprintln(os.Stderr, "cordon:", err)
 		return 1
 	}
-	_, werr := f.Write(workspace.Starter())
+	_, werr := f.Write(workspace.StarterFor(filepath.Dir(file)))
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}

@@ -232,7 +232,7 @@ func reportViolations(w io.Writer, vs []sandbox.Violation, asJSON bool) {
 	enc := json.NewEncoder(w)
 	for _, v := range vs {
 		if !asJSON {
-			fmt.Fprintf(w, "cordon: blocked %s %s (%s)\n", v.Kind, v.Target, v.Rule)
+			fmt.Fprintln(w, v.String())
 			continue
 		}
 		_ = enc.Encode(v) // DESIGN's form, see sandbox.Violation.MarshalJSON

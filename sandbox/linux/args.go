@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
+	"github.com/cordon-dev/cordon/sandbox/supervisor"
 )
 
 // argvOptions is what bwrapArgs needs besides the plan.
@@ -47,7 +48,7 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 		// locks live there: an empty tmpfs over it (after the writable
 		// binds, which may contain it), then the run's own temp dir back.
 		a = append(a, "--tmpfs", o.Runtime)
-		if pl.TempDir != "" && within(o.Runtime, pl.TempDir) {
+		if pl.TempDir != "" && supervisor.Within(o.Runtime, pl.TempDir) {
 			a = append(a, "--bind", pl.TempDir, pl.TempDir)
 		}
 	}
@@ -62,14 +63,14 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 	for _, d := range pl.HiddenDirs {
 		perms := "0000"
 		for _, r := range pl.Reopened {
-			if within(d, r) {
+			if supervisor.Within(d, r) {
 				perms = "0111" // traversable to the re-opened paths, not listable
 				break
 			}
 		}
 		a = append(a, "--perms", perms, "--tmpfs", d)
 		for _, r := range pl.Reopened {
-			if within(d, r) {
+			if supervisor.Within(d, r) {
 				a = append(a, "--ro-bind", r, r)
 			}
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
+	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
 	"golang.org/x/sys/unix"
 )
@@ -42,13 +43,16 @@ type Options struct {
 }
 
 // ReapArg is the hidden subcommand of the placeholder reaper.
-const ReapArg = "__reap"
+const ReapArg = supervisor.ReapArg
+
+// ReapMain is the reaper subcommand.
+func ReapMain(args []string) int { return supervisor.ReapMain(args) }
 
 // Backend is the bubblewrap backend.
 type Backend struct {
 	opts   Options
 	image  imageFile
-	guards guardPool
+	guards supervisor.GuardPool
 }
 
 // New returns the bubblewrap backend.
@@ -169,14 +173,14 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	}
 	// Plan under the placeholder locks: see lockPlaceholders.
 	regDir := filepath.Join(rt, "placeholders")
-	ph, err := lockPlaceholders(regDir, p.Root)
+	ph, err := supervisor.LockPlaceholders(regDir, p.Root)
 	if err != nil {
 		return nil, err
 	}
 	// The reaper starts now, beside the planning, rather than after
 	// bwrap: its fork and exec then cost the run no time of its own.
 	reaper := make(chan *os.File, 1)
-	go func() { reaper <- b.startReaper(initPath, regDir, ph.key) }()
+	go func() { reaper <- supervisor.StartReaper(b.opts.Logger, initPath, regDir, ph.Key()) }()
 	stopReaper := func() {
 		if w := <-reaper; w != nil {
 			w.Close()
@@ -184,19 +188,21 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	}
 	pl, err := buildPlan(p, tempDir, sc)
 	if err != nil {
-		unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
-		ph.release()
+		ph.Release()
 		stopReaper()
 		return nil, err
 	}
-	if pl.Missing, err = ph.create(pl.Missing); err != nil {
+	covered, uncovered, err := ph.Create(pl.Missing, pl.Writable)
+	if err != nil {
 		stopReaper()
 		return nil, err
 	}
+	pl.Missing = covered
+	pl.guard(uncovered)
 	// From here on, every failure must release the placeholders.
 	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
 	if err != nil {
-		ph.release()
+		ph.Release()
 		stopReaper()
 		return nil, err
 	}
@@ -208,13 +214,13 @@ type startArgs struct {
 	bwrap, init, dir, hidden, tempDir string
 }
 
-func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *placeholders, sa startArgs) (*process, error) {
+func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *supervisor.Placeholders, sa startArgs) (*process, error) {
 	p := spec.Policy
 	filter, err := seccomp.Program(seccomp.Options{AllowUnixSockets: len(p.Network.AllowUnixSockets) > 0})
 	if err != nil {
 		return nil, err
 	}
-	seccompFile, err := dataFile(seccomp.Bytes(filter))
+	seccompFile, err := dataFile("cordon-seccomp", seccomp.Bytes(filter))
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
@@ -227,7 +233,8 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 	initEnd := os.NewFile(uintptr(control[1]), "cordon-control-init")
 	defer initEnd.Close()
 
-	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0}
+	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
+		NoSocketNames: len(p.Network.AllowUnixSockets) == 0}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
@@ -237,12 +244,21 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
 	}
+	// The command's environment reaches the command only: bwrap runs with
+	// sandbox.HostEnv, and the init stage reads this descriptor (not the
+	// command line, which every local user can read in /proc).
+	envFile, err := dataFile("cordon-env", initstage.EncodeEnv(commandEnv(spec.Env, p, sa.tempDir)))
+	if err != nil {
+		return nil, fmt.Errorf("command environment: %w", err)
+	}
+	defer envFile.Close()
+	cfg.Env, extra = 3+len(extra), append(extra, envFile)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
 		InitConfig: cfg.Encode(), Argv: spec.Argv,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
-	cmd.Env = commandEnv(spec.Env, p, sa.tempDir)
+	cmd.Env = sandbox.HostEnv()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
@@ -275,52 +291,8 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *pl
 		case <-pr.done:
 		}
 	}()
-	pr.bridge = startBridge(hostEnd, spec.Network, b.opts.Logger, &writeJudge{pl: pl, pol: p}, &b.guards)
+	pr.bridge = startBridge(hostEnd, spec.Network, b.opts.Logger, pl.judge(p), &b.guards)
 	return pr, nil
-}
-
-// startReaper launches the detached placeholder reaper; it only matters
-// when cordon dies without cleaning up, so failures are logged, not fatal.
-// The returned pipe end is closed when the run ends (or by the kernel when
-// cordon dies), which is what the reaper waits for.
-func (b *Backend) startReaper(initPath, regDir, key string) *os.File {
-	// The reaper's stdin is a pipe whose write end only this process
-	// holds (close-on-exec): EOF tells the reaper cordon is gone.
-	r, w, err := os.Pipe()
-	if err != nil {
-		b.opts.Logger.Warn("placeholder reaper", "err", err)
-		return nil
-	}
-	// A shell waits for the end of the run (EOF on the pipe) and starts
-	// the Go reaper only when placeholders are still registered, which
-	// after a normal run they are not: the common case costs one small
-	// shell, not a second Go process per command.
-	registry := filepath.Join(regDir, key+".json")
-	cmd := exec.Command("/bin/sh", "-c", `read -r _; [ -e "$1" ] || exit 0; exec "$2" "$3" "$4" "$5"`,
-		"cordon-reaper", registry, initPath, ReapArg, regDir, key)
-	cmd.Stdin = r
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		b.opts.Logger.Warn("placeholder reaper", "err", err)
-		r.Close()
-		w.Close()
-		return nil
-	}
-	r.Close()
-	go cmd.Wait()
-	return w
-}
-
-// ReapMain is the reaper subcommand.
-func ReapMain(args []string) int {
-	if len(args) != 2 {
-		return 2
-	}
-	if err := Reap(args[0], args[1]); err != nil {
-		fmt.Fprintln(os.Stderr, "cordon: reaper:", err)
-		return 1
-	}
-	return 0
 }
 
 // commandEnv is the environment the command starts with: the caller's,
@@ -350,12 +322,12 @@ func commandEnv(base []string, p *workspace.Policy, tempDir string) []string {
 }
 
 // dataFile returns a readable file holding data (a memfd).
-func dataFile(data []byte) (*os.File, error) {
-	fd, err := unix.MemfdCreate("cordon-seccomp", unix.MFD_CLOEXEC)
+func dataFile(name string, data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "cordon-seccomp")
+	f := os.NewFile(uintptr(fd), name)
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return nil, err
@@ -396,7 +368,7 @@ func shortHash(s string) string {
 // process is one running sandbox.
 type process struct {
 	cmd      *exec.Cmd
-	ph       *placeholders
+	ph       *supervisor.Placeholders
 	reaper   *os.File // closing it lets the run's reaper finish
 	bridge   *bridge
 	timer    *time.Timer
@@ -422,7 +394,7 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		// seen every call.
 		observed := p.bridge.violations()
 		p.bridge.close()
-		p.ph.release()
+		p.ph.Release()
 		if p.reaper != nil {
 			p.reaper.Close()
 		}

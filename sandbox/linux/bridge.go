@@ -15,6 +15,7 @@ import (
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/sandbox/netinside"
+	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,11 +28,11 @@ type bridge struct {
 	control *os.File
 	netSpec *sandbox.Network
 	logger  *slog.Logger
-	judge   *writeJudge // nil: no write observer
-	guards  *guardPool
+	judge   *supervisor.Judge // nil: no write observer
+	guards  *supervisor.GuardPool
 
 	stopCapture []func()
-	obs         *observer
+	obs         *supervisor.Observer
 	ready       chan struct{} // closed once the hand-off is handled
 
 	mu        sync.Mutex
@@ -42,7 +43,7 @@ type bridge struct {
 	wg        sync.WaitGroup
 }
 
-func startBridge(control *os.File, netSpec *sandbox.Network, logger *slog.Logger, judge *writeJudge, guards *guardPool) *bridge {
+func startBridge(control *os.File, netSpec *sandbox.Network, logger *slog.Logger, judge *supervisor.Judge, guards *supervisor.GuardPool) *bridge {
 	b := &bridge{control: control, netSpec: netSpec, logger: logger, judge: judge, guards: guards, conns: map[net.Conn]bool{}, ready: make(chan struct{})}
 	b.wg.Add(1)
 	go b.receive()
@@ -89,7 +90,7 @@ func (b *bridge) receive() {
 	if obsFD >= 0 {
 		if b.judge != nil {
 			b.mu.Lock()
-			b.obs = startObserver(obsFD, *b.judge, capture, b.guards)
+			b.obs = supervisor.StartObserver(obsFD, b.judge, capture, b.guards)
 			b.mu.Unlock()
 		} else {
 			unix.Close(obsFD)
@@ -256,7 +257,7 @@ func (b *bridge) violations() []sandbox.Violation {
 	if obs == nil {
 		return nil
 	}
-	return obs.stop()
+	return obs.Stop()
 }
 
 // close stops accepting and ends every relayed connection.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
 )
 
@@ -32,11 +33,45 @@ type plan struct {
 	// cannot cover names that do not exist, so the observer makes every
 	// new name itself and refuses these (see guard.go).
 	Guarded []workspace.PathRule
+	// missingRule is the rule behind each Missing entry (the zero Source:
+	// a protected name), for guarding the ones no placeholder can cover.
+	missingRule map[string]workspace.Source
+}
+
+// guard makes the guard enforce missing paths no placeholder covers
+// (see supervisor.Placeholders.Create).
+func (pl *plan) guard(uncovered []string) {
+	for _, m := range uncovered {
+		pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: filepath.Clean(m), Source: pl.missingRule[m]})
+	}
+}
+
+// addMissing lists a missing path ("/"-suffixed: a directory) to cover,
+// and the rule that asks for it.
+func (pl *plan) addMissing(path string, src workspace.Source) {
+	if _, ok := pl.missingRule[path]; ok {
+		return
+	}
+	pl.missingRule[path] = src
+	pl.Missing = append(pl.Missing, path)
+}
+
+// judge is what the host-side supervisor needs of the plan: where the
+// sandbox refuses writes.
+func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
+	return &supervisor.Judge{
+		Writable: pl.Writable,
+		ReadOnly: append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...),
+		Hidden:   append(append([]string{}, pl.HiddenDirs...), pl.HiddenFiles...),
+		TempDir:  pl.TempDir,
+		Guarded:  pl.Guarded,
+		Policy:   p,
+	}
 }
 
 // buildPlan resolves the policy against the filesystem as it is now.
 func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
-	pl := &plan{TempDir: tempDir}
+	pl := &plan{TempDir: tempDir, missingRule: map[string]workspace.Source{}}
 
 	// Writable: the workspace folders, allow_write, the private temp dir.
 	var writable []string
@@ -94,14 +129,14 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		switch {
 		case workspace.HasGlob(r.Path):
 			ro = append(ro, matching(r.Path)...)
-			if base := workspace.GlobBase(r.Path); underAny(base, pl.Writable) || anyUnder(base, pl.Writable) {
+			if base := workspace.GlobBase(r.Path); supervisor.UnderAny(base, pl.Writable) || anyUnder(base, pl.Writable) {
 				pl.Guarded = append(pl.Guarded, r)
 			}
 		case exists(r.Path):
 			ro = append(ro, r.Path)
-		case underAny(r.Path, pl.Writable):
+		case supervisor.UnderAny(r.Path, pl.Writable):
 			if exists(filepath.Dir(r.Path)) {
-				pl.Missing = append(pl.Missing, r.Path)
+				pl.addMissing(r.Path, r.Source)
 			} else {
 				pl.Guarded = append(pl.Guarded, r) // no placeholder without a parent
 			}
@@ -116,12 +151,12 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		}
 	}
 	ro = append(ro, gitdirProtected(p.Folders)...)
-	pl.ReadOnly = onlyUnderWritable(dedupe(ro), pl.Writable)
+	pl.ReadOnly = pl.linkFree(onlyUnderWritable(dedupe(ro), pl.Writable), p.Filesystem.DenyWrite)
 
 	// Missing protected names: at each folder root, and in $HOME when it
 	// is writable.
 	tops := append([]string{}, p.Folders...)
-	if underAny(p.Home, pl.Writable) {
+	if supervisor.UnderAny(p.Home, pl.Writable) {
 		tops = append(tops, p.Home)
 	}
 	for _, top := range tops {
@@ -143,13 +178,25 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			if strings.HasSuffix(name, "/") {
 				path += "/"
 			}
-			pl.Missing = append(pl.Missing, path)
+			pl.addMissing(path, workspace.Source{})
 		}
 	}
-	if p.File != "" && !exists(p.File) && underAny(p.File, pl.Writable) {
-		pl.Missing = append(pl.Missing, p.File)
+	if p.File != "" && !exists(p.File) && supervisor.UnderAny(p.File, pl.Writable) {
+		pl.addMissing(p.File, workspace.Source{})
 	}
-	pl.Missing = dedupeExact(pl.Missing)
+	// cordon's own directories, where the user keeps them in a writable
+	// place: a config directory made from inside would hold the user's
+	// defaults at the next run, trusted as theirs, and a state directory a
+	// trust store. Existing ones are hidden (credential set).
+	for _, d := range []string{p.ConfigDir, p.StateDir} {
+		switch {
+		case d == "" || exists(d) || !supervisor.UnderAny(d, pl.Writable):
+		case exists(filepath.Dir(d)):
+			pl.addMissing(d+"/", workspace.Source{})
+		default:
+			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: d}) // no placeholder without a parent
+		}
+	}
 
 	// Pin .git directories so they cannot be renamed away and recreated
 	// without their protected hooks and config.
@@ -179,7 +226,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			sort.Strings(paths)
 		}
 		for _, path := range paths {
-			if underAny(path, pl.HiddenDirs) {
+			if supervisor.UnderAny(path, pl.HiddenDirs) {
 				continue
 			}
 			fi, err := os.Stat(path)
@@ -202,13 +249,39 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			paths = matching(r.Path)
 		}
 		for _, path := range paths {
-			if exists(path) && (underAny(path, pl.HiddenDirs) || contains(pl.HiddenFiles, path)) && staysInside(path, pl.HiddenDirs, pl.HiddenFiles) {
+			if exists(path) && (supervisor.UnderAny(path, pl.HiddenDirs) || contains(pl.HiddenFiles, path)) && staysInside(path, pl.HiddenDirs, pl.HiddenFiles) {
 				pl.Reopened = append(pl.Reopened, path)
 			}
 		}
 	}
 	pl.Reopened = dedupe(pl.Reopened)
 	return pl, nil
+}
+
+// linkFree keeps the read-only paths that lie beneath their writable
+// root through no symbolic link. A bind follows links, so a path with one
+// on the way (a repository's "x -> ../../outside" under a rule for x/f,
+// or a protected name that is itself a link) would cover the link's
+// target, and the name the rule is about stays free to be removed and
+// made again: those are left to the guard, which refuses making them.
+func (pl *plan) linkFree(ro []string, denyWrite []workspace.PathRule) []string {
+	out := ro[:0]
+	for _, p := range ro {
+		root := supervisor.InnermostRoot(p, pl.Writable)
+		if root == "" || supervisor.LinkFree(root, p) == nil {
+			out = append(out, p)
+			continue
+		}
+		var src workspace.Source
+		for _, r := range denyWrite {
+			if supervisor.Within(r.Path, p) || workspace.Match(r.Path, p) {
+				src = r.Source
+				break
+			}
+		}
+		pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: p, Source: src})
+	}
+	return out
 }
 
 // protectedPatterns are the glob patterns of existing protected paths at
@@ -280,16 +353,7 @@ func exists(p string) bool {
 // anyUnder reports whether one of dirs lies within p.
 func anyUnder(p string, dirs []string) bool {
 	for _, d := range dirs {
-		if within(p, d) {
-			return true
-		}
-	}
-	return false
-}
-
-func underAny(p string, dirs []string) bool {
-	for _, d := range dirs {
-		if within(d, p) {
+		if supervisor.Within(p, d) {
 			return true
 		}
 	}
@@ -310,7 +374,7 @@ func contains(list []string, s string) bool {
 func onlyUnderWritable(ro, writable []string) []string {
 	var out []string
 	for _, p := range ro {
-		if underAny(p, writable) {
+		if supervisor.UnderAny(p, writable) {
 			out = append(out, p)
 		}
 	}
@@ -322,7 +386,7 @@ func outermost(dirs []string) []string {
 	sort.Strings(dirs)
 	var out []string
 	for _, d := range dirs {
-		if len(out) > 0 && within(out[len(out)-1], d) {
+		if len(out) > 0 && supervisor.Within(out[len(out)-1], d) {
 			continue
 		}
 		out = append(out, d)
@@ -343,18 +407,6 @@ func dedupe(in []string) []string {
 	return out
 }
 
-func dedupeExact(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // pinAncestors lists the existing real directories strictly between each
 // path and the innermost writable root holding it.
 func pinAncestors(paths, writable []string) []string {
@@ -363,14 +415,14 @@ func pinAncestors(paths, writable []string) []string {
 	for _, p := range paths {
 		root := ""
 		for _, w := range writable {
-			if within(w, p) && len(w) > len(root) {
+			if supervisor.Within(w, p) && len(w) > len(root) {
 				root = w
 			}
 		}
 		if root == "" {
 			continue
 		}
-		for d := filepath.Dir(p); d != root && within(root, d) && !seen[d]; d = filepath.Dir(d) {
+		for d := filepath.Dir(p); d != root && supervisor.Within(root, d) && !seen[d]; d = filepath.Dir(d) {
 			seen[d] = true
 			if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
 				out = append(out, d)
@@ -389,7 +441,7 @@ func pinAncestors(paths, writable []string) []string {
 func safeWritable(folders, writable []string) []string {
 	out := append([]string{}, folders...)
 	for _, w := range writable {
-		if underAny(w, folders) {
+		if supervisor.UnderAny(w, folders) {
 			continue
 		}
 		real, err := filepath.EvalSymlinks(w)
@@ -413,9 +465,9 @@ func staysInside(path string, dirs, files []string) bool {
 		return real == path
 	}
 	for _, d := range dirs {
-		if within(d, path) {
+		if supervisor.Within(d, path) {
 			rd, err := filepath.EvalSymlinks(d)
-			return err == nil && within(rd, real)
+			return err == nil && supervisor.Within(rd, real)
 		}
 	}
 	return false

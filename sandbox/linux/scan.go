@@ -347,8 +347,3 @@ func (w *walker) dir(dir string, lives []live) error {
 	}
 	return nil
 }
-
-// within reports whether p is dir or below it.
-func within(dir, p string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
-}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
 )
 
@@ -34,7 +35,7 @@ func TestScanAgreesWithMatch(t *testing.T) {
 			want := workspace.Match(pat, p)
 			covered := false
 			for _, f := range found {
-				covered = covered || within(f, p)
+				covered = covered || supervisor.Within(f, p)
 			}
 			if want && !covered {
 				t.Errorf("%s: %s matches but was not found (found %v)", pat, p, found)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/proxy"
+	gitproxy "github.com/cordon-dev/cordon/proxy/git"
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/workspace"
 )
@@ -86,8 +87,20 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		mu   sync.Mutex
 		seen []sandbox.Violation
 	)
+	// report tells of each blocked access once: the same one again (npm
+	// retrying a refused registry) only counts up.
 	report := func(v sandbox.Violation) {
+		if v.Count < 1 {
+			v.Count = 1
+		}
 		mu.Lock()
+		for i := range seen {
+			if seen[i].Same(v) {
+				seen[i].Count += v.Count
+				mu.Unlock()
+				return
+			}
+		}
 		seen = append(seen, v)
 		mu.Unlock()
 		if req.OnViolation != nil {
@@ -105,17 +118,25 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		Dir:             r.SocketDir,
 		Logger:          logger,
 		OnDecision: func(d proxy.Decision) {
-			if d.Action != "deny" {
-				return
+			if d.Action != proxy.ActionDeny {
+				return // an unreachable allowed host is no violation
 			}
-			report(sandbox.Violation{
+			target := d.Target()
+			if d.Git != "" {
+				target = d.Git
+			}
+			v := sandbox.Violation{
 				RunID:   req.RunID,
 				Command: label,
 				Kind:    sandbox.KindNet,
-				Target:  d.Target(),
+				Target:  target,
 				Rule:    d.Rule,
 				Time:    d.Time,
-			})
+			}
+			if cause := d.Cause(); d.Rule.IsDefault() && cause != "default" {
+				v.Reason = cause
+			}
+			report(v)
 		},
 	})
 	if err != nil {
@@ -127,7 +148,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		Policy:  pol,
 		Argv:    req.Argv,
 		Dir:     req.Dir,
-		Env:     req.Env,
+		Env:     gitproxy.Env(req.Env, pol.Git.Remotes),
 		Stdin:   req.Stdin,
 		Stdout:  req.Stdout,
 		Stderr:  req.Stderr,

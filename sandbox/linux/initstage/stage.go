@@ -46,7 +46,45 @@ type Config struct {
 	Processes int    `json:"nproc,omitempty"`
 	Self      string `json:"self,omitempty"`  // the cordon binary as seen inside, for `cordon connect`
 	Guard     bool   `json:"guard,omitempty"` // the observer makes every new name (seccomp.ObserverOptions)
-	TTY       bool   `json:"tty,omitempty"`   // standard input is the run's own pty: make it the controlling terminal
+	// Env is the descriptor holding the command's environment
+	// (EncodeEnv); 0: the stage's own. The host passes it this way so that
+	// no host-side process (bwrap) ever runs with it.
+	Env int `json:"env,omitempty"`
+	// NoSocketNames: bind() of a pathname unix socket fails (the policy
+	// allows no unix socket); see forbidSocketNames.
+	NoSocketNames bool `json:"nosock,omitempty"`
+	TTY           bool `json:"tty,omitempty"` // standard input is the run's own pty: make it the controlling terminal
+}
+
+// EncodeEnv is the form the command's environment takes in Config.Env's
+// descriptor: each NAME=VALUE followed by a NUL.
+func EncodeEnv(env []string) []byte {
+	var b []byte
+	for _, kv := range env {
+		b = append(append(b, kv...), 0)
+	}
+	return b
+}
+
+// readEnv reads and closes the descriptor EncodeEnv's bytes were written to.
+func readEnv(fd int) ([]string, error) {
+	f := os.NewFile(uintptr(fd), "cordon-env")
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("command environment: %w", err)
+	}
+	b := make([]byte, st.Size)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil, fmt.Errorf("command environment: %w", err)
+	}
+	var env []string
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if kv != "" {
+			env = append(env, kv)
+		}
+	}
+	return env, nil
 }
 
 // Encode is the form Config takes on the stage's command line.
@@ -97,6 +135,11 @@ func Main(args []string) int {
 		return fail(err)
 	}
 	env := os.Environ()
+	if cfg.Env > 0 {
+		if env, err = readEnv(cfg.Env); err != nil {
+			return fail(err)
+		}
+	}
 	var (
 		msg Handoff
 		fds []int
@@ -129,6 +172,11 @@ func Main(args []string) int {
 	// The command inherits none of cordon's descriptors.
 	for fd := FDSeccomp; fd <= FDImage; fd++ {
 		unix.CloseOnExec(fd)
+	}
+	if cfg.NoSocketNames {
+		if err := forbidSocketNames(); err != nil {
+			return fail(err)
+		}
 	}
 	if cfg.TTY {
 		// bwrap's --new-session put the sandbox in a session of its own

@@ -1,6 +1,6 @@
 //go:build linux
 
-package linux
+package supervisor
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ import (
 // decision). The guard resolves paths in the sandbox's own mount tree
 // (/proc/PID/root with RESOLVE_IN_ROOT, magic links refused), so every
 // mount of the sandbox still applies, and acts on worker threads with no
-// capabilities (guardPool), applying the caller's umask.
+// capabilities (GuardPool), applying the caller's umask.
 
 // createsName reports whether the call makes a new name: the calls the
 // guard performs itself. Flags come from registers, which the caller
@@ -61,8 +61,8 @@ var guardPaths = map[int32][][2]int{
 	unix.SYS_RENAME: {{-1, 0}, {-1, 1}}, unix.SYS_RENAMEAT: {{0, 1}, {2, 3}}, unix.SYS_RENAMEAT2: {{0, 1}, {2, 3}},
 }
 
-// guardPool is the threads the loops of guarding observers run on, for
-// every run of a Backend: one per run in flight, started when none is
+// GuardPool is the threads the loops of guarding observers run on, for
+// every run of a Backend (its zero value is ready to use): one per run in flight, started when none is
 // idle. Each is locked to its goroutine, drops its capabilities and
 // unshares its filesystem state, and lives as long as the process: a
 // thread that ended would take with it any bwrap it once started (bwrap's
@@ -70,14 +70,14 @@ var guardPaths = map[int32][][2]int{
 // without capabilities must never run another goroutine. The loop makes
 // each name on that thread itself: handing calls to other locked threads
 // cost more than making the names.
-type guardPool struct {
+type GuardPool struct {
 	mu   sync.Mutex
 	idle int
 	jobs chan func()
 }
 
 // run runs f on one of the pool's threads.
-func (p *guardPool) run(f func()) {
+func (p *GuardPool) run(f func()) {
 	p.mu.Lock()
 	if p.jobs == nil {
 		p.jobs = make(chan func())
@@ -91,8 +91,8 @@ func (p *guardPool) run(f func()) {
 	p.jobs <- f
 }
 
-func (p *guardPool) work() {
-	runtime.LockOSThread() // never unlocked: see guardPool
+func (p *GuardPool) work() {
+	runtime.LockOSThread() // never unlocked: see GuardPool
 	err := dropThreadPrivileges()
 	for f := range p.jobs {
 		if err == nil {
@@ -108,7 +108,7 @@ func (p *guardPool) work() {
 
 // guard performs one name-making call for the sandboxed caller and
 // answers it, on a guard worker's thread.
-func (o *observer) guard(req *netinside.Notif) {
+func (o *Observer) guard(req *netinside.Notif) {
 	if !threadIsCapless() {
 		netinside.Respond(o.fd, req.ID, 0, unix.EPERM, false)
 		return
@@ -144,7 +144,7 @@ func (o *observer) guard(req *netinside.Notif) {
 // guardCall is one call being performed: the caller's paths as read once,
 // its root and working directory, its umask.
 type guardCall struct {
-	o     *observer
+	o     *Observer
 	req   *netinside.Notif
 	proc  string   // /proc/PID
 	root  int      // the caller's root directory (O_PATH)
@@ -153,7 +153,7 @@ type guardCall struct {
 	text  string   // symlink's target
 }
 
-func (o *observer) openGuardCall(req *netinside.Notif) (*guardCall, unix.Errno) {
+func (o *Observer) openGuardCall(req *netinside.Notif) (*guardCall, unix.Errno) {
 	proc := "/proc/" + strconv.Itoa(int(req.Pid))
 	g := &guardCall{o: o, req: req, proc: proc, root: -1}
 	root, err := unix.Open(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -274,7 +274,7 @@ func dropThreadPrivileges() error {
 }
 
 // threadIsCapless reports whether this thread holds no capability, as
-// guardPool's do: the guard refuses to make names on any other.
+// GuardPool's do: the guard refuses to make names on any other.
 func threadIsCapless() bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var caps [2]unix.CapUserData
@@ -296,19 +296,20 @@ func openFlags(req *netinside.Notif) int {
 	return 0
 }
 
-func errnoOf(err error) unix.Errno {
-	var e unix.Errno
-	if errors.As(err, &e) {
-		return e
-	}
-	return unix.EIO
+// nameMode is the permission bits of a name the guard makes: the
+// caller's mode under its umask, never setuid or setgid. Whoever runs
+// cordon, a file made inside must not carry them: as root, uid 0 inside
+// is uid 0 outside, and a setuid copy of a shell left in the workspace
+// would be a root shell for every local user.
+func nameMode(mode, umask uint32) uint32 {
+	return mode &^ umask & 0o1777
 }
 
 // perform does the call. It returns a descriptor to install in the
 // caller (opens), or the call's result and errno.
 func (g *guardCall) perform() (fd int, val int64, errno unix.Errno) {
 	r := g.req
-	mode := func(arg int) uint32 { return uint32(r.Args[arg]) &^ g.callerUmask() & 0o7777 }
+	mode := func(arg int) uint32 { return nameMode(uint32(r.Args[arg]), g.callerUmask()) }
 	switch r.Nr {
 	case unix.SYS_OPEN:
 		return g.open(g.paths[0], openFlags(r), func() uint32 { return mode(2) })
@@ -389,8 +390,8 @@ func (g *guardCall) refuses(real, base string) bool {
 		return false
 	}
 	name := strings.TrimSuffix(real, "/") + "/" + base
-	for _, r := range g.o.judge.pl.Guarded {
-		if within(r.Path, name) || workspace.Match(r.Path, name) {
+	for _, r := range g.o.judge.Guarded {
+		if Within(r.Path, name) || workspace.Match(r.Path, name) {
 			g.o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: name, Rule: r.Source})
 			return true
 		}
@@ -647,36 +648,4 @@ func mountRoot(dir int, base string) bool {
 		return false
 	}
 	return stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
-}
-
-func readlinkat(dir int, base string) (string, error) {
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(dir, base, buf)
-	if err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
-}
-
-// cleanAbs cleans an absolute path lexically, for matching the names of
-// descriptors only (never for resolving: ".." after a symlink is not
-// lexical).
-func cleanAbs(p string) string {
-	if !strings.HasPrefix(p, "/") {
-		return p
-	}
-	parts := strings.Split(p, "/")
-	out := parts[:0]
-	for _, s := range parts {
-		switch s {
-		case "", ".":
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	return "/" + strings.Join(out, "/")
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package linux
+package supervisor
 
 import (
 	"bytes"
@@ -21,36 +21,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const atFDCWD = -100
-
-// observer is the host-side supervisor: for every write-intent call it
+// Observer is the host-side supervisor of one run: for every write-intent call it
 // reads the path from the caller's memory, lets the call continue to the
 // kernel (which enforces the mounts), and records a violation when the
 // path lies where the sandbox makes writes impossible. A path read this
 // way can be changed by another thread before the kernel reads it: fine
 // for a report, never used to decide.
-type observer struct {
+type Observer struct {
 	fd     int
-	judge  writeJudge
+	judge  *Judge
 	runID  string
 	label  string
 	mu     sync.Mutex
-	seen   map[string]bool
+	seen   map[string]int // target → index in found
 	found  []sandbox.Violation
 	done   chan struct{}
 	closed chan struct{}
 	wake   [2]int // a pipe: stop writes to it so the loop never polls on a timer
 
 	capture  *netinside.Supervisor // nil: connect() continues untouched
-	guards   *guardPool            // the threads a guarding observer's loop runs on
+	guards   *GuardPool            // the threads a guarding observer's loop runs on
 	inflight sync.WaitGroup
 }
 
 // guarding reports whether the observer makes new names itself (guard.go).
-func (o *observer) guarding() bool { return len(o.judge.pl.Guarded) > 0 && o.guards != nil }
+func (o *Observer) guarding() bool { return len(o.judge.Guarded) > 0 && o.guards != nil }
 
-func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor, guards *guardPool) *observer {
-	o := &observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]bool{}, done: make(chan struct{}), closed: make(chan struct{})}
+// StartObserver supervises the seccomp listener fd (which it then owns)
+// for one run: judge says where writes are refused, capture (nil: none)
+// handles connect() notifications, guards runs the guard's threads.
+func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *GuardPool) *Observer {
+	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]int{}, done: make(chan struct{}), closed: make(chan struct{})}
 	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		o.wake = [2]int{-1, -1}
 	}
@@ -64,7 +65,7 @@ func startObserver(fd int, judge writeJudge, capture *netinside.Supervisor, guar
 	return o
 }
 
-func (o *observer) loop() {
+func (o *Observer) loop() {
 	defer close(o.done)
 	// Judging a path (following its links) is left to a goroutine of its
 	// own, so the next call is answered without waiting for it; paths
@@ -144,9 +145,12 @@ func (o *observer) loop() {
 			o.guard(&req)
 			continue
 		}
-		paths := o.paths(mem, &req)
+		// Relative names are resolved before the call goes on: once it
+		// has, the caller may already have moved (mkdir -p makes a, enters
+		// it, makes b), and its cwd would misplace the report.
+		abs := absolutePaths(&req, o.paths(mem, &req))
 		netinside.Respond(o.fd, req.ID, 0, 0, true)
-		if abs := absolutePaths(&req, paths); len(abs) > 0 {
+		if len(abs) > 0 {
 			judge(abs)
 		}
 	}
@@ -197,7 +201,7 @@ func (m memFiles) close() {
 
 // paths reads the call's path arguments, then checks that the call is
 // still pending (so what was read is the caller's).
-func (o *observer) paths(mem memFiles, req *netinside.Notif) []observedPath {
+func (o *Observer) paths(mem memFiles, req *netinside.Notif) []observedPath {
 	specs := seccomp.ObservedPaths[uint32(req.Nr)]
 	var out []observedPath
 	for _, s := range specs {
@@ -216,9 +220,8 @@ func (o *observer) paths(mem memFiles, req *netinside.Notif) []observedPath {
 }
 
 // absolutePaths resolves relative paths against the caller's dirfd or
-// working directory. It runs after the call was let through, to keep the
-// caller waiting no longer than the read: a directory changed in between
-// only misplaces a report.
+// working directory, as the kernel will: it runs while the call waits, so
+// neither can change in between (only a relative name costs a readlink).
 func absolutePaths(req *netinside.Notif, paths []observedPath) []string {
 	var out []string
 	for _, op := range paths {
@@ -258,7 +261,7 @@ func readPath(mem int, addr uint64) (string, bool) {
 	return string(buf[:i]), true
 }
 
-func (o *observer) judgeWrite(path string) {
+func (o *Observer) judgeWrite(path string) {
 	path = o.judge.landing(path)
 	refused, rule := o.judge.refuses(path)
 	if !refused {
@@ -267,20 +270,21 @@ func (o *observer) judgeWrite(path string) {
 	o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: path, Rule: rule})
 }
 
-// report records a refused write once per path.
-func (o *observer) report(v sandbox.Violation) {
+// report records a refused write once per path, counting repeats.
+func (o *Observer) report(v sandbox.Violation) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.seen[v.Target] {
+	if i, ok := o.seen[v.Target]; ok {
+		o.found[i].Count++
 		return
 	}
-	o.seen[v.Target] = true
-	v.Time = time.Now()
+	o.seen[v.Target] = len(o.found)
+	v.Time, v.Count = time.Now(), 1
 	o.found = append(o.found, v)
 }
 
-// stop ends the supervisor (the sandbox is gone) and returns what it found.
-func (o *observer) stop() []sandbox.Violation {
+// Stop ends the supervisor (the sandbox is gone) and returns what it found.
+func (o *Observer) Stop() []sandbox.Violation {
 	close(o.closed)
 	if o.wake[1] >= 0 {
 		unix.Write(o.wake[1], []byte{0})
@@ -295,16 +299,24 @@ func (o *observer) stop() []sandbox.Violation {
 	return o.found
 }
 
-// writeJudge knows where the sandbox refuses writes: everywhere but the
+// Judge knows where the sandbox refuses writes: everywhere but the
 // writable binds, and inside them the read-only binds, placeholders and
-// hidden places.
-type writeJudge struct {
-	pl  *plan
-	pol *workspace.Policy
+// hidden places. It is built from the plan of the run (cordon's own view
+// of the policy snapshot), never from anything the sandbox reports.
+type Judge struct {
+	Writable []string // bound read-write
+	ReadOnly []string // bound read-only over writable places (placeholders included)
+	Hidden   []string // hidden directories and files (deny_read)
+	TempDir  string   // the run's private temp dir
+	// Guarded are the deny_write rules for names that do not exist yet:
+	// with any, the observer makes every new name itself (guard.go).
+	Guarded []workspace.PathRule
+	Policy  *workspace.Policy // for naming the deciding rule
 }
 
 // landing is where a write to path lands: the links the host sees, followed.
-func (j writeJudge) landing(path string) string {
+// For a report only.
+func (j *Judge) landing(path string) string {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		return real
 	}
@@ -314,31 +326,31 @@ func (j writeJudge) landing(path string) string {
 	return path
 }
 
-func (j writeJudge) refuses(path string) (bool, workspace.Source) {
+func (j *Judge) refuses(path string) (bool, workspace.Source) {
 	for _, special := range []string{"/dev", "/proc"} {
-		if within(special, path) {
+		if Within(special, path) {
 			return false, workspace.Source{}
 		}
 	}
 	ruleFor := func(rules []workspace.PathRule) workspace.Source {
 		for _, r := range rules {
-			if within(r.Path, path) || workspace.Match(r.Path, path) {
+			if Within(r.Path, path) || workspace.Match(r.Path, path) {
 				return r.Source
 			}
 		}
 		return workspace.Source{}
 	}
-	for _, d := range append(append([]string{}, j.pl.HiddenDirs...), j.pl.HiddenFiles...) {
-		if within(d, path) {
-			return true, ruleFor(j.pol.Filesystem.DenyRead)
+	for _, d := range j.Hidden {
+		if Within(d, path) {
+			return true, ruleFor(j.Policy.Filesystem.DenyRead)
 		}
 	}
-	for _, ro := range append(append([]string{}, j.pl.ReadOnly...), trimSlashes(j.pl.Missing)...) {
-		if within(ro, path) {
-			return true, ruleFor(j.pol.Filesystem.DenyWrite)
+	for _, ro := range j.ReadOnly {
+		if Within(ro, path) {
+			return true, ruleFor(j.Policy.Filesystem.DenyWrite)
 		}
 	}
-	if !underAny(path, j.pl.Writable) && !strings.HasPrefix(path, j.pl.TempDir) {
+	if !UnderAny(path, j.Writable) && !strings.HasPrefix(path, j.TempDir) {
 		return true, workspace.Source{}
 	}
 	return false, workspace.Source{}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cordon-dev/cordon/sandbox"
+)
+
+// violations runs script and returns its blocked accesses by target.
+func (e *env) violations(script string) map[string]sandbox.Violation {
+	e.t.Helper()
+	r := e.cordon("", "run", "--json", "--", "/bin/sh", "-c", script+"\nexit 0")
+	if r.code != 0 {
+		e.t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	out := map[string]sandbox.Violation{}
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var v sandbox.Violation
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			e.t.Fatalf("bad JSON violation %q: %v", line, err)
+		}
+		if _, dup := out[v.Target]; dup {
+			e.t.Errorf("%s reported twice", v.Target)
+		}
+		out[v.Target] = v
+	}
+	return out
+}
+
+func targets(m map[string]sandbox.Violation) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestReportedTargets: each blocked write names the path the command
+// named, resolved as the kernel resolves it: against the cwd at the time of
+// the call (mkdir -p enters each directory it makes or finds), against
+// the dirfd of an *at call, through "..". A path written again and again
+// is one report with a count.
+func TestReportedTargets(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		if err := os.MkdirAll(filepath.Join(e.home, "go", "pkg"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"ro/**\"]\n")
+		e.write("ro/sub/keep", "")
+		e.chown()
+		home := e.home
+		vs := e.violations(strings.Join([]string{
+			// ~/go exists and is read-only: mkdir -p finds go and pkg,
+			// enters them and is refused mod. Many times, to give a late
+			// reading of its cwd every chance to show.
+			"for i in 1 2 3 4 5 6 7 8 9 10; do (cd " + home + " && mkdir -p go/pkg/mod/cache) 2>/dev/null; done",
+			"(cd " + e.ws + "/ro/sub && touch ../x) 2>/dev/null",
+			"(cd /usr/share && mkdir -p a/b/c) 2>/dev/null",
+			`/usr/bin/python3 -c 'import os; fd = os.open("/usr/lib", os.O_RDONLY); os.chdir("/"); os.open("cordon-probe", os.O_CREAT | os.O_WRONLY, dir_fd=fd)' 2>/dev/null`,
+		}, "\n"))
+		want := []string{
+			filepath.Join(home, "go/pkg/mod"),
+			filepath.Join(e.ws, "ro/x"),
+			"/usr/lib/cordon-probe",
+			"/usr/share/a",
+		}
+		sort.Strings(want)
+		if got := targets(vs); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("reported:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+		if n := vs[filepath.Join(home, "go/pkg/mod")].Count; n < 10 {
+			t.Errorf("ten refused mkdirs of one path counted %d", n)
+		}
+		if v := vs[filepath.Join(e.ws, "ro/x")]; v.Rule.Line != 2 {
+			t.Errorf("ro/x decided by %v, want the deny_write line", v.Rule)
+		}
+	})
+}
