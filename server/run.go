@@ -222,6 +222,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 		f.mu.Unlock()
 		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidRequest, "sandbox/run: the policy of %s is invalid, nothing run: %s", f.root, reason)
 	}
+	s.offerTrust(f)
 	label := p.Label
 	if label == "" {
 		label = sandbox.CommandLine(argv)
@@ -246,6 +247,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 	}
 
 	prog := s.beginProgress(ctx, progress, runID, label)
+	s.log.Info("run started", "run", runID, "command", label, "cwd", dir)
 	out := newOutputPump(s, runID, s.opts.OutputLimit)
 	var vmu sync.Mutex
 	outcome, err := s.opts.Executor.Run(ctx, runner.Request{
@@ -271,6 +273,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 		},
 	})
 	out.close()
+	s.logRunEnd(runID, label, outcome, err, ctx.Err())
 	if err != nil {
 		prog.end("failed")
 		if errors.Is(err, runner.ErrSetup) {

@@ -33,10 +33,17 @@ type Options struct {
 	Executor     Executor          // required
 	Backend      string            // sandbox backend name, for sandbox/status
 	Capabilities map[string]string // what the machine offers, for sandbox/status
+	// Layers names the isolation layers every run has in force
+	// ("bwrap + seccomp + Landlock ABI 7"), for sandbox/status.
+	Layers string
 	// Dirs locates the user defaults and cordon's state; zero means
 	// workspace.DefaultDirs().
 	Dirs   workspace.Dirs
 	Logger *slog.Logger // default: discard. Never stdout.
+	// LogLevel, when set, is the level of Logger's handler: the client's
+	// trace setting raises it to debug ("verbose") and back.
+	LogLevel  *slog.LevelVar
+	baseLevel slog.Level // LogLevel's value at the start
 	// ApprovalTimeout bounds how long a question waits for the user; no
 	// answer means deny. Default 60 s.
 	ApprovalTimeout time.Duration
@@ -93,6 +100,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LogLevel != nil {
+		opts.baseLevel = opts.LogLevel.Level()
 	}
 	if opts.ApprovalTimeout <= 0 {
 		opts.ApprovalTimeout = 60 * time.Second
@@ -157,9 +167,11 @@ type server struct {
 	refused     map[string]refusal // folder root NUL host:port the user denied this session
 
 	diags *diagStore
+	docs  docs // open policy files
 }
 
 type clientInfo struct {
+	snippets         bool // completion snippets
 	approvals        bool
 	workDoneProgress bool
 	userConfig       string
@@ -282,6 +294,10 @@ func (s *server) notification(n *jsonrpc2.Notification) {
 		}
 	case "initialized":
 		s.startWatching()
+	case "textDocument/didOpen", "textDocument/didChange", "textDocument/didClose", "textDocument/didSave":
+		s.textSync(n.Method(), n.Params())
+	case "$/setTrace":
+		s.setTrace(n.Params())
 	default:
 		// Unknown notifications are ignored, as the protocol requires.
 	}
@@ -350,6 +366,12 @@ func (s *server) handle(ctx context.Context, method string, params json.RawMessa
 		return s.executeCommand(ctx, params)
 	case "textDocument/codeAction":
 		return s.codeAction(params)
+	case "textDocument/completion":
+		return s.completion(params)
+	case "textDocument/hover":
+		return s.hover(params)
+	case "textDocument/documentSymbol":
+		return s.documentSymbol(params)
 	}
 	return nil, jsonrpc2.Errorf(jsonrpc2.MethodNotFound, "method not found: %s", method)
 }

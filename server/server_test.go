@@ -27,9 +27,9 @@ func TestUnknownMethod(t *testing.T) {
 	e := newEnv(t)
 	c := startServer(t, e, fakeExec(hostExec), nil)
 	c.initialize(e, nil)
-	err := c.request("textDocument/hover", map[string]any{}, nil)
+	err := c.request("textDocument/definition", map[string]any{}, nil)
 	if code(err) != jsonrpc2.MethodNotFound {
-		t.Fatalf("hover: got %v, want MethodNotFound", err)
+		t.Fatalf("definition: got %v, want MethodNotFound", err)
 	}
 	c.notify("$/someUnknownNotification", map[string]any{"x": 1})
 	c.notify("textDocument/didOpen", "not even an object")
@@ -126,6 +126,9 @@ func TestLongRunDoesNotDelayStatus(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("status took %v behind a 3 s run", d)
+	}
+	if st.Backend != "fake" || st.Layers != "fake + Landlock ABI 7" {
+		t.Errorf("status names backend %q, layers %q", st.Backend, st.Layers)
 	}
 	select {
 	case r := <-runCh:

@@ -31,7 +31,11 @@ func Explain(p *Policy) string {
 	fmt.Fprintf(&b, "  write    %-40s (default)\n", "a private temp dir ($TMPDIR)")
 	section := func(verb string, rs []PathRule) {
 		for _, r := range rs {
-			fmt.Fprintf(&b, "  %-8s %-40s (%s)\n", verb, r.Path, r.Source)
+			src := r.Source.String()
+			if AnyDepth(r.Pattern) {
+				src += `; no slash in "` + r.Pattern + `": any depth, as in .gitignore`
+			}
+			fmt.Fprintf(&b, "  %-8s %-40s (%s)\n", verb, r.Path, src)
 		}
 	}
 	section("write", p.Filesystem.AllowWrite)

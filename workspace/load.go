@@ -267,6 +267,20 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 // write to /etc. A glob counts from its literal base, erring towards
 // "widens".
 func widensWrite(p *Policy, user *File, r PathRule) bool {
+	return widensWriteAt(p, user, r) || widensWriteAt(p, user, anchored(p, r))
+}
+
+// anchored is r at the root only: a rule matching at any depth widens
+// when its root-level match would ("keys" is also root/keys, which may be
+// a link out of the workspace).
+func anchored(p *Policy, r PathRule) PathRule {
+	if AnyDepth(r.Pattern) && p.Root != "" {
+		r.Path = filepath.Join(p.Root, r.Pattern)
+	}
+	return r
+}
+
+func widensWriteAt(p *Policy, user *File, r PathRule) bool {
 	base := GlobBase(r.Path)
 	real := resolveExisting(base)
 	for _, f := range p.Folders {
@@ -289,6 +303,10 @@ func widensWrite(p *Policy, user *File, r PathRule) bool {
 // re-opens it. A glob counts from its literal base, and a symlink from
 // where it points.
 func widensRead(p *Policy, user *File, r PathRule) bool {
+	return widensReadAt(p, user, r) || widensReadAt(p, user, anchored(p, r))
+}
+
+func widensReadAt(p *Policy, user *File, r PathRule) bool {
 	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir})
 	if user != nil {
 		closed = append(closed, pathsOf(user.Filesystem.DenyRead)...)

@@ -50,18 +50,6 @@ type File struct {
 // Warnings are valid but risky rules.
 func (f *File) Warnings() []Diagnostic { return f.warnings }
 
-// schema is every key a policy file may hold, with the kind of its value.
-var schema = map[string]map[string]valueKind{
-	"filesystem": {"allow_write": kindStrings, "deny_write": kindStrings, "deny_read": kindStrings, "allow_read": kindStrings},
-	"network":    {"allow": kindStrings, "deny": kindStrings, "unknown": kindString, "allow_unix_sockets": kindStrings},
-	"env":        {"pass": kindStrings, "set": kindStringMap},
-	"limits":     {"timeout": kindString, "memory": kindSize, "processes": kindInt},
-	"git":        {"remotes": kindStrings, "push": kindStrings, "allow_force": kindBool, "allow_delete": kindBool},
-}
-
-// tableNames lists the tables in the order the documentation gives them.
-const tableNames = "filesystem, network, git, env, limits"
-
 type valueKind int
 
 const (
@@ -183,6 +171,7 @@ func lineStarts(data []byte) []int {
 // tables checks the document against the schema: unknown keys and values
 // of the wrong kind are errors; what is left is well typed.
 func (p *parser) tables(doc map[string]any) map[string]map[string]any {
+	schema, tableNames := keyKinds(), tableList()
 	out := map[string]map[string]any{}
 	for _, name := range sortedKeys(doc) {
 		keys, known := schema[name]
@@ -414,6 +403,11 @@ func validEnvName(s string) bool { return envNameRE.MatchString(s) }
 
 // ExpandPath makes a policy path absolute: "~" is home, relative paths
 // are under root; the result is cleaned and its glob validated.
+//
+// As in .gitignore, a relative pattern with no slash but a trailing one
+// (".env", "*.pem", "node_modules/") names that name at any depth below
+// the root (root/**/NAME); one with a slash ("secrets/**", "config/prod.env",
+// "./x") is anchored at the root. "." and ".." keep their meaning.
 func ExpandPath(s, root, home string) (string, error) {
 	switch {
 	case s == "":
@@ -431,11 +425,22 @@ func ExpandPath(s, root, home string) (string, error) {
 		if !filepath.IsAbs(root) {
 			return "", fmt.Errorf("path %q: relative, but no absolute workspace root to anchor it", s)
 		}
-		s = filepath.Join(root, s)
+		if AnyDepth(s) {
+			s = root + "/**/" + s
+		} else {
+			s = filepath.Join(root, s)
+		}
 	}
 	s = filepath.Clean(s)
 	if err := ValidGlob(s); err != nil {
 		return "", err
 	}
 	return s, nil
+}
+
+// AnyDepth reports whether the relative policy path s matches its name at
+// any depth (see ExpandPath).
+func AnyDepth(s string) bool {
+	name := strings.TrimSuffix(s, "/")
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/") && !strings.HasPrefix(s, "~")
 }

@@ -68,6 +68,7 @@ type env struct {
 	ws    string
 	extra []string
 	user  *testUser // nil: run as the test's own user
+	wrap  []string  // a command cordon runs under (its argv before cordon's)
 }
 
 func newEnv(t *testing.T) *env { return newEnvAs(t, nil) }
@@ -139,6 +140,9 @@ func (e *env) cordon(stdin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cordonBin, args...)
+	if len(e.wrap) > 0 {
+		cmd = exec.CommandContext(ctx, e.wrap[0], append(append(e.wrap[1:len(e.wrap):len(e.wrap)], cordonBin), args...)...)
+	}
 	// Kill cordon's whole session: it leads one (Setsid).
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
@@ -402,6 +406,10 @@ func TestExplainAndDoctor(t *testing.T) {
 	// tests (as root and as the test user) starts through it.
 	if !strings.Contains(r.stdout, "ok   init stage       embedded image") {
 		t.Errorf("the built cordon carries no init image:\n%s", r.stdout)
+	}
+	// The line that sums it up names every layer a run has in force.
+	if want := "ok   in force         bwrap + seccomp + Landlock ABI "; !strings.Contains(r.stdout, want) {
+		t.Errorf("doctor does not say %q:\n%s", want, r.stdout)
 	}
 	e.extra = []string{"PATH=/nonexistent"}
 	if r := e.cordon("", "doctor"); r.code != 1 || !strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "apt-get install bubblewrap") {

@@ -145,7 +145,7 @@ func TestAttackEnvSetReachesHost(t *testing.T) {
 // lspRun starts `cordon lsp` in the env's workspace, sends one sandbox/run
 // with params and returns the run's stdout (from sandbox/output) and its
 // exit code. Requests from the server are answered with null.
-func (e *env) lspRun(params map[string]any) (stdout string, exitCode int) {
+func (e *env) lspRun(params map[string]any) (stdout, stderrOut string, exitCode int) {
 	e.t.Helper()
 	cmd := exec.Command(cordonBin, "lsp")
 	cmd.Dir, cmd.Env = e.ws, e.environ()
@@ -218,6 +218,8 @@ func (e *env) lspRun(params map[string]any) (stdout string, exitCode int) {
 				json.Unmarshal(m.Params, &o)
 				if o.Stream == "stdout" {
 					stdout += o.Data
+				} else {
+					stderrOut += o.Data
 				}
 			case m.Method != "" && len(m.ID) > 0:
 				send(map[string]any{"id": m.ID, "result": nil})
@@ -237,7 +239,7 @@ func (e *env) lspRun(params map[string]any) (stdout string, exitCode int) {
 	res := await("2")
 	var rr struct{ ExitCode int }
 	json.Unmarshal(res.Result, &rr)
-	return stdout, rr.ExitCode
+	return stdout, stderrOut, rr.ExitCode
 }
 
 // TestAttackRunEnvReachesHost is a client (or an agent's tool) passing
@@ -248,9 +250,9 @@ func TestAttackRunEnvReachesHost(t *testing.T) {
 		marks := e.marksDir()
 		for _, a := range hostEnvAttacks(t, marks) {
 			e.hostControl(a, marks)
-			out, code := e.lspRun(map[string]any{"command": `echo "seen=${` + a.seen + `:-none}"`, "env": a.vars})
-			if code != 0 || !strings.Contains(out, "seen="+a.vars[a.seen]+"\n") {
-				t.Errorf("%s: the command did not get it: exit %d, stdout %.500q", a.name, code, out)
+			out, errOut, code := e.lspRun(map[string]any{"command": `echo "seen=${` + a.seen + `:-none}"; echo to-stderr >&2`, "env": a.vars})
+			if code != 0 || !strings.Contains(out, "seen="+a.vars[a.seen]+"\n") || !strings.Contains(errOut, "to-stderr\n") {
+				t.Errorf("%s: the command did not get it: exit %d, stdout %.500q, stderr %.500q", a.name, code, out, errOut)
 			}
 			e.noMarks(a, marks, "sandbox/run's env")
 			clearDir(t, marks)

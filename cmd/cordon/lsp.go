@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/cordon-dev/cordon/proxy"
+	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/probe"
 	"github.com/cordon-dev/cordon/server"
 	"github.com/cordon-dev/cordon/server/runner"
@@ -16,7 +17,12 @@ import (
 )
 
 // cmdLSP serves the editor protocol on stdin/stdout.
-func cmdLSP(ctx context.Context, logger *slog.Logger, args []string) int {
+func cmdLSP(ctx context.Context, _ *slog.Logger, args []string) int {
+	// The editor's log channel shows what the server does: info by
+	// default; the client's trace setting (verbose) turns on debug.
+	level := new(slog.LevelVar)
+	level.Set(logLevel(slog.LevelInfo))
+	logger := newLeveledLogger(os.Stderr, level)
 	// stdout belongs to the protocol from here on.
 	protoOut, err := protocolStdout()
 	if err != nil {
@@ -44,9 +50,11 @@ func cmdLSP(ctx context.Context, logger *slog.Logger, args []string) int {
 	err = server.Serve(ctx, os.Stdin, protoOut, server.Options{
 		Executor:     &runner.Runner{Backend: backend, Audit: audit, Logger: logger},
 		Backend:      backend.Name(),
-		Capabilities: probe.Capabilities(checks),
+		Layers:       sandbox.Layers(backend),
+		Capabilities: capabilities(backend, checks),
 		Dirs:         dirs,
 		Logger:       logger,
+		LogLevel:     level,
 	})
 	var exit *server.ExitError
 	if errors.As(err, &exit) {

@@ -95,12 +95,24 @@ func run(args []string) int {
 // newLogger logs to stderr, never stdout (stdout belongs to the command or
 // to the protocol). CORDON_LOG=debug turns on debug records.
 func newLogger(w io.Writer) *slog.Logger {
-	level := slog.LevelWarn
+	lv := new(slog.LevelVar)
+	lv.Set(logLevel(slog.LevelWarn))
+	return newLeveledLogger(w, lv)
+}
+
+// logLevel is CORDON_LOG's level ("debug", "info", "warn"), else def.
+func logLevel(def slog.Level) slog.Level {
 	switch os.Getenv("CORDON_LOG") {
 	case "debug":
-		level = slog.LevelDebug
+		return slog.LevelDebug
 	case "info":
-		level = slog.LevelInfo
+		return slog.LevelInfo
+	case "warn":
+		return slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return def
+}
+
+func newLeveledLogger(w io.Writer, lv *slog.LevelVar) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
 }

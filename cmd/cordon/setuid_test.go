@@ -26,14 +26,10 @@ install -m 4755 /bin/sh inst; echo "install4755=$?"
 install -m 0755 /bin/sh inst-plain; echo "install-plain=$?"
 mkdir -m 2755 sgid-dir; echo "mkdir2755=$?"
 mkfifo -m 4777 suid-fifo; echo "mkfifo4777=$?"
+ln /usr/bin/su su-link; echo "hardlink-su=$?"
 python3 - <<'PY'
-import errno, os, stat, struct
-def t(name, f):
-    try:
-        f()
-        print(name + "=ok")
-    except OSError as e:
-        print(name + "=" + errno.errorcode[e.errno])
+` + pyTry + `
+import os, stat, struct
 t("open6777", lambda: os.close(os.open("o-suid", os.O_CREAT | os.O_WRONLY, 0o6777)))
 t("open-plain", lambda: os.close(os.open("o-plain", os.O_CREAT | os.O_WRONLY, 0o777)))
 t("tmpfile4777", lambda: os.close(os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o4777)))
@@ -46,6 +42,27 @@ t("fchmod6755", lambda: os.chmod(os.open("o-plain", os.O_RDONLY), 0o6755))
 t("setcap", lambda: os.setxattr("sh-copy", "security.capability", struct.pack("<5I", 0x02000001, 1 << 7, 0, 0, 0)))
 PY
 command -v setcap >/dev/null && { setcap cap_setuid+ep sh-copy; echo "setcap-tool=$?"; }`
+
+// pyTry is the Python prelude of the attack scripts: t(NAME, f) calls f
+// and prints NAME=ok, or NAME= and the errno's name.
+const pyTry = `import errno
+def t(name, f):
+    try:
+        f()
+        print(name + "=ok")
+    except OSError as e:
+        print(name + "=" + errno.errorcode[e.errno])`
+
+// results reads the NAME=RESULT lines of an attack script's output.
+func results(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
 
 // TestAttackSetuidFiles: no file made or changed inside carries S_ISUID or
 // S_ISGID, or file capabilities, whoever runs cordon, with and without a
@@ -62,12 +79,7 @@ func TestAttackSetuidFiles(t *testing.T) {
 					e.write(".sandbox.toml", policy)
 				}
 				r := e.sandboxed(setuidScript)
-				got := map[string]string{}
-				for _, line := range strings.Split(r.stdout, "\n") {
-					if k, v, ok := strings.Cut(line, "="); ok {
-						got[k] = v
-					}
-				}
+				got := results(r.stdout)
 				for k, want := range map[string]string{
 					"chmod-plain": "0", "install-plain": "0", "open-plain": "ok", "mknod-plain": "ok", "mkdir-plain": "ok",
 					"open6777": "EPERM", "tmpfile4777": "EPERM", "mknod4777": "EPERM", "mkdir6777": "EPERM", "fchmod6755": "EPERM",
@@ -77,12 +89,12 @@ func TestAttackSetuidFiles(t *testing.T) {
 						t.Errorf("%s = %q, want %q", k, got[k], want)
 					}
 				}
-				for _, k := range []string{"chmod4755", "chmod-u+s", "chmod-g+s", "install4755", "mkdir2755", "mkfifo4777", "setcap-tool"} {
+				for _, k := range []string{"chmod4755", "chmod-u+s", "chmod-g+s", "install4755", "mkdir2755", "mkfifo4777", "setcap-tool", "hardlink-su"} {
 					if v, ok := got[k]; ok && v == "0" {
 						t.Errorf("%s succeeded", k)
 					}
 				}
-				if len(got) < 18 {
+				if len(got) < 19 {
 					t.Errorf("the script did not run through:\n%s\n%s", r.stdout, r.stderr)
 				}
 				e.noSetuid()
@@ -117,6 +129,13 @@ os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1
 	if _, err := unix.Lgetxattr(f, "security.capability", make([]byte, 64)); err != nil {
 		e.t.Fatalf("the host file system kept no capability attribute: %v", err)
 	}
+	// A hard link keeps a setuid binary reachable after an update replaced
+	// it; on the host, root can make one next to the workspace.
+	link := filepath.Join(e.home, "su-control")
+	if err := os.Link("/usr/bin/su", link); err != nil {
+		e.t.Fatalf("hard-linking su on the host fails too (no positive control): %v", err)
+	}
+	os.Remove(link)
 }
 
 // noSetuid fails for any file in the workspace with S_ISUID, S_ISGID or a

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
+	"github.com/cordon-dev/cordon/sandbox/probe"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
 	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
@@ -53,6 +55,14 @@ type Backend struct {
 	opts   Options
 	image  imageFile
 	guards supervisor.GuardPool
+	test   testSwitches
+}
+
+// testSwitches turn layers off, for tests that show what the other
+// layers hold alone. Only tests of this package set them.
+type testSwitches struct {
+	noMounts   bool // bwrap binds / writable and hides nothing: Landlock alone enforces the filesystem policy
+	noLandlock bool // the stage enforces no Landlock ruleset
 }
 
 // New returns the bubblewrap backend.
@@ -234,7 +244,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	defer initEnd.Close()
 
 	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
-		NoSocketNames: len(p.Network.AllowUnixSockets) == 0}
+		LoopbackOnly: true}
+	if !b.test.noLandlock {
+		rules := pl.landlockRules(p)
+		cfg.Landlock = &rules
+	}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
@@ -253,13 +267,37 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	defer envFile.Close()
 	cfg.Env, extra = 3+len(extra), append(extra, envFile)
+	pins, err := openPins(pl)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFiles(pins)
+	pinFDs := map[string]int{}
+	for i, f := range pins {
+		pinFDs[pl.Pinned[i]] = 3 + len(extra)
+		extra = append(extra, f)
+	}
+	nested, err := openNested(pl)
+	if err != nil {
+		return nil, err
+	}
+	for w, f := range nested {
+		defer f.Close()
+		pinFDs[w] = 3 + len(extra)
+		extra = append(extra, f)
+	}
+	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.Encode(), Argv: spec.Argv,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
 	})
 	cmd := exec.Command(sa.bwrap, args...)
 	cmd.Env = sandbox.HostEnv()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, setup.stdout, setup.bwrap
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
@@ -267,11 +305,13 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	// bwrap dies with us (Pdeathsig), and takes the sandbox with it
 	// (--die-with-parent; its PID namespace ends with its init).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	setup.started()
+	if err != nil {
 		hostEnd.Close()
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger}
+	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -319,6 +359,80 @@ func commandEnv(base []string, p *workspace.Policy, tempDir string) []string {
 		env = append(env, e.Name+"="+e.Value)
 	}
 	return append(env, "TMPDIR="+tempDir, "TMP="+tempDir, "TEMP="+tempDir)
+}
+
+// openPins opens each pinned directory beneath its writable root through
+// no symbolic link, for bwrap to bind from the descriptor (--bind-fd). A
+// pin is a read-write bind inside a writable place: bound by path, a
+// directory another run swapped for a link (x -> /etc) after the plan
+// would make bwrap bind the link's target read-write. A pin that no
+// longer resolves that way refuses the run: what it pinned changed under
+// the set-up.
+func openPins(pl *plan) ([]*os.File, error) {
+	var out []*os.File
+	for _, p := range pl.Pinned {
+		fd, err := openBeneathRoot(p, pl.Writable)
+		if err != nil {
+			closeFiles(out)
+			return nil, fmt.Errorf("pinning %s: %w (it changed while the sandbox was set up; run again)", p, err)
+		}
+		out = append(out, os.NewFile(uintptr(fd), p))
+	}
+	return out, nil
+}
+
+// openNested opens each writable place that lies inside another one
+// (allow_write = ["~", "~/proj2"]) beneath it, through no link, for the
+// same reason as pins: a run of another workspace, to which only the
+// outer place is writable, could swap the inner one for a link to /etc.
+func openNested(pl *plan) (map[string]*os.File, error) {
+	out := map[string]*os.File{}
+	for _, w := range pl.Writable {
+		var others []string
+		for _, o := range pl.Writable {
+			if o != w {
+				others = append(others, o)
+			}
+		}
+		if supervisor.InnermostRoot(w, others) == "" {
+			continue
+		}
+		fd, err := openBeneathRoot(w, others)
+		if err != nil {
+			for _, f := range out {
+				f.Close()
+			}
+			return nil, fmt.Errorf("writable place %s: %w (it changed while the sandbox was set up; run again)", w, err)
+		}
+		out[w] = os.NewFile(uintptr(fd), w)
+	}
+	return out, nil
+}
+
+// openBeneathRoot opens the directory p (O_PATH) beneath the innermost
+// writable root holding it, following no symbolic link below that root.
+func openBeneathRoot(p string, writable []string) (int, error) {
+	root := supervisor.InnermostRoot(p, writable)
+	if root == "" {
+		return -1, errors.New("not in a writable place")
+	}
+	rfd, err := supervisor.OpenRoot(root)
+	if err != nil {
+		// The root itself (resolved when the plan was made) may lie
+		// below a link outside every writable place: open it as named.
+		if rfd, err = unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return -1, err
+		}
+	}
+	defer unix.Close(rfd)
+	rel := strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+	return supervisor.OpenBeneath(rfd, rel, unix.O_PATH|unix.O_DIRECTORY, 0)
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 // dataFile returns a readable file holding data (a memfd).
@@ -369,7 +483,9 @@ func shortHash(s string) string {
 type process struct {
 	cmd      *exec.Cmd
 	ph       *supervisor.Placeholders
-	reaper   *os.File // closing it lets the run's reaper finish
+	setup    *setupLog
+	stderr   io.Writer // the command's
+	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
 	timer    *time.Timer
 	done     chan struct{}
@@ -381,6 +497,9 @@ type process struct {
 	mu       sync.Mutex
 	timedOut bool
 	killed   bool
+	// signalled: a signal was sent (it may have ended the run before the
+	// command started, which is no failed set-up).
+	signalled bool
 }
 
 func (p *process) Wait() (*sandbox.Result, error) {
@@ -416,10 +535,20 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		p.mu.Lock()
 		res.TimedOut = p.timedOut
+		interrupted := p.killed || p.signalled
 		if p.killed && res.Signal == 0 && res.ExitCode == 0 {
 			res.Signal, res.ExitCode = int(syscall.SIGKILL), 128+int(syscall.SIGKILL)
 		}
 		p.mu.Unlock()
+		// A run killed or signalled before it started is no failed set-up.
+		if err := p.setup.finish(p.bridge.handedOff() || interrupted || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
+			if strings.Contains(err.Error(), "namespace") {
+				// bwrap could not make its namespaces: say how to allow them here.
+				err = fmt.Errorf("%w; nothing was run: %s", err, probe.UsernsFix())
+			}
+			p.err = err
+			return
+		}
 		if err := p.bridge.failure(); err != nil && res.ExitCode == 125 {
 			p.err = err
 			return
@@ -433,6 +562,9 @@ func (p *process) Wait() (*sandbox.Result, error) {
 // (SIGKILL, or a command not yet or no longer there: to bwrap, which ends
 // the whole run).
 func (p *process) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	p.signalled = true
+	p.mu.Unlock()
 	return signalCommand(p.cmd.Process, sig)
 }
 

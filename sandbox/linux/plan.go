@@ -121,6 +121,12 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		writable = append(writable, matching(g)...)
 	}
 	pl.Writable = append(safeWritable(p.Folders, writable), tempDir)
+	// cordon's own config and state are never writable from inside,
+	// whatever allow_write says: a writable place within them is dropped,
+	// and they are read-only (and, being in the credential set, hidden)
+	// within any other; missing, they are covered below.
+	cordonDirs := nonEmpty(p.ConfigDir, p.StateDir)
+	pl.Writable = notWithin(pl.Writable, cordonDirs)
 
 	// Read-only on top: deny_write, protected paths that exist (any depth),
 	// the policy files themselves.
@@ -145,7 +151,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	for _, pat := range protectedPatterns {
 		ro = append(ro, matching(pat)...)
 	}
-	for _, f := range []string{p.File, p.UserFile} {
+	for _, f := range append([]string{p.File, p.UserFile}, cordonDirs...) {
 		if f != "" && exists(f) {
 			ro = append(ro, f)
 		}
@@ -198,27 +204,13 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		}
 	}
 
-	// Pin .git directories so they cannot be renamed away and recreated
-	// without their protected hooks and config.
-	for _, f := range p.Folders {
-		g := filepath.Join(f, ".git")
-		if fi, err := os.Lstat(g); err == nil && fi.IsDir() {
-			pl.Pinned = append(pl.Pinned, g)
-		}
-	}
-	// Pin every directory between a writable root and a read-only path:
-	// otherwise `mv config config2 && mkdir config` moves the read-only
-	// bind away with its directory and a new config/prod.env can be
-	// written in its place (rename of a mount point fails with EBUSY).
-	guarded := append(append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...), pl.Pinned...)
-	pl.Pinned = append(pl.Pinned, pinAncestors(guarded, pl.Writable)...)
-	pl.Pinned = dedupe(pl.Pinned)
-	sort.Strings(pl.Pinned) // parents before children
-
 	// Hidden: deny_read; reopened: allow_read.
 	for _, r := range p.Filesystem.DenyRead {
 		paths := []string{r.Path}
 		if workspace.HasGlob(r.Path) {
+			if base := workspace.GlobBase(r.Path); supervisor.UnderAny(base, pl.Writable) || anyUnder(base, pl.Writable) {
+				pl.Guarded = append(pl.Guarded, r) // new names it matches must not be made
+			}
 			// Parents first: what lies in a directory already hidden needs
 			// no stat and no mount of its own ("secrets/**" matches every
 			// file below secrets).
@@ -232,9 +224,19 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			fi, err := os.Stat(path)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
+				// Not there yet: it must not be made from inside (then it
+				// would be an ordinary file); once made on the host, the
+				// next plan hides it.
+				if supervisor.UnderAny(path, pl.Writable) {
+					pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: path, Source: r.Source})
+				}
 				continue
 			case err != nil:
 				return nil, fmt.Errorf("deny_read %s: %w", path, err)
+			case fi.IsDir() && tempDir != "" && path == filepath.Dir(tempDir):
+				// cordon's runtime dir (credential set): bwrapArgs hides
+				// it with an empty tmpfs and binds the run's own temp
+				// dir back; a hidden dir here would cover that too.
 			case fi.IsDir():
 				pl.HiddenDirs = append(pl.HiddenDirs, path)
 			default:
@@ -255,6 +257,31 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		}
 	}
 	pl.Reopened = dedupe(pl.Reopened)
+
+	// Pin .git directories so they cannot be renamed away and recreated
+	// without their protected hooks and config.
+	for _, f := range p.Folders {
+		g := filepath.Join(f, ".git")
+		if fi, err := os.Lstat(g); err == nil && fi.IsDir() {
+			pl.Pinned = append(pl.Pinned, g)
+		}
+	}
+	// Pin every directory between a writable root and a read-only, hidden
+	// or protected path: otherwise
+	// `mv config config2 && mkdir config` moves the read-only bind away
+	// with its directory and a new config/prod.env can be written in its
+	// place, `mv ~/.docker ~/.d2` makes the next run miss the rule for
+	// ~/.docker/config.json, and `mv ~/.local ~/.l2` lets the command make
+	// its own ~/.local/state/cordon (rename of a mount point fails with
+	// EBUSY; of its parent it does not).
+	// (cordon's own directories are read-only or placeholders when they
+	// lie in a writable place, and so are the protected names in $HOME:
+	// their ancestors, $HOME among them, are pinned with the others.)
+	guarded := append(append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...), pl.Pinned...)
+	guarded = append(append(guarded, pl.HiddenDirs...), pl.HiddenFiles...)
+	pl.Pinned = append(pl.Pinned, pinAncestors(guarded, pl.Writable)...)
+	pl.Pinned = dedupe(pl.Pinned)
+	sort.Strings(pl.Pinned) // parents before children
 	return pl, nil
 }
 
@@ -471,4 +498,25 @@ func staysInside(path string, dirs, files []string) bool {
 		}
 	}
 	return false
+}
+
+func nonEmpty(paths ...string) []string {
+	var out []string
+	for _, p := range paths {
+		if p != "" {
+			out = append(out, filepath.Clean(p))
+		}
+	}
+	return out
+}
+
+// notWithin drops the paths within one of dirs.
+func notWithin(paths, dirs []string) []string {
+	var out []string
+	for _, p := range paths {
+		if !supervisor.UnderAny(p, dirs) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -404,16 +404,26 @@ func (g *guardCall) refuses(real, base string) bool {
 // refuses it (EROFS); an existing name is left to the call. The caller
 // closes dir.
 func (g *guardCall) target(path string) (dir int, base string, errno unix.Errno) {
-	dir, real, base, errno := g.parent(path)
+	dir, _, base, errno = g.targetReal(path)
+	return dir, base, errno
+}
+
+// targetReal is target, also returning the real path of dir.
+func (g *guardCall) targetReal(path string) (dir int, real, base string, errno unix.Errno) {
+	dir, real, base, errno = g.parent(path)
 	if errno != 0 {
-		return -1, "", errno
+		return -1, "", "", errno
+	}
+	if !g.o.judge.mayWrite(real) {
+		unix.Close(dir)
+		return -1, "", "", unix.EROFS
 	}
 	var st unix.Stat_t
 	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(real, base) {
 		unix.Close(dir)
-		return -1, "", unix.EROFS
+		return -1, "", "", unix.EROFS
 	}
-	return dir, base, 0
+	return dir, real, base, 0
 }
 
 // makeName makes a new name (mkdir, mknod, symlink) unless a guarded rule
@@ -466,6 +476,9 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 			if flags&unix.O_EXCL != 0 {
 				return -1, 0, unix.EEXIST
 			}
+			if flags&(unix.O_WRONLY|unix.O_RDWR|unix.O_TRUNC) != 0 && !g.o.judge.mayWrite(real) {
+				return -1, 0, unix.EROFS // see Judge.mayWrite
+			}
 			if st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 5 && unix.Minor(st.Rdev) == 0 {
 				return -1, 0, unix.ENXIO // /dev/tty: the sandbox has a session, never a terminal, of its own
 			}
@@ -483,7 +496,7 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 			}
 			return fd, 0, 0
 		case errors.Is(err, unix.ENOENT):
-			if g.refuses(real, base) {
+			if !g.o.judge.mayWrite(real) || g.refuses(real, base) {
 				unix.Close(dir)
 				return -1, 0, unix.EROFS
 			}
@@ -600,11 +613,14 @@ func (g *guardCall) link(oldPath, newPath string, flags int) unix.Errno {
 		}
 		src = fd
 	default:
-		odir, _, obase, errno := g.parent(oldPath)
+		odir, oreal, obase, errno := g.parent(oldPath)
 		if errno != 0 {
 			return errno
 		}
 		defer unix.Close(odir)
+		if !g.o.judge.mayWrite(oreal) {
+			return unix.EXDEV // as Landlock refuses linking from where the run may not write
+		}
 		if err := unix.Linkat(odir, obase, ndir, nbase, 0); err != nil {
 			return errnoOf(err)
 		}
@@ -618,16 +634,32 @@ func (g *guardCall) link(oldPath, newPath string, flags int) unix.Errno {
 }
 
 func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
-	odir, _, obase, errno := g.parent(oldPath)
+	odir, oreal, obase, errno := g.parent(oldPath)
 	if errno != 0 {
 		return errno
 	}
 	defer unix.Close(odir)
-	ndir, nbase, errno := g.target(newPath)
+	if !g.o.judge.mayWrite(oreal) {
+		return unix.EROFS // see Judge.mayWrite
+	}
+	ndir, nreal, nbase, errno := g.targetReal(newPath)
 	if errno != 0 {
 		return errno
 	}
 	defer unix.Close(ndir)
+	// A directory brings everything below it into place: refuse a rename
+	// (or, in both directions, an exchange) that would land a name a
+	// guarded rule refuses, at any depth. The guard makes every new name
+	// of the run on this one loop, so nothing is added below the
+	// directory between this walk and the rename.
+	if errno := g.subtreeLands(odir, obase, joinName(nreal, nbase)); errno != 0 {
+		return errno
+	}
+	if flags&unix.RENAME_EXCHANGE != 0 {
+		if errno := g.subtreeLands(ndir, nbase, joinName(oreal, obase)); errno != 0 {
+			return errno
+		}
+	}
 	// The kernel refuses to rename a mount point of the caller's own
 	// namespace (EBUSY): that is what pins protected paths and their
 	// parents. This thread is in the host's namespace, where renaming one
@@ -640,6 +672,71 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 	}
 	return 0
 }
+
+// maxRenameWalk bounds the walk of a renamed directory; a larger one is
+// refused with EXDEV, which makes mv(1) and the like copy it instead, one
+// guarded name at a time.
+const maxRenameWalk = 20000
+
+// subtreeLands refuses (EROFS, reported) moving the directory base in dir
+// to dest when a name below it would then match a guarded rule. Nothing
+// to check (not a directory, no rule reaching below dest): 0.
+func (g *guardCall) subtreeLands(dir int, base, dest string) unix.Errno {
+	var rules []workspace.PathRule
+	for _, r := range g.o.judge.Guarded {
+		if b := workspace.GlobBase(r.Path); Within(dest, b) || Within(b, dest) {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) == 0 {
+		return 0
+	}
+	fd, err := unix.Openat(dir, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOENT) {
+		return 0 // not a directory: its own name was checked already
+	}
+	if err != nil {
+		return unix.EXDEV // cannot look inside: let it be copied instead
+	}
+	budget := maxRenameWalk
+	return g.walkLands(fd, dest, rules, &budget)
+}
+
+// walkLands walks the directory fd (and closes it), checking each name
+// below it as if it lay below dest.
+func (g *guardCall) walkLands(fd int, dest string, rules []workspace.PathRule, budget *int) unix.Errno {
+	d := os.NewFile(uintptr(fd), dest)
+	defer d.Close()
+	ents, err := d.ReadDir(-1)
+	if err != nil {
+		return unix.EXDEV
+	}
+	for _, e := range ents {
+		if *budget--; *budget < 0 {
+			return unix.EXDEV
+		}
+		name := joinName(dest, e.Name())
+		for _, r := range rules {
+			if Within(r.Path, name) || workspace.Match(r.Path, name) {
+				g.o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: name, Rule: r.Source})
+				return unix.EROFS
+			}
+		}
+		if !e.IsDir() {
+			continue
+		}
+		sub, err := unix.Openat(int(d.Fd()), e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return unix.EXDEV
+		}
+		if errno := g.walkLands(sub, name, rules, budget); errno != 0 {
+			return errno
+		}
+	}
+	return 0
+}
+
+func joinName(dir, base string) string { return strings.TrimSuffix(dir, "/") + "/" + base }
 
 // mountRoot reports whether base in dir is the root of a mount.
 func mountRoot(dir int, base string) bool {

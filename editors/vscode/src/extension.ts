@@ -81,14 +81,17 @@ class Extension implements Host, vscode.Disposable {
 
   async refreshStatus(): Promise<PolicyState> {
     let state: PolicyState = 'stopped';
+    let layers: string | undefined;
     if (this.current?.running) {
       try {
-        state = stateOf(await this.current.status(), this.policyErrors());
+        const st = await this.current.status();
+        state = stateOf(st, this.policyErrors());
+        layers = st.layers || st.backend;
       } catch (err) {
         this.serverLog.appendLine(`sandbox/status: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    this.bar.show(state);
+    this.bar.show(state, layers);
     return state;
   }
 

@@ -64,6 +64,8 @@ export interface StatusResult {
   policyHash: string;
   trusted: boolean;
   backend: string;
+  // every isolation layer in force, e.g. "bwrap + seccomp + Landlock ABI 7"
+  layers?: string;
   capabilities: unknown;
   runs: unknown;
 }

@@ -48,11 +48,13 @@ export class StatusBar implements vscode.Disposable {
     this.item.show();
   }
 
-  show(state: PolicyState): void {
+  // show sets the item for state; layers (sandbox/status's "bwrap +
+  // seccomp + Landlock ABI 7") joins the tooltip while runs are sandboxed.
+  show(state: PolicyState, layers?: string): void {
     this.state = state;
     const look = LOOK[state];
     this.item.text = look.text;
-    this.item.tooltip = look.tip;
+    this.item.tooltip = layers && state !== 'backend-missing' && state !== 'stopped' ? `${look.tip}: ${layers}` : look.tip;
     this.item.backgroundColor = look.warn
       ? new vscode.ThemeColor('statusBarItem.warningBackground')
       : undefined;
@@ -72,6 +74,7 @@ export function formatStatus(s: StatusResult, state: PolicyState): string {
     `hash:       ${s.policyHash || '-'}`,
     `trusted:    ${s.trusted}`,
     `backend:    ${s.backend || '(none)'}`,
+    `layers:     ${s.layers || s.backend || '(none)'}`,
     `capabilities: ${JSON.stringify(s.capabilities ?? {}, null, 2)}`,
     `runs:       ${JSON.stringify(s.runs ?? [])}`,
   ];

@@ -24,8 +24,9 @@ test('status bar shows the state and opens the status', () => {
   bar.show('untrusted');
   assert.match(bar.item.text, /untrusted/);
   assert.ok(bar.item.backgroundColor);
-  bar.show('active');
+  bar.show('active', 'bwrap + seccomp + Landlock ABI 7');
   assert.equal(bar.item.backgroundColor, undefined);
+  assert.match(bar.item.tooltip, /sandbox active: bwrap \+ seccomp \+ Landlock ABI 7/);
   bar.show('backend-missing');
   assert.match(bar.item.tooltip, /doctor/);
   assert.match(formatStatus(ok, 'active'), /backend: +linux-bwrap/);
