@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -293,14 +294,6 @@ func looksLikeHTTP(br *bufio.Reader) bool {
 	}
 }
 
-func loopbackName(h string) bool {
-	switch strings.Trim(h, "[]") {
-	case "localhost", "127.0.0.1", "::1":
-		return true
-	}
-	return false
-}
-
 // sameHost compares a name the client wrote with the canonical host the
 // tunnel was allowed for.
 func sameHost(name, host string) bool {
@@ -308,12 +301,21 @@ func sameHost(name, host string) bool {
 	if err != nil {
 		return false
 	}
-	// A mirrored localhost port is reached from inside by any of the
-	// loopback spellings; none of them fronts another site.
-	if loopbackName(c) && loopbackName(host) {
+	if c == host || "["+c+"]" == host || c == strings.Trim(host, "[]") {
 		return true
 	}
-	return c == host || "["+c+"]" == host || c == strings.Trim(host, "[]")
+	// A localhost:PORT mirror carries the sandbox's own loopback: a
+	// client inside names it 127.0.0.1, [::1] or localhost alike, and
+	// all of them reach the one host port the rule opened.
+	return loopbackName(c) && loopbackName(strings.Trim(host, "[]"))
+}
+
+func loopbackName(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // relayChecked relays a tunnel whose upstream is connected: the server's

@@ -269,7 +269,7 @@ func (s *server) executeCommand(ctx context.Context, params json.RawMessage) (an
 		}
 		return s.status(), nil
 	}
-	if res, ok, err := s.editorCommand(p.Command, p.Arguments); ok {
+	if res, ok, err := s.editorCommand(ctx, p.Command, p.Arguments); ok {
 		return res, err
 	}
 	return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "unknown command %q", p.Command)

@@ -87,7 +87,9 @@ func isLong(method string, params json.RawMessage) bool {
 	case "workspace/executeCommand":
 		var p struct{ Command string }
 		_ = json.Unmarshal(params, &p)
-		return p.Command == cmdRun
+		// revoke waits for the client's answer to workspace/applyEdit,
+		// which this loop must stay free to read.
+		return p.Command == cmdRun || p.Command == cmdRevoke
 	}
 	return false
 }

@@ -414,12 +414,11 @@ func (g *guardCall) targetReal(path string) (dir int, real, base string, errno u
 	if errno != 0 {
 		return -1, "", "", errno
 	}
-	if !g.o.judge.mayWrite(real) {
-		unix.Close(dir)
-		return -1, "", "", unix.EROFS
-	}
 	var st unix.Stat_t
-	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(real, base) {
+	// An existing name is left to the call (mkdir's EEXIST comes first,
+	// as in the kernel); a new one only in a writable place (see
+	// Judge.mayWrite) and where no guarded rule refuses it.
+	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && (!g.o.judge.mayWrite(real) || g.refuses(real, base)) {
 		unix.Close(dir)
 		return -1, "", "", unix.EROFS
 	}
@@ -647,6 +646,9 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 		return errno
 	}
 	defer unix.Close(ndir)
+	if !g.o.judge.mayWrite(nreal) {
+		return unix.EROFS // replacing a name outside (see Judge.mayWrite)
+	}
 	// A directory brings everything below it into place: refuse a rename
 	// (or, in both directions, an exchange) that would land a name a
 	// guarded rule refuses, at any depth. The guard makes every new name
