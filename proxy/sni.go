@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -297,7 +298,21 @@ func sameHost(name, host string) bool {
 	if err != nil {
 		return false
 	}
-	return c == host || "["+c+"]" == host || c == strings.Trim(host, "[]")
+	if c == host || "["+c+"]" == host || c == strings.Trim(host, "[]") {
+		return true
+	}
+	// A localhost:PORT mirror carries the sandbox's own loopback: a
+	// client inside names it 127.0.0.1, [::1] or localhost alike, and
+	// all of them reach the one host port the rule opened.
+	return loopbackName(c) && loopbackName(strings.Trim(host, "[]"))
+}
+
+func loopbackName(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // relayChecked relays a tunnel whose upstream is connected: the server's

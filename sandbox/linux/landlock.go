@@ -52,6 +52,10 @@ func (pl *plan) landlockRules(p *workspace.Policy) landlock.Rules {
 			r.ReadAllow = append(r.ReadAllow, w)
 		}
 	}
+	// /proc is the run's own procfs (its own PID namespace): its files
+	// are the run's processes' (echo 1 > /proc/self/oom_score_adj), and
+	// procfs makes no names, so writing there is the kernel's to judge.
+	r.Writable = append(r.Writable, "/proc")
 	return r.WithDevices()
 }
 

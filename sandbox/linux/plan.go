@@ -60,6 +60,7 @@ func (pl *plan) addMissing(path string, src workspace.Source) {
 // sandbox refuses writes.
 func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
 	return &supervisor.Judge{
+		OwnProc:  true, // bwrap --unshare-pid --proc /proc
 		Writable: pl.Writable,
 		ReadOnly: append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...),
 		Hidden:   append(append([]string{}, pl.HiddenDirs...), pl.HiddenFiles...),

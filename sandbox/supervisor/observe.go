@@ -312,6 +312,10 @@ type Judge struct {
 	// with any, the observer makes every new name itself (guard.go).
 	Guarded []workspace.PathRule
 	Policy  *workspace.Policy // for naming the deciding rule
+	// OwnProc: /proc inside is the run's own procfs (its own PID
+	// namespace), so its files are the run's processes' and writing them
+	// (echo 1 > /proc/self/oom_score_adj) is the kernel's to judge.
+	OwnProc bool
 }
 
 // landing is where a write to path lands: the links the host sees, followed.
