@@ -415,10 +415,12 @@ func (g *guardCall) targetReal(path string) (dir int, real, base string, errno u
 		return -1, "", "", errno
 	}
 	var st unix.Stat_t
-	// An existing name is left to the call (mkdir's EEXIST comes first,
-	// as in the kernel); a new one only in a writable place (see
-	// Judge.mayWrite) and where no guarded rule refuses it.
-	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && (!g.o.judge.mayWrite(real) || g.refuses(real, base)) {
+	missing := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil
+	// Where the run may not write, a new name is refused; an existing one
+	// is left to the call, which then fails with EEXIST as the kernel
+	// would (mkdir -p of /usr/share), or, for a rename onto it, is
+	// refused by rename.
+	if missing && (!g.o.judge.mayWrite(real) || g.refuses(real, base)) {
 		unix.Close(dir)
 		return -1, "", "", unix.EROFS
 	}
@@ -647,7 +649,7 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 	}
 	defer unix.Close(ndir)
 	if !g.o.judge.mayWrite(nreal) {
-		return unix.EROFS // replacing a name outside (see Judge.mayWrite)
+		return unix.EROFS // replacing an existing name: see Judge.mayWrite
 	}
 	// A directory brings everything below it into place: refuse a rename
 	// (or, in both directions, an exchange) that would land a name a
