@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -28,6 +29,25 @@ func CredentialPaths(d Dirs) []string {
 		out = append(out, filepath.Join(d.Home, r))
 	}
 	return append(out, d.ConfigDir, d.StateDir)
+}
+
+// DefaultCaches are the per-user toolchain caches and tool state that are
+// writable copy-on-write in every sandbox: without them npm, go, pip and
+// cargo fail or complain on every command. $XDG_CACHE_HOME replaces
+// ~/.cache when set.
+func DefaultCaches(d Dirs) []string {
+	cache := filepath.Join(d.Home, ".cache")
+	if v := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(v) {
+		cache = filepath.Clean(v)
+	}
+	out := []string{cache}
+	for _, r := range []string{
+		".npm", "go/pkg/mod", ".cargo/registry", ".cargo/git", ".m2/repository",
+		".gradle/caches", ".bun/install/cache", ".config/go/telemetry",
+	} {
+		out = append(out, filepath.Join(d.Home, r))
+	}
+	return out
 }
 
 // IsSecretEnv reports whether an environment variable looks like a secret

@@ -38,6 +38,7 @@ func Explain(p *Policy) string {
 	section("no-write", p.Filesystem.DenyWrite)
 	section("no-read", p.Filesystem.DenyRead)
 	section("read", p.Filesystem.AllowRead)
+	section("cache", p.Filesystem.Cache)
 	fmt.Fprintf(&b, "  protect  %-40s (default: never writable or creatable)\n", strings.Join(ProtectedNames(), " "))
 
 	b.WriteString("\nnetwork\n")

@@ -49,7 +49,7 @@ func (f *File) Warnings() []Diagnostic { return f.warnings }
 
 // schema is every key a policy file may hold, with the kind of its value.
 var schema = map[string]map[string]valueKind{
-	"filesystem": {"allow_write": kindStrings, "deny_write": kindStrings, "deny_read": kindStrings, "allow_read": kindStrings},
+	"filesystem": {"allow_write": kindStrings, "deny_write": kindStrings, "deny_read": kindStrings, "allow_read": kindStrings, "cache": kindStrings},
 	"network":    {"allow": kindStrings, "deny": kindStrings, "unknown": kindString, "allow_unix_sockets": kindStrings},
 	"env":        {"pass": kindStrings, "set": kindStringMap},
 	"limits":     {"timeout": kindString, "memory": kindSize, "processes": kindInt},
@@ -104,6 +104,12 @@ func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 	fs.DenyWrite = p.paths(tables, "filesystem", "deny_write")
 	fs.DenyRead = p.paths(tables, "filesystem", "deny_read")
 	fs.AllowRead = p.paths(tables, "filesystem", "allow_read")
+	fs.Cache = p.paths(tables, "filesystem", "cache")
+	for _, r := range fs.Cache {
+		if HasGlob(r.Path) {
+			p.errorAt(pos{r.Source.Line, r.Source.Col}, "cache takes directory paths, not globs")
+		}
+	}
 
 	f.Network.Allow = p.hosts(tables, "network", "allow")
 	f.Network.Deny = p.hosts(tables, "network", "deny")

@@ -23,6 +23,8 @@ func runHidden(args []string) (code int, ok bool) {
 		return initstage.Main(args[1:]), true
 	case linux.ReapArg:
 		return linux.ReapMain(args[1:]), true
+	case linux.LayersArg:
+		return linux.LayersMain(args[1:]), true
 	}
 	return 0, false
 }

@@ -362,9 +362,10 @@ echo "go:$(` + netclient(t) + ` get http://ask2.test:8080/)"`
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	// Allow once asks again; allow always does not for the rest of the run.
-	if asked["ask1.test"] != 2 || asked["ask2.test"] != 1 || asked["ask3.test"] != 1 {
-		t.Errorf("questions asked: %v, want ask1.test twice, ask2.test and ask3.test once", asked)
+	// One question per destination and run, whatever the answer: allow
+	// once holds for the run's later connections too.
+	if asked["ask1.test"] != 1 || asked["ask2.test"] != 1 || asked["ask3.test"] != 1 {
+		t.Errorf("questions asked: %v, want each host once", asked)
 	}
 	if !strings.Contains(errb.String(), "cordon: blocked net ask3.test:8080 ") {
 		t.Error("the refusal of ask3.test is not reported")
@@ -419,8 +420,10 @@ func setUpHostNetwork(t *testing.T) *hostServers {
 			t.Fatalf("%v: %v\n%s", c, err, out)
 		}
 	}
-	// World-readable (not t.TempDir) so the unprivileged user reads the CA.
-	dir, err := os.MkdirTemp("", "cordon-net-e2e-")
+	// World-readable (not t.TempDir) so the unprivileged user reads the CA,
+	// and beside the binary, whose directory the sandbox sees (the host's
+	// /tmp it does not).
+	dir, err := os.MkdirTemp(filepath.Dir(cordonBin), "net-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func targets(m map[string]sandbox.Violation) []string {
 // is one report with a count.
 func TestReportedTargets(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		if err := os.MkdirAll(filepath.Join(e.home, "go", "pkg"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(e.home, "proj", "pkg"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"ro/**\"]\n")
@@ -59,16 +59,16 @@ func TestReportedTargets(t *testing.T) {
 		e.chown()
 		home := e.home
 		vs := e.violations(strings.Join([]string{
-			// ~/go exists and is read-only: mkdir -p finds go and pkg,
+			// ~/proj/pkg exists and is read-only: mkdir -p finds go and pkg,
 			// enters them and is refused mod. Many times, to give a late
 			// reading of its cwd every chance to show.
-			"for i in 1 2 3 4 5 6 7 8 9 10; do (cd " + home + " && mkdir -p go/pkg/mod/cache) 2>/dev/null; done",
+			"for i in 1 2 3 4 5 6 7 8 9 10; do (cd " + home + " && mkdir -p proj/pkg/mod/cache) 2>/dev/null; done",
 			"(cd " + e.ws + "/ro/sub && touch ../x) 2>/dev/null",
 			"(cd /usr/share && mkdir -p a/b/c) 2>/dev/null",
 			`/usr/bin/python3 -c 'import os; fd = os.open("/usr/lib", os.O_RDONLY); os.chdir("/"); os.open("cordon-probe", os.O_CREAT | os.O_WRONLY, dir_fd=fd)' 2>/dev/null`,
 		}, "\n"))
 		want := []string{
-			filepath.Join(home, "go/pkg/mod"),
+			filepath.Join(home, "proj/pkg/mod"),
 			filepath.Join(e.ws, "ro/x"),
 			"/usr/lib/cordon-probe",
 			"/usr/share/a",
@@ -77,7 +77,7 @@ func TestReportedTargets(t *testing.T) {
 		if got := targets(vs); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("reported:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 		}
-		if n := vs[filepath.Join(home, "go/pkg/mod")].Count; n < 10 {
+		if n := vs[filepath.Join(home, "proj/pkg/mod")].Count; n < 10 {
 			t.Errorf("ten refused mkdirs of one path counted %d", n)
 		}
 		if v := vs[filepath.Join(e.ws, "ro/x")]; v.Rule.Line != 2 {

@@ -158,10 +158,20 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	if err != nil {
 		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	tempDir := filepath.Join(rt, "tmp-"+shortHash(p.Root))
+	// The private /tmp of the workspace lives in cordon's state dir (hidden
+	// inside every sandbox), kept across its runs; without a state dir, a
+	// private $TMPDIR in the runtime dir, as before.
+	tempDir, privateTmp := filepath.Join(rt, "tmp-"+shortHash(p.Root)), false
+	if p.StateDir != "" {
+		tempDir, privateTmp = filepath.Join(p.StateDir, "tmp", shortHash(p.Root)), true
+		sweepTemps(filepath.Dir(tempDir), tempDir, b.opts.Logger)
+	}
 	if err := os.MkdirAll(tempDir, 0o700); err != nil {
 		return nil, fmt.Errorf("private temp dir: %w", err)
 	}
+	now := time.Now()
+	_ = os.Chtimes(tempDir, now, now) // in use: not old
+
 	hidden := filepath.Join(rt, "hidden")
 	if err := ensureHidden(hidden); err != nil {
 		return nil, err
@@ -191,6 +201,18 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		ph.Release()
 		stopReaper()
 		return nil, err
+	}
+	if pl.Layers, err = planLayers(p, LayerRoot(p)); err != nil {
+		ph.Release()
+		stopReaper()
+		return nil, err
+	}
+	if privateTmp {
+		exposed := []string{p.Home, initPath}
+		if d := filepath.Dir(initPath); d != "/tmp" {
+			exposed = append(exposed, d) // tools installed beside cordon
+		}
+		pl.privateTmp(tempDir, exposed)
 	}
 	if pl.Missing, err = ph.Create(pl.Missing); err != nil {
 		stopReaper()
@@ -239,12 +261,38 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
 	}
+	inside := sa.tempDir
+	if pl.PrivateTmp != "" {
+		inside = "/tmp"
+	}
+	env := commandEnv(spec.Env, p, inside)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
 		InitConfig: cfg.Encode(), Argv: spec.Argv,
+		Layers: len(pl.Layers) > 0, UID: os.Getuid(), GID: os.Getgid(),
 	})
 	cmd := exec.Command(sa.bwrap, args...)
-	cmd.Env = commandEnv(spec.Env, p, sa.tempDir)
+	cmd.Env = env
+	if len(pl.Layers) > 0 {
+		// cordon itself mounts the layers in a namespace of its own and
+		// execs bwrap there (layers.go). That Go process gets an
+		// environment of cordon's making; bwrap gets the command's from
+		// a memfd the helper reads and closes.
+		envFile, err := dataFile([]byte(strings.Join(env, "\x00")))
+		if err != nil {
+			hostEnd.Close()
+			return nil, fmt.Errorf("environment: %w", err)
+		}
+		defer envFile.Close()
+		helper := sa.init
+		if stage != sa.init {
+			helper = stage // the small image, inherited as FDImage
+		}
+		la := initstage.LayersArgv(helper, sa.bwrap, 3+len(extra), pl.Layers, args)
+		extra = append(extra, envFile)
+		cmd = exec.Command(la[0], la[1:]...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
@@ -253,7 +301,27 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	// bwrap dies with us (Pdeathsig), and takes the sandbox with it
 	// (--die-with-parent; its PID namespace ends with its init).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if len(pl.Layers) > 0 {
+		// Root of this namespace only: the host's uid and gid, nothing else.
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+	}
+	err = cmd.Start()
+	for try := 0; errors.Is(err, syscall.ETXTBSY) && try < 20; try++ {
+		// The init image was written just now, and a child another
+		// goroutine forked meanwhile (the reaper's shell) may still hold
+		// the write descriptor until its own exec: Go's fork-exec race
+		// (golang/go#22315). It passes within milliseconds.
+		time.Sleep(5 * time.Millisecond)
+		again := *cmd
+		again.Process, again.ProcessState = nil, nil
+		cmd = exec.Command(again.Path, again.Args[1:]...)
+		cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = again.Env, again.Stdin, again.Stdout, again.Stderr
+		cmd.ExtraFiles, cmd.SysProcAttr = again.ExtraFiles, again.SysProcAttr
+		err = cmd.Start()
+	}
+	if err != nil {
 		hostEnd.Close()
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
