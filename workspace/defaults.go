@@ -34,7 +34,8 @@ func CredentialPaths(d Dirs) []string {
 // DefaultCaches are the per-user toolchain caches and tool state that are
 // writable copy-on-write in every sandbox: without them npm, go, pip and
 // cargo fail or complain on every command. $XDG_CACHE_HOME replaces
-// ~/.cache when set.
+// ~/.cache when set. Go's are ~/go/pkg (the module cache and the checksum
+// database's, pkg/mod and pkg/sumdb) and ~/.config/go (telemetry, go env -w).
 func DefaultCaches(d Dirs) []string {
 	cache := filepath.Join(d.Home, ".cache")
 	if v := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(v) {
@@ -42,8 +43,8 @@ func DefaultCaches(d Dirs) []string {
 	}
 	out := []string{cache}
 	for _, r := range []string{
-		".npm", "go/pkg/mod", ".cargo/registry", ".cargo/git", ".m2/repository",
-		".gradle/caches", ".bun/install/cache", ".config/go/telemetry",
+		".npm", "go/pkg", ".cargo/registry", ".cargo/git", ".m2/repository",
+		".gradle/caches", ".bun/install/cache", ".config/go",
 	} {
 		out = append(out, filepath.Join(d.Home, r))
 	}

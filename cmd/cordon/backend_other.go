@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 func newBackend(*slog.Logger) (sandbox.Backend, error) {
@@ -15,3 +16,7 @@ func newBackend(*slog.Logger) (sandbox.Backend, error) {
 }
 
 func runHidden([]string) (int, bool) { return 0, false }
+
+func cleanCaches(*workspace.Policy) (string, error) {
+	return "", errors.New("no cache layers on " + runtime.GOOS)
+}
