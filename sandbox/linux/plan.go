@@ -80,7 +80,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			globWrite = append(globWrite, r.Path)
 			continue
 		}
-		if exists(r.Path) {
+		if exists(r.Path) || makeInHome(p, r.Path) == nil {
 			writable = append(writable, r.Path)
 		}
 	}
