@@ -33,8 +33,9 @@ func (p *parser) warnings(f *File) []Diagnostic {
 		}
 		if p.root != "" && within(p.root, GlobBase(r.Path)) {
 			warn(r.Source, "allow_write %q is inside the workspace, which is writable already, so it changes nothing (deny_write still wins)", r.Pattern)
-		} else if !HasGlob(r.Path) && !within(p.dirs.Home, r.Path) && missing(r.Path) {
+		} else if !HasGlob(r.Path) && !within(p.dirs.Home, r.Path) && !missing(p.root) && missing(r.Path) {
 			// Inside the home cordon makes it (as the user) before a run;
+			// a workspace not on this machine cannot be judged;
 			// elsewhere it opens nothing until it exists.
 			warn(r.Source, "allow_write %q does not exist, so it opens nothing: create it first", r.Pattern)
 		}
