@@ -202,7 +202,7 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		stopReaper()
 		return nil, err
 	}
-	if pl.Layers, err = planLayers(p, LayerRoot(p)); err != nil {
+	if pl.Layers, pl.LayerAliases, err = planLayers(p, LayerRoot(p)); err != nil {
 		ph.Release()
 		stopReaper()
 		return nil, err

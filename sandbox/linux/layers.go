@@ -72,29 +72,34 @@ func CleanCaches(p *workspace.Policy) (string, error) {
 // themselves would), outside every workspace folder and cordon's own
 // directories, neither $HOME nor /, the outermost of nested ones. Each
 // gets layerRoot/NAME-HASH/{upper,work}.
-func planLayers(p *workspace.Policy, layerRoot string) ([]layer, error) {
+//
+// aliases are the cache paths as named where links lead elsewhere
+// (~/.cache -> /data/cache): writes there land in a layer too.
+func planLayers(p *workspace.Policy, layerRoot string) (layers []layer, aliases []string, err error) {
 	if layerRoot == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var dirs []string
 	for _, r := range p.Filesystem.Cache {
 		if d, ok := cacheDir(p, r.Path); ok {
 			dirs = append(dirs, d)
+			if c := filepath.Clean(r.Path); c != d {
+				aliases = append(aliases, c)
+			}
 		}
 	}
 	dirs = outermost(dedupe(dirs))
-	var out []layer
 	for _, d := range dirs {
 		base := filepath.Join(layerRoot, strings.Trim(strings.ReplaceAll(strings.TrimPrefix(d, p.Home), "/", "-"), "-")+"-"+shortHash(d)[:8])
 		l := layer{Path: d, Upper: filepath.Join(base, "upper"), Work: filepath.Join(base, "work")}
 		for _, dir := range []string{l.Upper, l.Work} {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, fmt.Errorf("cache layer for %s: %w", d, err)
+				return nil, nil, fmt.Errorf("cache layer for %s: %w", d, err)
 			}
 		}
-		out = append(out, l)
+		layers = append(layers, l)
 	}
-	return out, nil
+	return layers, aliases, nil
 }
 
 // cacheDir vets one cache entry and returns the directory to layer.

@@ -34,8 +34,10 @@ type plan struct {
 	// places below /tmp, bound back over it.
 	PrivateTmp string
 	TmpExposed []string
-	// Layers are the copy-on-write cache directories (layers.go).
-	Layers []layer
+	// Layers are the copy-on-write cache directories (layers.go), and
+	// LayerAliases their paths as named through links.
+	Layers       []layer
+	LayerAliases []string
 	// Guarded are the deny_write rules a name made during the run could
 	// match (globs, and paths whose parent does not exist yet): mounts
 	// cannot cover names that do not exist, so the observer makes every
@@ -50,6 +52,7 @@ func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
 	for _, l := range pl.Layers {
 		writable = append(writable, l.Path)
 	}
+	writable = append(writable, pl.LayerAliases...)
 	temp := pl.TempDir
 	if pl.PrivateTmp != "" {
 		temp = "/tmp"
