@@ -82,7 +82,7 @@ PY
 # layers included.
 tc=$(mktemp -d /tmp/cordon-bench-tc.XXXXXX)
 mkdir -p "$tc/ws" "$tc/tmp"
-tcmounts="--bind $tc/ws $tc/ws --bind $tc/tmp /tmp"
+tcmounts="--bind $tc/tmp /tmp --bind $tc/ws $tc/ws" # /tmp first: the workspace lives below it
 for c in "$HOME/.npm" "$HOME/.cache" "$HOME/go/pkg"; do
   [ -d "$c" ] && tcmounts="$tcmounts --bind $c $c"
 done
