@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 // Audit appends every decision as one JSON line. It is safe for
@@ -16,12 +18,11 @@ type Audit struct {
 	f  *os.File
 }
 
-// OpenAudit opens (creating) the audit log, 0600 in a 0700 directory.
+// OpenAudit opens (creating) the audit log, 0600 in a 0700 directory:
+// never through a symbolic link planted there, never a file that is not
+// cordon's (workspace.OpenPrivate).
 func OpenAudit(path string) (*Audit, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := workspace.OpenPrivate(filepath.Dir(path), filepath.Base(path), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}

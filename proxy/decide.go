@@ -74,6 +74,11 @@ type Decision struct {
 	Rule       workspace.Source `json:"-"`
 	RuleText   string           `json:"rule"`
 	PolicyHash string           `json:"policyHash,omitempty"`
+	// Git is what a git-proxy decision was about: "push REMOTE REF",
+	// "fetch REMOTE"; "" for a plain connection.
+	Git string `json:"git,omitempty"`
+	// SNI is the server name a refused tunnel's first message asked for.
+	SNI string `json:"sni,omitempty"`
 }
 
 // Target is HOST:PORT as reports show it; a canonical IPv6 host already

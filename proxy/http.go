@@ -115,14 +115,9 @@ func (s *Session) serveCONNECT(c net.Conn, req *http.Request, br *bufio.Reader) 
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
-	// Bytes the client sent after its CONNECT (a TLS ClientHello, say).
-	if n := br.Buffered(); n > 0 {
-		b, _ := br.Peek(n)
-		if _, err := up.Write(b); err != nil {
-			return
-		}
-	}
-	pipe(c, up)
+	// Bytes the client sent after its CONNECT (a TLS ClientHello, say)
+	// are checked with what follows before any goes upstream.
+	s.relayChecked(c, br, up, d)
 }
 
 type pinKey struct{}
@@ -189,7 +184,7 @@ func newHTTPFront(s *Session) *httpFront {
 			ctx.Resp = refusalResponse(ctx.Req, d)
 			return &goproxy.ConnectAction{Action: goproxy.ConnectReject}, host
 		}
-		return &goproxy.ConnectAction{Action: goproxy.ConnectAccept}, t.addr.String()
+		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: s.hijackTunnel(t, d)}, t.addr.String()
 	})
 	px.OnRequest().DoFunc(func(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
 		def := 80

@@ -61,6 +61,7 @@ type Session struct {
 	ln        *net.UnixListener
 	dec       *decider
 	http      *httpFront
+	git       *gitFront
 	ctx       context.Context
 	cancel    context.CancelFunc
 	stopAfter func() bool
@@ -108,6 +109,7 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	s.dec = &decider{cfg: &s.cfg, answered: map[string]answered{}, inflight: map[string]*askCall{}}
 	s.http = newHTTPFront(s)
+	s.git = newGitFront(s)
 	s.wg.Add(1)
 	go s.serve()
 	// The run's context ending ends the proxy too: nothing outlives its run.
@@ -180,6 +182,7 @@ func (s *Session) Close() error {
 	s.cancel()
 	err := s.ln.Close()
 	s.http.close()
+	s.git.close()
 	s.wg.Wait()
 	os.RemoveAll(s.dir)
 	return err
@@ -261,6 +264,10 @@ func (s *Session) handle(c net.Conn) {
 		return
 	}
 	replay := io.MultiReader(bytes.NewReader(first[:]), bytes.NewReader(seen.Bytes()), c)
+	if isGitRequest(req) {
+		s.git.serveConn(&replayConn{Conn: c, r: replay})
+		return
+	}
 	s.http.serveConn(&replayConn{Conn: c, r: replay})
 }
 

@@ -160,7 +160,7 @@ func (s *Session) serveSOCKS(c net.Conn) {
 	if err := socksReply(c, socksSucceeded); err != nil {
 		return
 	}
-	pipe(c, up)
+	s.relayChecked(c, nil, up, d)
 }
 
 func sanitize(s string) string {

@@ -33,6 +33,12 @@ type Spec struct {
 
 	// Label names the run in reports (the command line by default).
 	Label string
+
+	// TTY: Stdin is the slave of a pseudo-terminal the caller made for
+	// this run; it becomes the controlling terminal of the command's new
+	// session inside, so job control works. The terminal is the run's own
+	// (TIOCSTI into it reaches only the run), never the caller's.
+	TTY bool
 }
 
 // Network describes the host-side proxy a run reaches through the bridge.

@@ -94,10 +94,10 @@ func TestApprovals(t *testing.T) {
 			if err := c.request("sandbox/run", map[string]any{"command": []string{"curl", "https://pkg.example"}}, &res); err != nil {
 				t.Fatal(err)
 			}
-			if got := <-answers; got != tc.want {
+			if got := recv(t, answers, "the approval answer"); got != tc.want {
 				t.Errorf("answer %q, want %q", got, tc.want)
 			}
-			q := <-asked
+			q := recv(t, asked, "the approval question")
 			if !strings.Contains(q, "pkg.example:443") || !strings.Contains(q, "curl https://pkg.example") {
 				t.Errorf("question lacks host or command: %s", q)
 			}
@@ -150,10 +150,10 @@ func TestAlwaysAllow(t *testing.T) {
 			if err := c.request("sandbox/run", map[string]any{"command": "true"}, nil); err != nil {
 				t.Fatal(err)
 			}
-			if a := <-answers; a != proxy.AllowAlways {
+			if a := recv(t, answers, "the approval answer"); a != proxy.AllowAlways {
 				t.Fatalf("answer %q", a)
 			}
-			p := <-edits
+			p := recv(t, edits, "the policy edit")
 			if existing == "" && !strings.Contains(string(p), `"kind":"create"`) {
 				t.Errorf("missing file not created: %s", p)
 			}

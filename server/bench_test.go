@@ -35,13 +35,16 @@ func BenchmarkReloadLatency(b *testing.B) {
 	release := make(chan struct{})
 	exe := fakeExec(func(ctx context.Context, req runner.Request) (*runner.Outcome, error) {
 		getter <- req.Policy
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		return &runner.Outcome{}, nil
 	})
 	c := startServer(b, e, exe, func(o *Options) { o.Debounce = 0 })
 	c.initialize(e, nil)
 	_, ch := c.send("sandbox/run", map[string]any{"command": "true"})
-	get := <-getter
+	get := recv(b, getter, "the run's policy")
 	var lat []time.Duration
 	b.ResetTimer()
 	for i := 1; i <= b.N; i++ {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -13,8 +14,7 @@ import (
 )
 
 // codeAction offers, for each cordon violation diagnostic in the request,
-// the narrowest rule that would have allowed it: host:port for a network
-// refusal, the directory for a write.
+// the narrowest rules that would have allowed it (see fixesFor).
 func (s *server) codeAction(params json.RawMessage) (any, error) {
 	var p struct {
 		Context struct {
@@ -43,40 +43,85 @@ func (s *server) codeAction(params json.RawMessage) (any, error) {
 		if f == nil {
 			continue
 		}
-		var table, key, value, title string
-		switch v.Kind {
-		case sandbox.KindNet:
-			host, port, err := net.SplitHostPort(v.Target)
+		for _, fix := range fixesFor(f, v) {
+			edit, _, err := policyEdit(f.file, fix.table, fix.key, fix.value)
 			if err != nil {
+				s.log.Info("no quick fix", "target", v.Target, "err", err)
 				continue
 			}
-			n, _ := strconv.Atoi(port)
-			table, key, value = "network", "allow", hostRule(host, n)
-			title = "Allow " + value + " in .sandbox.toml"
-		case sandbox.KindWrite:
-			if !filepath.IsAbs(v.Target) {
-				continue
-			}
-			dir := filepath.Dir(v.Target)
-			if rel, err := filepath.Rel(f.root, dir); err == nil && within(f.root, dir) {
-				dir = rel // inside the workspace the rule is relative
-			}
-			table, key, value = "filesystem", "allow_write", dir
-			title = "Allow writing in " + value + " in .sandbox.toml"
-		default:
-			continue
+			actions = append(actions, map[string]any{
+				"title":       fix.title,
+				"kind":        "quickfix",
+				"diagnostics": []protocol.Diagnostic{d},
+				"edit":        edit,
+			})
 		}
-		edit, _, err := policyEdit(f.file, table, key, value)
-		if err != nil {
-			s.log.Info("no quick fix", "target", v.Target, "err", err)
-			continue
-		}
-		actions = append(actions, map[string]any{
-			"title":       title,
-			"kind":        "quickfix",
-			"diagnostics": []protocol.Diagnostic{d},
-			"edit":        edit,
-		})
 	}
 	return actions, nil
+}
+
+type fix struct{ table, key, value, title string }
+
+// fixesFor lists the rules that would have decided v otherwise, narrowest
+// first: for a host, host:port allowed, or the host denied for good; for a
+// write, the file itself, then its directory. A rule is named relative to
+// the workspace inside it and ~/-relative under the home directory; a
+// directory so wide that one click would open a system tree or the whole
+// home (/, /etc, ~) is never offered.
+func fixesFor(f *folder, v violationData) []fix {
+	switch v.Kind {
+	case sandbox.KindNet:
+		host, port, err := net.SplitHostPort(v.Target)
+		if err != nil {
+			return nil
+		}
+		n, _ := strconv.Atoi(port)
+		allow := hostRule(host, n)
+		return []fix{
+			{"network", "allow", allow, "Allow " + allow + " in .sandbox.toml"},
+			{"network", "deny", host, "Deny " + host + " always in .sandbox.toml"},
+		}
+	case sandbox.KindWrite:
+		if !filepath.IsAbs(v.Target) {
+			return nil
+		}
+		var out []fix
+		file := filepath.Clean(v.Target)
+		if r, ok := ruleFor(f, file, false); ok {
+			out = append(out, fix{"filesystem", "allow_write", r, "Allow writing " + r + " in .sandbox.toml"})
+		}
+		if r, ok := ruleFor(f, filepath.Dir(file), true); ok {
+			out = append(out, fix{"filesystem", "allow_write", r, "Allow writing in " + r + " in .sandbox.toml"})
+		}
+		return out
+	}
+	return nil
+}
+
+// ruleFor names path as a policy rule; ok is false for a directory too
+// wide to offer.
+func ruleFor(f *folder, path string, dir bool) (string, bool) {
+	if within(f.root, path) {
+		rel, err := filepath.Rel(f.root, path)
+		if err != nil || rel == "." {
+			return "", false // the root is writable already
+		}
+		if !strings.Contains(rel, "/") {
+			// A bare name would match at any depth: anchor it.
+			rel = "./" + rel
+		}
+		return rel, true
+	}
+	home := f.dirs.Home
+	if home != "" && within(home, path) {
+		rel, err := filepath.Rel(home, path)
+		if err != nil || rel == "." {
+			return "", false // never the whole home
+		}
+		return "~/" + rel, true
+	}
+	if dir && strings.Count(path, "/") < 2 {
+		return "", false // "/" or a top-level tree such as /etc, /usr
+	}
+	return path, true
 }

@@ -71,6 +71,37 @@ func (d *diagStore) add(group string, u protocol.DocumentURI, diag protocol.Diag
 
 func (d *diagStore) clear(group string, publish publishFunc) { d.set(group, nil, publish) }
 
+// clearPrefix clears every group whose name starts with prefix.
+func (d *diagStore) clearPrefix(prefix string, publish publishFunc) {
+	d.mu.Lock()
+	changed := map[protocol.DocumentURI]bool{}
+	for u, groups := range d.byURI {
+		for g := range groups {
+			if strings.HasPrefix(g, prefix) {
+				delete(groups, g)
+				changed[u] = true
+			}
+		}
+	}
+	out := d.collect(changed)
+	d.mu.Unlock()
+	for _, o := range out {
+		publish(o.uri, o.diags)
+	}
+}
+
+// violationGroup holds one run's violations in folder root: each run's
+// stay until cleared (by the user, or by a policy change).
+func violationGroup(root, runID string) string { return "violations:" + root + "\x00" + runID }
+
+func (s *server) clearViolations(f *folder, runID string) {
+	if runID == "" {
+		s.diags.clearPrefix(violationGroup(f.root, ""), s.publish)
+		return
+	}
+	s.diags.clear(violationGroup(f.root, runID), s.publish)
+}
+
 type uriDiags struct {
 	uri   protocol.DocumentURI
 	diags []protocol.Diagnostic
@@ -85,7 +116,14 @@ func (d *diagStore) collect(changed map[protocol.DocumentURI]bool) []uriDiags {
 			groups = append(groups, g)
 		}
 		sort.Strings(groups)
+		live := false
 		for _, g := range groups {
+			live = live || strings.HasPrefix(g, "live:")
+		}
+		for _, g := range groups {
+			if live && strings.HasPrefix(g, "policy:") {
+				continue // the text being edited stands in for the file on disk
+			}
 			all = append(all, d.byURI[u][g]...)
 		}
 		if len(all) == 0 {
@@ -137,7 +175,11 @@ func (s *server) publishPolicy(f *folder, files []string, ds []workspace.Diagnos
 // policyRange converts 1-based line/column (bytes) to an LSP range (0-based,
 // UTF-16), ending at the end of the line when the end is unknown.
 func policyRange(file string, d workspace.Diagnostic) protocol.Range {
-	lines := readLines(file)
+	return rangeIn(readLines(file), d)
+}
+
+// rangeIn is policyRange over the file's lines.
+func rangeIn(lines []string, d workspace.Diagnostic) protocol.Range {
 	pos := func(line, col int) protocol.Position {
 		if line < 1 {
 			line = 1
@@ -204,6 +246,24 @@ type violationData struct {
 	Root   string       `json:"root"`
 }
 
+// tableOf is the policy table whose rules decide violations of kind k.
+func tableOf(k sandbox.Kind) string {
+	if k == sandbox.KindNet || k == sandbox.KindUnixSocket {
+		return "network"
+	}
+	return "filesystem"
+}
+
+// tableLine is the 1-based line of the [name] header in lines, else 1.
+func tableLine(lines []string, name string) int {
+	for i, l := range lines {
+		if t := strings.TrimSpace(stripTOMLComment(l)); strings.HasPrefix(t, "[") && !strings.HasPrefix(t, "[[") && tableName(t) == name {
+			return i + 1
+		}
+	}
+	return 1
+}
+
 // showViolation puts v on the touched file (inside the workspace) and on
 // the deciding rule's line (the policy file's first line for defaults).
 func (s *server) showViolation(f *folder, v sandbox.Violation) {
@@ -220,7 +280,7 @@ func (s *server) showViolation(f *folder, v sandbox.Violation) {
 		Message:  msg,
 		Data:     violationData{Kind: v.Kind, Target: v.Target, RunID: v.RunID, Root: f.root},
 	}
-	group := "violations:" + f.root
+	group := violationGroup(f.root, v.RunID)
 	if v.Kind != sandbox.KindNet && filepath.IsAbs(v.Target) && within(f.root, v.Target) {
 		d := diag
 		d.Range = protocol.Range{}
@@ -229,6 +289,10 @@ func (s *server) showViolation(f *folder, v sandbox.Violation) {
 	file, line := f.file, 1
 	if !v.Rule.IsDefault() {
 		file, line = v.Rule.File, v.Rule.Line
+	} else {
+		// A default decided it: show it on the table the fixing rule goes
+		// in, when the file has one (the quick fix creates it otherwise).
+		line = tableLine(readLines(f.file), tableOf(v.Kind))
 	}
 	d := diag
 	d.Range = policyRange(file, workspace.Diagnostic{Line: line, Col: 1})

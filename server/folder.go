@@ -56,6 +56,7 @@ func (f *folder) reload() {
 	p, err := workspace.Load(workspace.LoadOptions{Root: f.root, Folders: f.others, Dirs: f.dirs})
 	if err != nil {
 		f.lastErr = err.Error()
+		f.s.log.Info("policy invalid; the last good one stays in force", "root", f.root, "err", err)
 		var pe *workspace.PolicyError
 		if errors.As(err, &pe) {
 			f.s.publishPolicy(f, files, pe.Diagnostics)
@@ -67,13 +68,23 @@ func (f *folder) reload() {
 	}
 	f.lastErr = ""
 	old := f.policy.Swap(p)
+	if old == nil || old.Hash != p.Hash || old.Trusted != p.Trusted {
+		f.s.log.Info("policy loaded", "root", f.root, "file", p.File, "exists", p.Hash != "", "trusted", p.Trusted, "untrusted", len(p.Untrusted), "warnings", len(p.Warnings))
+	}
 	f.s.publishPolicy(f, files, p.Warnings)
 	if old != nil {
 		// The rules that decided these are gone or changed.
-		f.s.diags.clear("violations:"+f.root, f.s.publish)
+		f.s.clearViolations(f, "")
 	}
-	if !p.Trusted && len(p.Untrusted) > 0 && f.s.ready.Load() {
-		f.s.askTrust(f, p)
+	// An untrusted widening is not asked about here, while the user may
+	// be typing: the editor's Trust command or the next run asks.
+}
+
+// offerTrust asks about the policy in force when it widens something not
+// trusted yet; the run goes on meanwhile, and a yes applies at once.
+func (s *server) offerTrust(f *folder) {
+	if p := f.Policy(); p != nil && !p.Trusted && len(p.Untrusted) > 0 && s.ready.Load() {
+		s.askTrust(f, p)
 	}
 }
 
@@ -91,9 +102,20 @@ func (f *folder) stop() {
 func (f *folder) status() folderStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := folderStatus{Root: f.root, PolicyFile: f.file, Error: f.lastErr}
-	if p := f.policy.Load(); p != nil {
-		st.PolicyHash, st.Trusted = p.Hash, p.Trusted
+	st := folderStatus{Root: f.root, Error: f.lastErr}
+	if !fileExists(f.file) {
+		return st
+	}
+	file := f.file
+	st.PolicyFile = &file
+	p := f.policy.Load()
+	if p == nil {
+		return st // invalid from the start: nothing in force, runs refused
+	}
+	st.LastGood = f.lastErr != ""
+	st.PolicyHash, st.Trusted = p.Hash, p.Trusted && p.Hash != ""
+	for _, w := range p.Untrusted {
+		st.Untrusted = append(st.Untrusted, widening{Kind: string(w.Kind), Target: w.Target, Line: w.Source.Line})
 	}
 	return st
 }

@@ -46,7 +46,7 @@ func TestFoldersAndCommands(t *testing.T) {
 
 	// Through executeCommand, for clients without custom methods.
 	_, ch := c.send("workspace/executeCommand", map[string]any{"command": cmdRun, "arguments": []any{map[string]any{"command": "true", "cwd": second}}})
-	if got := <-roots; got != second {
+	if got := recv(t, roots, "run in the second folder"); got != second {
 		t.Fatalf("run in the second folder used %s", got)
 	}
 	var st status
@@ -72,7 +72,7 @@ func TestFoldersAndCommands(t *testing.T) {
 	if err := c.request("sandbox/run", map[string]any{"command": "true", "cwd": e.root}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-roots; got != e.root {
+	if got := recv(t, roots, "run in the root folder"); got != e.root {
 		t.Fatalf("run in the first folder used %s", got)
 	}
 }

@@ -358,3 +358,20 @@ func (c *testClient) nullAnswers() []*jsonrpc2.Response {
 	defer c.mu.Unlock()
 	return append([]*jsonrpc2.Response(nil), c.nulls...)
 }
+
+// waitTimeout bounds every wait in these tests, well inside the package
+// timeout: a missed deadline fails the test with what it waited for.
+const waitTimeout = 30 * time.Second
+
+// recv receives from ch or fails the test after waitTimeout, naming what
+// it was waiting for.
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitTimeout):
+		t.Fatalf("no %s within %v", what, waitTimeout)
+		panic("unreachable")
+	}
+}

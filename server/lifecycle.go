@@ -33,7 +33,19 @@ type initializeParams struct {
 		Window struct {
 			WorkDoneProgress bool `json:"workDoneProgress"`
 		} `json:"window"`
+		TextDocument struct {
+			Completion struct {
+				CompletionItem struct {
+					SnippetSupport bool `json:"snippetSupport"`
+				} `json:"completionItem"`
+			} `json:"completion"`
+		} `json:"textDocument"`
 	} `json:"capabilities"`
+	ClientInfo struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	} `json:"clientInfo"`
+	Trace string `json:"trace"`
 }
 
 func (s *server) initialize(params json.RawMessage) (any, error) {
@@ -89,20 +101,28 @@ func (s *server) initialize(params json.RawMessage) (any, error) {
 	s.mu.Lock()
 	s.folders = folders
 	s.client = clientInfo{
+		snippets:         p.Capabilities.TextDocument.Completion.CompletionItem.SnippetSupport,
 		approvals:        p.InitializationOptions.Approvals,
 		workDoneProgress: p.Capabilities.Window.WorkDoneProgress,
 		userConfig:       p.InitializationOptions.UserConfig,
 	}
 	s.state = stateRunning
 	s.mu.Unlock()
+	s.traceLevel(p.Trace)
+	s.log.Info("initialize", "client", p.ClientInfo.Name, "version", p.ClientInfo.Version, "folders", roots, "approvals", p.InitializationOptions.Approvals, "trace", p.Trace)
 	for _, f := range folders {
 		f.reload()
 	}
 	return map[string]any{
 		"capabilities": map[string]any{
 			"codeActionProvider": map[string]any{"codeActionKinds": []string{"quickfix"}},
+			// For .sandbox.toml: live validation, completion, hover, outline.
+			"textDocumentSync":       map[string]any{"openClose": true, "change": 2, "save": map[string]any{"includeText": false}},
+			"completionProvider":     map[string]any{"triggerCharacters": []string{"[", "=", " ", "\""}},
+			"hoverProvider":          true,
+			"documentSymbolProvider": true,
 			"executeCommandProvider": map[string]any{
-				"commands": []string{cmdRun, cmdStatus, cmdReload},
+				"commands": append([]string{cmdRun, cmdStatus, cmdReload}, editorCommands...),
 			},
 			"workspace": map[string]any{
 				"workspaceFolders": map[string]any{"supported": true},
@@ -144,6 +164,11 @@ func (s *server) startWatching() {
 		// and what the first load found is published and asked.
 		f.reload()
 	}
+	s.openControlRooms(folders)
+}
+
+func (r *runInfo) status() runStatus {
+	return runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z"), Origin: r.origin, PID: r.pid, Background: r.background}
 }
 
 func (s *server) snapshotFolders() []*folder {
@@ -160,14 +185,32 @@ type runStatus struct {
 	// Background: started with background: true; it lives until
 	// sandbox/stop, its exit or the server's end.
 	Background bool `json:"background,omitempty"`
+	// Origin is who started the run: "editor" (sandbox/run), "cli",
+	// "mcp" or "shell" (routed through the control socket).
+	Origin string `json:"origin"`
+	PID    int    `json:"pid,omitempty"` // a routed run's client process
 }
 
 type folderStatus struct {
-	Root       string `json:"root"`
-	PolicyFile string `json:"policyFile"`
-	PolicyHash string `json:"policyHash"`
-	Trusted    bool   `json:"trusted"`
-	Error      string `json:"error,omitempty"`
+	Root string `json:"root"`
+	// PolicyFile is null when the folder has no .sandbox.toml (the
+	// defaults apply); Trusted is then false: there is nothing trusted.
+	PolicyFile *string `json:"policyFile"`
+	PolicyHash string  `json:"policyHash"`
+	Trusted    bool    `json:"trusted"`
+	Error      string  `json:"error,omitempty"`
+	// LastGood: the file on disk is invalid (Error says why) and the last
+	// good policy is the one in force.
+	LastGood bool `json:"lastGood,omitempty"`
+	// Untrusted lists what the file widens that is not in force until its
+	// content is trusted.
+	Untrusted []widening `json:"untrusted,omitempty"`
+}
+
+type widening struct {
+	Kind   string `json:"kind"`
+	Target string `json:"target"`
+	Line   int    `json:"line"`
 }
 
 type status struct {
@@ -192,7 +235,7 @@ func (s *server) status() status {
 	}
 	s.mu.Lock()
 	for _, r := range s.runs {
-		st.Runs = append(st.Runs, runStatus{RunID: r.id, Command: r.label, Cwd: r.dir, Started: r.started.UTC().Format("2006-01-02T15:04:05.000Z"), Background: r.background})
+		st.Runs = append(st.Runs, r.status())
 	}
 	s.mu.Unlock()
 	sort.Slice(st.Runs, func(i, j int) bool { return st.Runs[i].Started < st.Runs[j].Started })
@@ -224,6 +267,9 @@ func (s *server) executeCommand(ctx context.Context, params json.RawMessage) (an
 			f.reload()
 		}
 		return s.status(), nil
+	}
+	if res, ok, err := s.editorCommand(p.Command, p.Arguments); ok {
+		return res, err
 	}
 	return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "unknown command %q", p.Command)
 }

@@ -21,7 +21,9 @@ type outputPump struct {
 
 	mu      sync.Mutex
 	pending []chunk
-	size    int
+	size    int // bytes in pending
+	sending int // bytes taken by the loop and not yet sent
+	peak    int // the most size+sending has been
 	dropped map[string]int64
 	closed  bool
 	wake    chan struct{}
@@ -63,6 +65,7 @@ func (w streamWriter) Write(p []byte) (int, error) {
 			o.pending = append(o.pending, chunk{w.stream, append([]byte(nil), p[:keep]...)})
 		}
 		o.size += keep
+		o.peak = max(o.peak, o.size+o.sending)
 	}
 	o.mu.Unlock()
 	select {
@@ -79,7 +82,7 @@ func (o *outputPump) loop() {
 		o.mu.Lock()
 		batch := o.pending
 		o.pending = nil
-		o.size = 0
+		o.sending, o.size = o.size, 0
 		dropped := o.dropped
 		o.dropped = map[string]int64{}
 		closed := o.closed
@@ -101,6 +104,9 @@ func (o *outputPump) loop() {
 				data, cut = data[n:], cut-n
 			}
 		}
+		o.mu.Lock()
+		o.sending = 0
+		o.mu.Unlock()
 		for _, stream := range []string{"stdout", "stderr"} {
 			if n := dropped[stream]; n > 0 {
 				o.send(stream, fmt.Sprintf("\n[cordon: %d bytes of output dropped]\n", n))
@@ -148,4 +154,7 @@ func (o *outputPump) close() {
 	default:
 	}
 	<-o.done
+	if f := o.s.opts.outputRetained; f != nil {
+		f(o.runID, o.peak)
+	}
 }

@@ -102,13 +102,16 @@ func TestReloadAppliesToRunInFlight(t *testing.T) {
 	release := make(chan struct{})
 	exe := fakeExec(func(ctx context.Context, req runner.Request) (*runner.Outcome, error) {
 		getter <- req.Policy
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		return &runner.Outcome{}, nil
 	})
 	c := startServer(t, e, exe, nil)
 	c.initialize(e, nil)
 	_, ch := c.send("sandbox/run", map[string]any{"command": "true"})
-	get := <-getter
+	get := recv(t, getter, "the run's policy")
 	if !hasDeny(get(), "a.example") {
 		t.Fatal("initial policy not seen")
 	}
@@ -133,8 +136,9 @@ func hasDeny(p *workspace.Policy, host string) bool {
 	return false
 }
 
-// An untrusted widening asks the user; a yes goes to the trust store and
-// the widening applies.
+// An untrusted widening asks the user at the next run, never while the
+// file is loaded (the user may be typing); a yes goes to the trust store
+// and the widening applies.
 func TestTrustPrompt(t *testing.T) {
 	for _, optIn := range []bool{true, false} {
 		name := "showMessageRequest"
@@ -159,11 +163,17 @@ func TestTrustPrompt(t *testing.T) {
 				return nil, nil
 			}
 			c.initialize(e, map[string]any{"approvals": optIn})
+			select {
+			case q := <-asked:
+				t.Fatalf("asked on load, before any run: %s", q)
+			case <-time.After(300 * time.Millisecond):
+			}
+			go func() { _ = c.request("sandbox/run", map[string]any{"command": []string{"true"}}, nil) }()
 			var q string
 			select {
 			case q = <-asked:
 			case <-time.After(5 * time.Second):
-				t.Fatal("no trust question")
+				t.Fatal("no trust question at the run")
 			}
 			if !strings.Contains(q, "pkg.example:443") || (optIn && !strings.Contains(q, `"kind":"policy"`)) {
 				t.Errorf("question does not say what widens: %s", q)
@@ -204,7 +214,8 @@ func TestTrustDenied(t *testing.T) {
 		return nil, nil
 	}
 	c.initialize(e, nil)
-	<-asked
+	go func() { _ = c.request("sandbox/run", map[string]any{"command": []string{"true"}}, nil) }()
+	recv(t, asked, "the trust prompt")
 	time.Sleep(50 * time.Millisecond)
 	var st status
 	if err := c.request("sandbox/status", nil, &st); err != nil {

@@ -15,6 +15,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/server/control"
 	"github.com/cordon-dev/cordon/server/runner"
 )
 
@@ -44,12 +45,16 @@ type runResult struct {
 	Violations []sandbox.Violation `json:"violations"`
 }
 
+// runInfo is one entry of the runs registry sandbox/status lists: the
+// editor's own runs and those routed through the control socket.
 type runInfo struct {
 	id, label, dir string
 	started        time.Time
 	background     bool
 	stop           context.CancelFunc // ends the run
 	done           chan struct{}      // closed when every process of it is gone
+	origin         string             // who started it: control.OriginEditor, OriginCLI, OriginMCP, OriginShell
+	pid            int                // the routed client's process; 0 for the editor's own
 }
 
 func invalid(format string, args ...any) error {
@@ -217,6 +222,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 		f.mu.Unlock()
 		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidRequest, "sandbox/run: the policy of %s is invalid, nothing run: %s", f.root, reason)
 	}
+	s.offerTrust(f)
 	label := p.Label
 	if label == "" {
 		label = sandbox.CommandLine(argv)
@@ -225,7 +231,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	info := &runInfo{id: runID, label: label, dir: dir, started: time.Now(), background: onStart != nil, stop: stop, done: make(chan struct{})}
+	info := &runInfo{id: runID, label: label, dir: dir, started: time.Now(), background: onStart != nil, stop: stop, done: make(chan struct{}), origin: control.OriginEditor}
 	s.mu.Lock()
 	s.runs[runID] = info
 	progress := s.client.workDoneProgress
@@ -241,6 +247,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 	}
 
 	prog := s.beginProgress(ctx, progress, runID, label)
+	s.log.Info("run started", "run", runID, "command", label, "cwd", dir)
 	out := newOutputPump(s, runID, s.opts.OutputLimit)
 	var vmu sync.Mutex
 	outcome, err := s.opts.Executor.Run(ctx, runner.Request{
@@ -266,6 +273,7 @@ func (s *server) runFor(ctx context.Context, p runParams, onStart func(runID str
 		},
 	})
 	out.close()
+	s.logRunEnd(runID, label, outcome, err, ctx.Err())
 	if err != nil {
 		prog.end("failed")
 		if errors.Is(err, runner.ErrSetup) {

@@ -37,6 +37,10 @@ type Options struct {
 	// workspace.DefaultDirs().
 	Dirs   workspace.Dirs
 	Logger *slog.Logger // default: discard. Never stdout.
+	// LogLevel, when set, is the level of Logger's handler: the client's
+	// trace setting raises it to debug ("verbose") and back.
+	LogLevel  *slog.LevelVar
+	baseLevel slog.Level // LogLevel's value at the start
 	// ApprovalTimeout bounds how long a question waits for the user; no
 	// answer means deny. Default 60 s.
 	ApprovalTimeout time.Duration
@@ -46,6 +50,11 @@ type Options struct {
 	OutputLimit int
 	// Environ is the environment runs start from; default os.Environ().
 	Environ []string
+
+	// outputRetained, when set, hears the most output bytes a run's pump
+	// held at once (waiting or being sent), when the run ends: the tests
+	// bound the server's own memory with it, not the process heap's.
+	outputRetained func(runID string, peak int)
 }
 
 // ExitError is how Serve ends when the process should exit non-zero: an
@@ -88,6 +97,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LogLevel != nil {
+		opts.baseLevel = opts.LogLevel.Level()
 	}
 	if opts.ApprovalTimeout <= 0 {
 		opts.ApprovalTimeout = 60 * time.Second
@@ -152,9 +164,11 @@ type server struct {
 	refused     map[string]refusal // folder root NUL host:port the user denied this session
 
 	diags *diagStore
+	docs  docs // open policy files
 }
 
 type clientInfo struct {
+	snippets         bool // completion snippets
 	approvals        bool
 	workDoneProgress bool
 	userConfig       string
@@ -277,6 +291,10 @@ func (s *server) notification(n *jsonrpc2.Notification) {
 		}
 	case "initialized":
 		s.startWatching()
+	case "textDocument/didOpen", "textDocument/didChange", "textDocument/didClose", "textDocument/didSave":
+		s.textSync(n.Method(), n.Params())
+	case "$/setTrace":
+		s.setTrace(n.Params())
 	default:
 		// Unknown notifications are ignored, as the protocol requires.
 	}
@@ -345,6 +363,12 @@ func (s *server) handle(ctx context.Context, method string, params json.RawMessa
 		return s.executeCommand(ctx, params)
 	case "textDocument/codeAction":
 		return s.codeAction(params)
+	case "textDocument/completion":
+		return s.completion(params)
+	case "textDocument/hover":
+		return s.hover(params)
+	case "textDocument/documentSymbol":
+		return s.documentSymbol(params)
 	}
 	return nil, jsonrpc2.Errorf(jsonrpc2.MethodNotFound, "method not found: %s", method)
 }

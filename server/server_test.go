@@ -27,9 +27,9 @@ func TestUnknownMethod(t *testing.T) {
 	e := newEnv(t)
 	c := startServer(t, e, fakeExec(hostExec), nil)
 	c.initialize(e, nil)
-	err := c.request("textDocument/hover", map[string]any{}, nil)
+	err := c.request("textDocument/definition", map[string]any{}, nil)
 	if code(err) != jsonrpc2.MethodNotFound {
-		t.Fatalf("hover: got %v, want MethodNotFound", err)
+		t.Fatalf("definition: got %v, want MethodNotFound", err)
 	}
 	c.notify("$/someUnknownNotification", map[string]any{"x": 1})
 	c.notify("textDocument/didOpen", "not even an object")
@@ -151,7 +151,7 @@ func TestCancelRun(t *testing.T) {
 	// A process tree: the shell and a grandchild sleeping; both must die.
 	pidFile := e.root + "/pid"
 	id, ch := c.send("sandbox/run", map[string]any{"command": "sleep 30 & echo $! > " + pidFile + "; wait"})
-	<-started
+	recv(t, started, "start of the run")
 	var pid int
 	deadline := time.Now().Add(5 * time.Second)
 	for {

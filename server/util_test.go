@@ -79,7 +79,11 @@ func startServerOn(t *testing.T, e env, p pipeEnds, _ pipeEnds) chan error {
 	t.Cleanup(func() {
 		cancel()
 		p.client.Close()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(waitTimeout):
+			t.Errorf("the server did not end within %v of its cancel", waitTimeout)
+		}
 	})
 	return done
 }

@@ -24,11 +24,15 @@ func CredentialPaths(d Dirs) []string {
 		".ssh", ".aws", ".azure", ".config/gcloud", ".kube", ".docker/config.json", ".netrc",
 		".git-credentials", ".config/gh", ".npmrc", ".pypirc", ".gnupg", ".password-store",
 	}
-	out := make([]string, 0, len(rel)+2)
+	out := make([]string, 0, len(rel)+3)
 	for _, r := range rel {
 		out = append(out, filepath.Join(d.Home, r))
 	}
-	return append(out, d.ConfigDir, d.StateDir)
+	out = append(out, d.ConfigDir, d.StateDir)
+	if d.RuntimeDir != "" {
+		out = append(out, d.RuntimeDir) // the editor sessions' control sockets
+	}
+	return out
 }
 
 // DefaultCaches are the per-user toolchain caches and tool state that are

@@ -12,6 +12,10 @@ type Dirs struct {
 	Home      string
 	ConfigDir string // $XDG_CONFIG_HOME/cordon, default ~/.config/cordon
 	StateDir  string // $XDG_STATE_HOME/cordon, default ~/.local/state/cordon
+	// RuntimeDir holds the editor sessions' control sockets:
+	// $XDG_RUNTIME_DIR/cordon, default $TMPDIR/cordon-UID. Like the other
+	// two it is hidden inside every sandbox.
+	RuntimeDir string
 }
 
 // DefaultDirs reads HOME and the XDG variables.
@@ -26,6 +30,7 @@ func DefaultDirs() (Dirs, error) {
 	d := Dirs{Home: filepath.Clean(home)}
 	d.ConfigDir = xdg("XDG_CONFIG_HOME", filepath.Join(d.Home, ".config"))
 	d.StateDir = xdg("XDG_STATE_HOME", filepath.Join(d.Home, ".local", "state"))
+	d.RuntimeDir = runtimeDir()
 	return d, nil
 }
 
@@ -35,6 +40,16 @@ func xdg(name, def string) string {
 		return filepath.Join(filepath.Clean(v), "cordon")
 	}
 	return filepath.Join(def, "cordon")
+}
+
+// runtimeDir follows the XDG spec where XDG_RUNTIME_DIR is set; elsewhere
+// a per-user directory in the temp dir (its owner and mode are checked by
+// whoever uses it, see server/control).
+func runtimeDir() string {
+	if v := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(v) {
+		return filepath.Join(filepath.Clean(v), "cordon")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("cordon-%d", os.Geteuid()))
 }
 
 // UserFile is the user defaults policy.

@@ -31,7 +31,11 @@ func Explain(p *Policy) string {
 	fmt.Fprintf(&b, "  write    %-40s (default)\n", "a private temp dir ($TMPDIR)")
 	section := func(verb string, rs []PathRule) {
 		for _, r := range rs {
-			fmt.Fprintf(&b, "  %-8s %-40s (%s)\n", verb, r.Path, r.Source)
+			src := r.Source.String()
+			if AnyDepth(r.Pattern) {
+				src += `; no slash in "` + r.Pattern + `": any depth, as in .gitignore`
+			}
+			fmt.Fprintf(&b, "  %-8s %-40s (%s)\n", verb, r.Path, src)
 		}
 	}
 	section("write", p.Filesystem.AllowWrite)
@@ -53,6 +57,22 @@ func Explain(p *Policy) string {
 	for _, r := range p.Network.AllowUnixSockets {
 		fmt.Fprintf(&b, "  socket   %-40s (%s)\n", r.Path, r.Source)
 	}
+
+	b.WriteString("\ngit\n")
+	if len(p.Git.Remotes) == 0 {
+		fmt.Fprintf(&b, "  remote   %-40s (default)\n", "none: git reaches remotes only as the network rules allow, with no credential")
+	}
+	for _, r := range p.Git.Remotes {
+		fmt.Fprintf(&b, "  remote   %-40s (%s)\n", r.URL, r.Source)
+	}
+	if len(p.Git.Push) == 0 {
+		fmt.Fprintf(&b, "  push     %-40s (%s)\n", "none", p.Git.PushSource)
+	}
+	for _, r := range p.Git.Push {
+		fmt.Fprintf(&b, "  push     %-40s (%s)\n", r.Ref, r.Source)
+	}
+	fmt.Fprintf(&b, "  force    %-40s (%s)\n", yesNo(p.Git.AllowForce, "non-fast-forward allowed", "no non-fast-forward update"), p.Git.ForceSource)
+	fmt.Fprintf(&b, "  delete   %-40s (%s)\n", yesNo(p.Git.AllowDelete, "ref deletion allowed", "no ref deletion"), p.Git.DeleteSource)
 
 	b.WriteString("\nenv\n")
 	fmt.Fprintf(&b, "  scrub    %-40s (default)\n", "*_TOKEN *_SECRET *_PASSWORD *_KEY *_CREDENTIALS AWS_* GH_* SSH_AUTH_SOCK")
@@ -104,4 +124,11 @@ func orNone(s string, none bool) string {
 		return "none"
 	}
 	return s
+}
+
+func yesNo(v bool, yes, no string) string {
+	if v {
+		return yes
+	}
+	return no
 }

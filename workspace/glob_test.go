@@ -191,3 +191,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestPathsGitignoreDepth: a pattern with no slash matches its name at
+// any depth; one with a slash is anchored at the root, for every list.
+func TestPathsGitignoreDepth(t *testing.T) {
+	const root, home = "/w", "/h"
+	for _, c := range []struct {
+		in, want string
+		match    []string
+		miss     []string
+	}{
+		{"*.pem", "/w/**/*.pem", []string{"/w/a.pem", "/w/keys/deep/a.pem"}, []string{"/x/a.pem"}},
+		{".env", "/w/**/.env", []string{"/w/.env", "/w/app/.env"}, []string{"/w/.env.local"}},
+		{"node_modules/", "/w/**/node_modules", []string{"/w/node_modules", "/w/pkg/node_modules"}, nil},
+		{"secrets/**", "/w/secrets/**", []string{"/w/secrets/a"}, []string{"/w/sub/secrets/a"}},
+		{"config/prod.env", "/w/config/prod.env", []string{"/w/config/prod.env"}, []string{"/w/x/config/prod.env"}},
+		{"./x", "/w/x", []string{"/w/x"}, []string{"/w/y/x"}},
+		{"..", "/", nil, nil},
+		{"../shared", "/shared", nil, nil},
+		{"~/.aws", "/h/.aws", nil, nil},
+	} {
+		got, err := ExpandPath(c.in, root, home)
+		if err != nil || got != c.want {
+			t.Errorf("ExpandPath(%q) = %q, %v; want %q", c.in, got, err, c.want)
+			continue
+		}
+		for _, m := range c.match {
+			if !Match(got, m) {
+				t.Errorf("%q (%s) does not match %s", c.in, got, m)
+			}
+		}
+		for _, m := range c.miss {
+			if Match(got, m) {
+				t.Errorf("%q (%s) matches %s", c.in, got, m)
+			}
+		}
+	}
+}

@@ -43,14 +43,15 @@ func Load(opts LoadOptions) (*Policy, error) {
 	}
 	d := opts.Dirs
 	p := &Policy{
-		Root:      root,
-		Folders:   folders(root, opts.Folders),
-		Home:      d.Home,
-		File:      file,
-		UserFile:  d.UserFile(),
-		StateDir:  d.StateDir,
-		ConfigDir: d.ConfigDir,
-		Trusted:   true,
+		Root:       root,
+		Folders:    folders(root, opts.Folders),
+		Home:       d.Home,
+		File:       file,
+		UserFile:   d.UserFile(),
+		StateDir:   d.StateDir,
+		ConfigDir:  d.ConfigDir,
+		RuntimeDir: d.RuntimeDir,
+		Trusted:    true,
 	}
 	p.Network.Unknown = UnknownAsk
 	for _, c := range CredentialPaths(d) {
@@ -171,6 +172,7 @@ func applyAll(p *Policy, f *File) {
 	}
 	p.Env.Pass = append(p.Env.Pass, f.Env.Pass...)
 	p.Env.Set = append(p.Env.Set, f.Env.Set...)
+	applyGit(p, f)
 	mergeLimits(p, f)
 }
 
@@ -216,14 +218,19 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 			p.Env.Pass = append(p.Env.Pass, e)
 		}
 	}
-	p.Env.Set = append(p.Env.Set, ws.Env.Set...)
+	for _, e := range ws.Env.Set {
+		if !widensSet(user, e) {
+			p.Env.Set = append(p.Env.Set, e)
+		}
+	}
+	applyGitUntrusted(p, user, ws)
 	mergeLimits(p, ws)
 }
 
 // Widenings lists what the workspace file ws allows beyond the built-in
 // defaults and the user file: a write outside the workspace, a read inside
-// a denied place, an allowed host, a passed secret, an allowed unix socket,
-// and asking where the user said deny.
+// a denied place, an allowed host, a passed secret, a set variable, an
+// allowed unix socket, and asking where the user said deny.
 func Widenings(p *Policy, user, ws *File) []Widening {
 	var out []Widening
 	for _, r := range ws.Filesystem.AllowWrite {
@@ -251,10 +258,15 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 			out = append(out, Widening{Kind: "env", Target: e.Name, Source: e.Source})
 		}
 	}
+	for _, e := range ws.Env.Set {
+		if widensSet(user, e) {
+			out = append(out, Widening{Kind: "env", Target: e.Name + "=" + e.Value, Source: e.Source})
+		}
+	}
 	if ws.HasUnknown && ws.Network.Unknown == UnknownAsk && user != nil && user.HasUnknown && user.Network.Unknown == UnknownDeny {
 		out = append(out, Widening{Kind: "net", Target: "unknown = \"ask\" (your defaults say deny)", Source: ws.Network.UnknownSource})
 	}
-	return out
+	return append(out, gitWidenings(p, user, ws)...)
 }
 
 // widensWrite: an allow_write reaching outside every workspace folder
@@ -263,6 +275,20 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 // write to /etc. A glob counts from its literal base, erring towards
 // "widens".
 func widensWrite(p *Policy, user *File, r PathRule) bool {
+	return widensWriteAt(p, user, r) || widensWriteAt(p, user, anchored(p, r))
+}
+
+// anchored is r at the root only: a rule matching at any depth widens
+// when its root-level match would ("keys" is also root/keys, which may be
+// a link out of the workspace).
+func anchored(p *Policy, r PathRule) PathRule {
+	if AnyDepth(r.Pattern) && p.Root != "" {
+		r.Path = filepath.Join(p.Root, r.Pattern)
+	}
+	return r
+}
+
+func widensWriteAt(p *Policy, user *File, r PathRule) bool {
 	base := GlobBase(r.Path)
 	real := resolveExisting(base)
 	for _, f := range p.Folders {
@@ -285,7 +311,11 @@ func widensWrite(p *Policy, user *File, r PathRule) bool {
 // re-opens it. A glob counts from its literal base, and a symlink from
 // where it points.
 func widensRead(p *Policy, user *File, r PathRule) bool {
-	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir})
+	return widensReadAt(p, user, r) || widensReadAt(p, user, anchored(p, r))
+}
+
+func widensReadAt(p *Policy, user *File, r PathRule) bool {
+	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir, RuntimeDir: p.RuntimeDir})
 	if user != nil {
 		closed = append(closed, pathsOf(user.Filesystem.DenyRead)...)
 	}
@@ -375,6 +405,20 @@ func widensEnv(user *File, e EnvPass) bool {
 	if user != nil {
 		for _, u := range user.Env.Pass {
 			if u.Name == e.Name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// widensSet: every [env].set entry of a workspace file changes what runs
+// (PATH, LD_PRELOAD, NODE_OPTIONS, GIT_*, PYTHONPATH...), so each is a
+// widening, unless the user file sets the same name to the same value.
+func widensSet(user *File, e EnvVar) bool {
+	if user != nil {
+		for _, u := range user.Env.Set {
+			if u.Name == e.Name && u.Value == e.Value {
 				return false
 			}
 		}

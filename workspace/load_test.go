@@ -106,7 +106,7 @@ timeout = "1m"
 	if len(p.Network.Deny) != 1 || len(p.Filesystem.DenyWrite) != 1 || p.Limits.Timeout != time.Minute {
 		t.Errorf("narrowings not applied: %+v %+v", p.Network.Deny, p.Limits)
 	}
-	if len(p.Filesystem.AllowWrite) != 1 || p.Filesystem.AllowWrite[0].Path != filepath.Join(f.root, "build") {
+	if len(p.Filesystem.AllowWrite) != 1 || p.Filesystem.AllowWrite[0].Path != filepath.Join(f.root, "**/build") {
 		t.Errorf("allow_write = %+v", p.Filesystem.AllowWrite)
 	}
 

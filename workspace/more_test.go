@@ -13,11 +13,14 @@ func TestDefaultDirs(t *testing.T) {
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", "")
 	t.Setenv("XDG_STATE_HOME", "relative/ignored")
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	t.Setenv("TMPDIR", "/tmpx")
 	d, err := DefaultDirs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Dirs{Home: home, ConfigDir: filepath.Join(home, ".config/cordon"), StateDir: filepath.Join(home, ".local/state/cordon")}
+	want := Dirs{Home: home, ConfigDir: filepath.Join(home, ".config/cordon"), StateDir: filepath.Join(home, ".local/state/cordon"),
+		RuntimeDir: fmt.Sprintf("/tmpx/cordon-%d", os.Geteuid())}
 	if d != want {
 		t.Fatalf("DefaultDirs = %+v, want %+v", d, want)
 	}
@@ -26,12 +29,13 @@ func TestDefaultDirs(t *testing.T) {
 	}
 	t.Setenv("XDG_CONFIG_HOME", "/xdg/config")
 	t.Setenv("XDG_STATE_HOME", "/xdg/state/")
-	if d, _ = DefaultDirs(); d.ConfigDir != "/xdg/config/cordon" || d.StateDir != "/xdg/state/cordon" {
+	t.Setenv("XDG_RUNTIME_DIR", "/run/user/7")
+	if d, _ = DefaultDirs(); d.ConfigDir != "/xdg/config/cordon" || d.StateDir != "/xdg/state/cordon" || d.RuntimeDir != "/run/user/7/cordon" {
 		t.Fatalf("with XDG: %+v", d)
 	}
 	// cordon's own directories are in the credential set.
 	creds := CredentialPaths(d)
-	if creds[len(creds)-2] != d.ConfigDir || creds[len(creds)-1] != d.StateDir {
+	if creds[len(creds)-3] != d.ConfigDir || creds[len(creds)-2] != d.StateDir || creds[len(creds)-1] != d.RuntimeDir {
 		t.Errorf("credential set lacks cordon's dirs: %v", creds)
 	}
 }

@@ -38,6 +38,9 @@ type File struct {
 	HasUnknown bool // network.unknown was given
 	Env        Env
 	Limits     Limits
+	Git        Git
+	HasForce   bool // git.allow_force was given
+	HasDelete  bool // git.allow_delete was given
 	// LimitSources says where each limit was set ("timeout", "memory", "processes").
 	LimitSources map[string]Source
 
@@ -47,14 +50,6 @@ type File struct {
 // Warnings are valid but risky rules.
 func (f *File) Warnings() []Diagnostic { return f.warnings }
 
-// schema is every key a policy file may hold, with the kind of its value.
-var schema = map[string]map[string]valueKind{
-	"filesystem": {"allow_write": kindStrings, "deny_write": kindStrings, "deny_read": kindStrings, "allow_read": kindStrings, "cache": kindStrings},
-	"network":    {"allow": kindStrings, "deny": kindStrings, "unknown": kindString, "allow_unix_sockets": kindStrings},
-	"env":        {"pass": kindStrings, "set": kindStringMap},
-	"limits":     {"timeout": kindString, "memory": kindSize, "processes": kindInt},
-}
-
 type valueKind int
 
 const (
@@ -63,6 +58,7 @@ const (
 	kindStringMap
 	kindInt
 	kindSize // a string with a unit, or a number of bytes
+	kindBool
 )
 
 // Parse parses one policy file strictly: unknown keys, wrong types, bad
@@ -160,6 +156,7 @@ func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 	}
 
 	p.limits(f, tables)
+	p.gitTable(f, tables)
 	if len(p.diags) > 0 {
 		return nil, p.err()
 	}
@@ -180,11 +177,12 @@ func lineStarts(data []byte) []int {
 // tables checks the document against the schema: unknown keys and values
 // of the wrong kind are errors; what is left is well typed.
 func (p *parser) tables(doc map[string]any) map[string]map[string]any {
+	schema, tableNames := keyKinds(), tableList()
 	out := map[string]map[string]any{}
 	for _, name := range sortedKeys(doc) {
 		keys, known := schema[name]
 		if !known {
-			p.errorAt(p.loc.name([]string{name}), fmt.Sprintf("unknown key %q (known: filesystem, network, env, limits)", name))
+			p.errorAt(p.loc.name([]string{name}), fmt.Sprintf("unknown key %q (known: %s)", name, tableNames))
 			continue
 		}
 		t, ok := doc[name].(map[string]any)
@@ -220,6 +218,10 @@ func (p *parser) checkKind(path []string, v any, kind valueKind) bool {
 	case kindString:
 		if _, ok := v.(string); !ok {
 			return bad(p.loc.value(path), "a string", v)
+		}
+	case kindBool:
+		if _, ok := v.(bool); !ok {
+			return bad(p.loc.value(path), "true or false", v)
 		}
 	case kindInt:
 		if _, ok := v.(int64); !ok {
@@ -407,6 +409,11 @@ func validEnvName(s string) bool { return envNameRE.MatchString(s) }
 
 // ExpandPath makes a policy path absolute: "~" is home, relative paths
 // are under root; the result is cleaned and its glob validated.
+//
+// As in .gitignore, a relative pattern with no slash but a trailing one
+// (".env", "*.pem", "node_modules/") names that name at any depth below
+// the root (root/**/NAME); one with a slash ("secrets/**", "config/prod.env",
+// "./x") is anchored at the root. "." and ".." keep their meaning.
 func ExpandPath(s, root, home string) (string, error) {
 	switch {
 	case s == "":
@@ -424,11 +431,22 @@ func ExpandPath(s, root, home string) (string, error) {
 		if !filepath.IsAbs(root) {
 			return "", fmt.Errorf("path %q: relative, but no absolute workspace root to anchor it", s)
 		}
-		s = filepath.Join(root, s)
+		if AnyDepth(s) {
+			s = root + "/**/" + s
+		} else {
+			s = filepath.Join(root, s)
+		}
 	}
 	s = filepath.Clean(s)
 	if err := ValidGlob(s); err != nil {
 		return "", err
 	}
 	return s, nil
+}
+
+// AnyDepth reports whether the relative policy path s matches its name at
+// any depth (see ExpandPath).
+func AnyDepth(s string) bool {
+	name := strings.TrimSuffix(s, "/")
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/") && !strings.HasPrefix(s, "~")
 }

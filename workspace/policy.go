@@ -100,8 +100,8 @@ type Limits struct {
 // Widening is something a workspace file allows beyond the user defaults,
 // which applies only once the file's content is trusted.
 type Widening struct {
-	Kind   string // "write", "read", "net", "env", "unix-socket"
-	Target string // the path, host[:port] or variable name
+	Kind   string // "write", "read", "net", "env", "unix-socket", "git"
+	Target string // the path, host[:port], variable name, or git entry
 	Source Source
 }
 
@@ -119,13 +119,16 @@ type Policy struct {
 	StateDir string   // cordon's state directory (trust store, audit log)
 	// ConfigDir is cordon's config directory (holds UserFile by default).
 	ConfigDir string
-	Hash      string // hex SHA-256 of the workspace file's content; "" when absent
-	Trusted   bool   // the workspace file's content is approved (or widens nothing)
+	// RuntimeDir holds the editor sessions' control sockets (hidden inside).
+	RuntimeDir string
+	Hash       string // hex SHA-256 of the workspace file's content; "" when absent
+	Trusted    bool   // the workspace file's content is approved (or widens nothing)
 
 	Filesystem Filesystem
 	Network    Network
 	Env        Env
 	Limits     Limits
+	Git        Git
 	// LimitSources says which file set each limit in force ("timeout",
 	// "memory", "processes"); absent means no limit.
 	LimitSources map[string]Source

@@ -46,7 +46,38 @@ func (t TrustStore) Trusted(file, hash string) (bool, error) {
 
 // Trust approves file's content with this hash.
 func (t TrustStore) Trust(file, hash string) error {
-	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
+	return t.update(func(data *trustData) bool {
+		hashes := data.Files[file]
+		for _, h := range hashes {
+			if h == hash {
+				return false
+			}
+		}
+		hashes = append(hashes, hash)
+		if len(hashes) > maxHashesPerFile {
+			hashes = hashes[len(hashes)-maxHashesPerFile:]
+		}
+		data.Files[file] = hashes
+		return true
+	})
+}
+
+// Untrust withdraws every approval of file: what it widens stops applying
+// until its content is trusted again.
+func (t TrustStore) Untrust(file string) error {
+	return t.update(func(data *trustData) bool {
+		if _, ok := data.Files[file]; !ok {
+			return false
+		}
+		delete(data.Files, file)
+		return true
+	})
+}
+
+// update changes the store under its lock; change reports whether it
+// changed anything worth writing.
+func (t TrustStore) update(change func(*trustData) bool) error {
+	if err := PrivateDir(t.Dir); err != nil {
 		return fmt.Errorf("trust store: %w", err)
 	}
 	unlock, err := t.lock()
@@ -58,17 +89,9 @@ func (t TrustStore) Trust(file, hash string) error {
 	if err != nil {
 		return err
 	}
-	hashes := data.Files[file]
-	for _, h := range hashes {
-		if h == hash {
-			return nil
-		}
+	if !change(data) {
+		return nil
 	}
-	hashes = append(hashes, hash)
-	if len(hashes) > maxHashesPerFile {
-		hashes = hashes[len(hashes)-maxHashesPerFile:]
-	}
-	data.Files[file] = hashes
 	b, err := json.MarshalIndent(data, "", "  ")
 	if err != nil {
 		return err
@@ -93,6 +116,12 @@ func (t TrustStore) Trust(file, hash string) error {
 
 func (t TrustStore) read() (*trustData, error) {
 	data := &trustData{Files: map[string][]string{}}
+	var dst unix.Stat_t
+	if err := unix.Lstat(t.Dir, &dst); err == nil {
+		if err := checkOwn(t.Dir, &dst, unix.S_IFDIR); err != nil {
+			return nil, fmt.Errorf("trust store: %w", err)
+		}
+	}
 	f, err := os.OpenFile(t.path(), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return data, nil
@@ -133,7 +162,7 @@ func checkPrivate(f *os.File) error {
 
 // lock serialises writers across cordon processes.
 func (t TrustStore) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(t.Dir, "trust.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := OpenPrivate(t.Dir, "trust.lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("trust store: %w", err)
 	}

@@ -109,3 +109,38 @@ func mustSymlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+// [env].set changes what runs (LD_PRELOAD reaches every dynamically linked
+// program of the command): a workspace file's entries need trust, unless
+// the user file sets the same value.
+func TestEnvSetIsWidening(t *testing.T) {
+	f := newFixture(t)
+	f.writeWS(t, "[env]\nset = { LD_PRELOAD = \"./evil.so\" }\n")
+	p := f.load(t)
+	if p.Trusted || len(p.Env.Set) != 0 {
+		t.Fatalf("untrusted [env].set applied: trusted %v, set %+v", p.Trusted, p.Env.Set)
+	}
+	if len(p.Untrusted) != 1 || p.Untrusted[0].Kind != "env" || p.Untrusted[0].Target != "LD_PRELOAD=./evil.so" {
+		t.Fatalf("Untrusted = %v", p.Untrusted)
+	}
+	if !strings.Contains(Explain(p), "LD_PRELOAD=./evil.so") {
+		t.Errorf("Explain does not list the left-out variable:\n%s", Explain(p))
+	}
+	if err := (TrustStore{Dir: f.dirs.StateDir}).Trust(p.File, p.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.load(t); !p.Trusted || len(p.Env.Set) != 1 || p.Env.Set[0].Value != "./evil.so" {
+		t.Fatalf("trusted [env].set not applied: trusted %v, set %+v", p.Trusted, p.Env.Set)
+	}
+
+	f = newFixture(t)
+	f.writeUser(t, "[env]\nset = { CI = \"1\" }\n")
+	f.writeWS(t, "[env]\nset = { CI = \"1\" }\n")
+	if p := f.load(t); !p.Trusted || len(p.Untrusted) != 0 {
+		t.Fatalf("a value the user file sets counts as a widening: %v", p.Untrusted)
+	}
+	f.writeWS(t, "[env]\nset = { CI = \"2\" }\n")
+	if p := f.load(t); p.Trusted {
+		t.Fatalf("a different value than the user file's is trusted")
+	}
+}

@@ -1,6 +1,9 @@
+//go:build linux
+
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +30,60 @@ func (e *env) sandboxed(script string) result {
 // with a count (", 3 times").
 func hasReport(stderr, want string) bool {
 	return strings.Contains(stderr, want+"\n") || strings.Contains(stderr, want+", ")
+}
+
+// attempts wraps each shell command so its outcome is a line of its own
+// on stdout: "attempt N allowed" when it succeeded, "attempt N refused:
+// ERROR" when it failed. It is each attack test's positive control: the
+// command was really tried, and failed the way the protection fails it.
+func attempts(cmds ...string) string {
+	var b strings.Builder
+	for i, c := range cmds {
+		fmt.Fprintf(&b, "if out=$( { %s\n} 2>&1 ); then echo 'attempt %d allowed'; else echo \"attempt %d refused: $(printf %%s \"$out\" | tr '\\n' ' ')\"; fi\n", c, i, i)
+	}
+	return b.String()
+}
+
+// refused checks that each of the n attempts ran and failed, and returns
+// their errors.
+func (e *env) refused(r result, cmds []string) []string {
+	e.t.Helper()
+	errs := make([]string, len(cmds))
+	for i, c := range cmds {
+		prefix := fmt.Sprintf("attempt %d ", i)
+		line := ""
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, prefix) {
+				line = strings.TrimPrefix(l, prefix)
+			}
+		}
+		switch {
+		case line == "":
+			e.t.Errorf("attempt %d (%s) never ran; exit %d\nstdout:\n%s\nstderr:\n%s", i, c, r.code, r.stdout, r.stderr)
+		case line == "allowed":
+			e.t.Errorf("attempt %d (%s) succeeded inside the sandbox", i, c)
+		default:
+			errs[i] = strings.TrimPrefix(line, "refused: ")
+		}
+	}
+	return errs
+}
+
+// refusedWith is refused, and each error must contain one of want.
+func (e *env) refusedWith(r result, cmds []string, want ...string) {
+	e.t.Helper()
+	for i, msg := range e.refused(r, cmds) {
+		if msg == "" && strings.Contains(r.stdout, fmt.Sprintf("attempt %d refused", i)) {
+			msg = "(no message)"
+		}
+		ok := false
+		for _, w := range want {
+			ok = ok || strings.Contains(msg, w)
+		}
+		if !ok && msg != "" {
+			e.t.Errorf("attempt %d (%s) failed with %q, want one of %q", i, cmds[i], msg, want)
+		}
+	}
 }
 
 func (e *env) mustNotExist(paths ...string) {
@@ -86,24 +143,61 @@ cp /bin/sh "$HOME/.local-sh"`)
 	})
 }
 
+// policyAttacks are what a command tries against a policy file F.
+func policyAttacks(f string) []string {
+	return []string{
+		`echo '[network]' > ` + f,
+		`echo 'allow = ["evil.example"]' >> ` + f,
+		`printf 'x' > new && mv new ` + f,
+		`rm -f ` + f,
+		`chmod 666 ` + f,
+		`ln ` + f + ` hard && echo evil >> hard`,
+		`truncate -s 0 ` + f,
+	}
+}
+
+// TestAttackPolicyFile: the workspace's policy, a --policy file and the
+// user defaults (with the user's config directory writable) cannot be
+// changed from inside.
 func TestAttackPolicyFile(t *testing.T) {
-	asBoth(t, func(t *testing.T, e *env) {
-		const policy = "[network]\ndeny = [\"evil.example\"]\n"
-		file := e.write(".sandbox.toml", policy)
-		e.sandboxed(`echo '[network]' > .sandbox.toml
-echo 'allow = ["evil.example"]' >> .sandbox.toml
-printf 'x' > new && mv new .sandbox.toml
-rm -f .sandbox.toml
-chmod 666 .sandbox.toml
-ln .sandbox.toml hard && echo evil >> hard
-truncate -s 0 .sandbox.toml
-mv . ../moved`)
+	const policy = "[network]\ndeny = [\"evil.example\"]\n"
+	check := func(t *testing.T, e *env, file string, r result, cmds []string) {
+		t.Helper()
+		e.refusedWith(r, cmds, "Read-only file system", "Operation not permitted", "Permission denied",
+			"Device or resource busy", "Invalid cross-device link")
 		e.mustHold(file, policy)
 		fi, _ := os.Stat(file)
 		if fi == nil || fi.Mode().Perm() != 0o644 {
 			t.Errorf("policy mode changed: %v", fi)
 		}
 		e.mustNotExist(filepath.Join(e.ws, "hard"))
+	}
+	asBoth(t, func(t *testing.T, e *env) {
+		file := e.write(".sandbox.toml", policy)
+		cmds := append(policyAttacks(".sandbox.toml"), `mv . ../moved`)
+		check(t, e, file, e.sandboxed(attempts(cmds...)), cmds)
+	})
+	t.Run("flag", func(t *testing.T) {
+		asBoth(t, func(t *testing.T, e *env) {
+			file := e.write("cfg/pol.toml", policy)
+			cmds := policyAttacks("cfg/pol.toml")
+			check(t, e, file, e.cordon("", "run", "--policy", "cfg/pol.toml", "-c", attempts(cmds...)+"exit 0"), cmds)
+		})
+	})
+	t.Run("defaults", func(t *testing.T) {
+		asBoth(t, func(t *testing.T, e *env) {
+			// The user keeps their config in the workspace: writable, but
+			// cordon's defaults inside it are not.
+			e.extra = append(e.extra, "XDG_CONFIG_HOME="+filepath.Join(e.ws, "config"))
+			file := e.write("config/cordon/sandbox.toml", policy)
+			cmds := policyAttacks("config/cordon/sandbox.toml")
+			cmds = append(cmds, `echo x > config/cordon/new.toml`)
+			r := e.sandboxed(attempts(cmds...))
+			e.refusedWith(r, cmds, "Read-only file system", "Operation not permitted", "Permission denied",
+				"No such file or directory", "Invalid cross-device link")
+			e.mustHold(file, policy)
+			e.mustNotExist(filepath.Join(e.ws, "config/cordon/new.toml"), filepath.Join(e.ws, "hard"))
+		})
 	})
 }
 
@@ -221,13 +315,19 @@ func TestConcurrentRunsLeaveNothing(t *testing.T) {
 	done := make(chan result, 4)
 	for i := 0; i < 4; i++ {
 		go func(i int) {
-			done <- e.cordon("", "run", "-c", "sleep 0."+strconv.Itoa(2+i)+"; touch .envrc; echo run"+strconv.Itoa(i)+" > out"+strconv.Itoa(i))
+			n := strconv.Itoa(i)
+			done <- e.cordon("", "run", "-c", "sleep 0."+strconv.Itoa(2+i)+"; "+attempts("touch .envrc")+"echo run"+n+" > out"+n)
 		}(i)
 	}
 	for i := 0; i < 4; i++ {
-		if r := <-done; r.code != 0 {
+		r := <-done // each cordon has its own deadline
+		if r.code != 0 {
 			t.Fatalf("run: exit %d %s", r.code, r.stderr)
 		}
+		e.refused(r, []string{"touch .envrc"})
+	}
+	for i := 0; i < 4; i++ {
+		e.mustHold(filepath.Join(e.ws, "out"+strconv.Itoa(i)), "run"+strconv.Itoa(i)+"\n")
 	}
 	e.mustNotExist(filepath.Join(e.ws, ".envrc"))
 	e.noPlaceholders("out0", "out1", "out2", "out3")
@@ -238,38 +338,46 @@ func TestAttackDenyRead(t *testing.T) {
 		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"secrets\", \"*.key\"]\n")
 		e.write("secrets/token", "s3cret-dir")
 		e.write("id.key", "s3cret-file")
+		e.write("ok.txt", "readable")
 		os.MkdirAll(filepath.Join(e.home, ".aws"), 0o755)
 		os.WriteFile(filepath.Join(e.home, ".aws", "credentials"), []byte("s3cret-aws"), 0o600)
 		e.chown()
-		r := e.sandboxed(`cat secrets/token; cat id.key; cat "$HOME/.aws/credentials"; ls secrets
-echo x > secrets/new; umount secrets; cat secrets/token; chmod 755 secrets
-ln -s secrets/token l && cat l`)
+		cmds := []string{"cat secrets/token", "cat id.key", `cat "$HOME/.aws/credentials"`, "ls secrets",
+			"echo x > secrets/new", "umount secrets", "chmod 755 secrets", "ln -s secrets/token l && cat l"}
+		r := e.sandboxed(attempts(cmds...) + "cat ok.txt")
 		if strings.Contains(r.stdout, "s3cret") {
 			t.Fatalf("a denied file was read: %s", r.stdout)
+		}
+		e.refusedWith(r, cmds, "Permission denied", "No such file or directory", "Read-only file system",
+			"Operation not permitted", "must be superuser")
+		if !strings.Contains(r.stdout, "readable") {
+			t.Errorf("an ordinary file was not readable: %s", r.stdout)
 		}
 		e.mustNotExist(filepath.Join(e.ws, "secrets", "new"))
 		e.mustHold(filepath.Join(e.ws, "secrets", "token"), "s3cret-dir")
 	})
 }
 
+// probes are the system calls cmd/cordon/testdata/probe tries; the filter
+// refuses each with EPERM.
+var probes = []string{"io_uring", "af_unix", "ptrace", "userns", "mount", "keyctl", "bpf", "clone_newuser"}
+
 func TestAttackPrivilege(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
+		cmds := []string{"mount -o remount,rw /", "touch /usr/cordon-pwned", "unshare -U true", "unshare -m true"}
 		r := e.sandboxed(`grep CapEff /proc/self/status
 grep NoNewPrivs /proc/self/status
-mount -o remount,rw / 2>&1 && echo REMOUNTED
-touch /usr/cordon-pwned 2>/dev/null && echo WROTE-USR
-unshare -U true 2>/dev/null && echo UNSHARED
-for p in io_uring af_unix ptrace userns mount keyctl bpf clone_newuser; do printf '%s ' $p; ` + probeBin + ` $p; done`)
+` + attempts(cmds...) + `
+for p in ` + strings.Join(probes, " ") + `; do printf 'probe %s ' $p; ` + probeBin + ` $p; done`)
 		if !strings.Contains(r.stdout, "CapEff:\t0000000000000000") || !strings.Contains(r.stdout, "NoNewPrivs:\t1") {
 			t.Errorf("privileges inside:\n%s", r.stdout)
 		}
-		for _, bad := range []string{"REMOUNTED", "WROTE-USR", "UNSHARED", "allowed"} {
-			if strings.Contains(r.stdout, bad) {
-				t.Errorf("%s inside the sandbox:\n%s", bad, r.stdout)
+		e.refusedWith(r, cmds, "Read-only file system", "Operation not permitted", "Permission denied",
+			"must be superuser", "No space left on device", "permission denied")
+		for _, p := range probes {
+			if want := "probe " + p + " refused: operation not permitted\n"; !strings.Contains(r.stdout, want) {
+				t.Errorf("want %q in:\n%s", want, r.stdout)
 			}
-		}
-		if n := strings.Count(r.stdout, "refused:"); n != 8 {
-			t.Errorf("%d of 8 probes refused:\n%s", n, r.stdout)
 		}
 		e.mustNotExist("/usr/cordon-pwned")
 	})
@@ -284,12 +392,12 @@ func TestAttackHostProcesses(t *testing.T) {
 		}
 		defer victim.Process.Kill()
 		pid := strconv.Itoa(victim.Process.Pid)
-		r := e.sandboxed(`kill -9 ` + pid + `
-cat /proc/` + pid + `/environ
-ls /proc | grep -c '^[0-9]'`)
+		cmds := []string{"kill -9 " + pid, "cat /proc/" + pid + "/environ"}
+		r := e.sandboxed(attempts(cmds...) + `ls /proc | grep -c '^[0-9]'`)
 		if strings.Contains(r.stdout, "hunter2") {
 			t.Fatal("read a host process's environment")
 		}
+		e.refusedWith(r, cmds, "No such process", "No such file or directory")
 		if err := victim.Process.Signal(syscall.Signal(0)); err != nil {
 			t.Fatalf("the host process was killed from inside: %v", err)
 		}
@@ -299,27 +407,59 @@ ls /proc | grep -c '^[0-9]'`)
 	})
 }
 
+// TestAttackOutliveTheRun: processes that left the command's process
+// group or session, or ignore SIGTERM and SIGHUP, still die when the run
+// ends, and when a timeout ends it.
 func TestAttackOutliveTheRun(t *testing.T) {
-	asBoth(t, func(t *testing.T, e *env) {
-		secs := sandboxtest.Marker(2)
-		r := e.sandboxed(`(sleep ` + secs + ` &) ; nohup sleep ` + secs + ` >/dev/null 2>&1 &
-setsid sleep ` + secs + ` &`)
-		if r.code != 0 {
-			t.Fatalf("exit %d: %s", r.code, r.stderr)
+	const escape = `(sh -c 'echo $$ > bg1; exec sleep SECS' &)
+nohup sh -c 'echo $$ > bg2; exec sleep SECS' >/dev/null 2>&1 &
+setsid sh -c 'echo $$ > bg3; exec sleep SECS' &
+setsid sh -c 'trap "" TERM HUP; echo $$ > bg4; sleep SECS; :' &
+while ! [ -s bg1 ] || ! [ -s bg2 ] || ! [ -s bg3 ] || ! [ -s bg4 ]; do sleep 0.05; done
+for f in bg1 bg2 bg3 bg4; do kill -0 "$(cat $f)" && echo "alive $f"; done
+`
+	check := func(t *testing.T, r result, secs string) {
+		t.Helper()
+		for _, f := range []string{"bg1", "bg2", "bg3", "bg4"} {
+			if !strings.Contains(r.stdout, "alive "+f+"\n") {
+				t.Errorf("background process %s never ran (exit %d):\n%s\n%s", f, r.code, r.stdout, r.stderr)
+			}
 		}
-		deadline := time.Now().Add(3 * time.Second)
+		deadline := time.Now().Add(5 * time.Second)
 		for len(sandboxtest.Procs("sleep", secs)) > 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("%d background processes outlived the run", len(sandboxtest.Procs("sleep", secs)))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+	asBoth(t, func(t *testing.T, e *env) {
+		secs := sandboxtest.Marker(2)
+		r := e.sandboxed(strings.ReplaceAll(escape, "SECS", secs))
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		check(t, r, secs)
+	})
+	t.Run("timeout", func(t *testing.T) {
+		asBoth(t, func(t *testing.T, e *env) {
+			e.write(".sandbox.toml", "[limits]\ntimeout = \"2s\"\n")
+			secs := sandboxtest.Marker(3)
+			r := e.cordon("", "run", "-c", strings.ReplaceAll(escape, "SECS", secs)+"sleep "+secs)
+			if r.code != 128+int(syscall.SIGKILL) || !strings.Contains(r.stderr, "timed out") {
+				t.Errorf("timeout: exit %d, stderr %q", r.code, r.stderr)
+			}
+			check(t, r, secs)
+		})
 	})
 }
 
 func TestEnvironmentScrubbed(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		e.extra = []string{"DEPLOY_TOKEN=s3cret", "AWS_SECRET_ACCESS_KEY=s3cret", "GITHUB_TOKEN=s3cret", "SSH_AUTH_SOCK=/tmp/agent", "EDITOR=vi"}
+		// One variable per rule, each matching that rule alone.
+		e.extra = []string{"DEPLOY_TOKEN=s3cret", "APP_SECRET=s3cret", "DB_PASSWORD=s3cret", "API_KEY=s3cret",
+			"GCP_CREDENTIALS=s3cret", "AWS_ACCESS_KEY_ID=s3cret", "GH_ENTERPRISE_HOST=s3cret",
+			"SSH_AUTH_SOCK=/tmp/agent", "EDITOR=vi"}
 		r := e.sandboxed(`env; f=$(mktemp) && echo tmp-ok > "$f" && cat "$f" && echo "tmpdir=$TMPDIR"`)
 		if strings.Contains(r.stdout, "s3cret") || strings.Contains(r.stdout, "SSH_AUTH_SOCK") {
 			t.Fatalf("a secret reached the command:\n%s", r.stdout)
@@ -348,9 +488,13 @@ func TestLimits(t *testing.T) {
 		if r.code != 128+int(syscall.SIGKILL) || !strings.Contains(r.stderr, "timed out") {
 			t.Errorf("timeout: exit %d, stderr %q", r.code, r.stderr)
 		}
-		r = e.sandboxed(`python3 -c 'b = bytearray(1 << 30); print("ALLOCATED")'`)
+		r = e.sandboxed(`python3 -c 'b = bytearray(64 << 20); print("SMALL")'
+python3 -c 'b = bytearray(1 << 30); print("ALLOCATED")'`)
 		if strings.Contains(r.stdout, "ALLOCATED") {
 			t.Errorf("allocated 1 GiB under a 256 MiB limit")
+		}
+		if !strings.Contains(r.stdout, "SMALL") || !strings.Contains(r.stderr, "MemoryError") {
+			t.Errorf("want 64 MiB allocated and 1 GiB refused with MemoryError:\n%s\n%s", r.stdout, r.stderr)
 		}
 		if e.user == nil {
 			return
@@ -365,12 +509,12 @@ func TestLimits(t *testing.T) {
 
 func TestNoDirectNetwork(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		r := e.sandboxed(`curl -sS -m 3 --noproxy '*' http://1.1.1.1/ && echo REACHED
-curl -sS -m 3 --noproxy '*' http://example.com/ && echo REACHED
-python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("1.1.1.1", 53)); print("SENT")'
-ip route 2>/dev/null | grep -c default`)
-		if strings.Contains(r.stdout, "REACHED") || strings.Contains(r.stdout, "SENT") {
-			t.Fatalf("reached the network directly:\n%s", r.stdout)
+		cmds := []string{`curl -sS -m 3 --noproxy '*' http://1.1.1.1/`, `curl -sS -m 3 --noproxy '*' http://example.com/`,
+			`python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("1.1.1.1", 53))'`}
+		r := e.sandboxed(attempts(cmds...) + `echo "routes:$(ip route 2>/dev/null | grep -c default)"`)
+		e.refusedWith(r, cmds, "Network is unreachable", "Could not resolve host", "Couldn't connect")
+		if !strings.Contains(r.stdout, "routes:0\n") {
+			t.Errorf("a default route inside, or ip never ran:\n%s", r.stdout)
 		}
 	})
 }
@@ -378,4 +522,151 @@ ip route 2>/dev/null | grep -c default`)
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// DESIGN's protected names, written out here rather than taken from
+// workspace.ProtectedNames: a name dropped from that list must fail an
+// attack, not only a golden file.
+var (
+	protectedFiles = []string{".sandbox.toml", ".gitmodules", ".nvim.lua", ".nvimrc", ".exrc", ".envrc", ".mcp.json",
+		".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".gitconfig", ".ripgreprc"}
+	protectedDirs = []string{".vscode", ".idea", ".claude"}
+)
+
+// refusals are the errors a write to a protected path may fail with:
+// a read-only mount, the guard's refusal, or a placeholder in the way.
+var refusals = []string{"Read-only file system", "Permission denied", "Operation not permitted", "File exists", "Not a directory",
+	"Device or resource busy"}
+
+// TestAttackEveryProtectedName: each protected name can be neither
+// created at the workspace root nor written where it exists deeper down.
+func TestAttackEveryProtectedName(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		os.MkdirAll(filepath.Join(e.ws, ".git"), 0o755)
+		var cmds, deep []string
+		for _, f := range protectedFiles {
+			e.write("sub/"+f, "orig")
+			deep = append(deep, "sub/"+f)
+			cmds = append(cmds, "echo evil > "+f, "echo evil >> sub/"+f)
+		}
+		for _, d := range protectedDirs {
+			e.write("sub/"+d+"/settings.json", "orig")
+			deep = append(deep, "sub/"+d+"/settings.json")
+			cmds = append(cmds, "mkdir "+d+" && echo evil > "+d+"/settings.json", "echo evil > sub/"+d+"/settings.json",
+				"echo evil > sub/"+d+"/new.json")
+		}
+		e.write("sub/.git/hooks/pre-commit", "orig")
+		e.write("sub/.git/config", "orig")
+		deep = append(deep, "sub/.git/hooks/pre-commit", "sub/.git/config")
+		cmds = append(cmds, "mkdir .git/hooks && echo evil > .git/hooks/pre-commit", "echo evil > .git/config",
+			"echo evil > sub/.git/hooks/pre-commit", "echo evil > sub/.git/hooks/post-checkout", "echo evil >> sub/.git/config")
+		e.chown()
+		r := e.sandboxed(attempts(cmds...))
+		e.refusedWith(r, cmds, refusals...)
+		for _, p := range deep {
+			e.mustHold(filepath.Join(e.ws, p), "orig")
+		}
+		for _, n := range append(append([]string{}, protectedFiles...), protectedDirs...) {
+			e.mustNotExist(filepath.Join(e.ws, n))
+		}
+		for _, d := range protectedDirs {
+			e.mustNotExist(filepath.Join(e.ws, "sub", d, "new.json"))
+		}
+		e.mustNotExist(filepath.Join(e.ws, ".git/hooks"), filepath.Join(e.ws, ".git/config"), filepath.Join(e.ws, "sub/.git/hooks/post-checkout"))
+	})
+}
+
+// TestAttackCordonDirs: cordon's config and state directories (the user
+// defaults, the trust store, the audit log) can be neither written nor
+// created from inside, even where the user keeps them in a writable place.
+func TestAttackCordonDirs(t *testing.T) {
+	cmds := []string{
+		`mkdir -p xdg-config/cordon && echo 'allow_write = ["/"]' > xdg-config/cordon/sandbox.toml`,
+		`echo x > xdg-config/cordon/other.toml`,
+		`mkdir -p xdg-state/cordon && echo '{}' > xdg-state/cordon/trust.json`,
+		`echo x > xdg-state/cordon/audit.log`,
+		`rm -r xdg-config/cordon`, `rm -r xdg-state/cordon`,
+	}
+	for _, name := range []string{"missing", "no-parent", "existing"} {
+		existing := name == "existing"
+		t.Run(name, func(t *testing.T) {
+			asBoth(t, func(t *testing.T, e *env) {
+				e.extra = append(e.extra, "XDG_CONFIG_HOME="+filepath.Join(e.ws, "xdg-config"),
+					"XDG_STATE_HOME="+filepath.Join(e.ws, "xdg-state"))
+				if existing {
+					e.write("xdg-config/cordon/sandbox.toml", "# defaults\n")
+					e.write("xdg-state/cordon/trust.json", "{}")
+				} else if name == "missing" {
+					e.write("xdg-config/.keep", "")
+					e.write("xdg-state/.keep", "")
+				}
+				r := e.sandboxed(attempts(cmds...))
+				e.refusedWith(r, cmds, append(refusals, "No such file or directory", "Directory nonexistent")...)
+				if existing {
+					e.mustHold(filepath.Join(e.ws, "xdg-config/cordon/sandbox.toml"), "# defaults\n")
+				} else if b, err := os.ReadFile(filepath.Join(e.ws, "xdg-config/cordon/sandbox.toml")); err == nil {
+					t.Errorf("user defaults created from inside: %q", b)
+				}
+				e.mustNotExist(filepath.Join(e.ws, "xdg-config/cordon/other.toml"))
+				if b, _ := os.ReadFile(filepath.Join(e.ws, "xdg-state/cordon/trust.json")); strings.Contains(string(b), "{}\n") {
+					t.Errorf("trust store written from inside: %q", b)
+				}
+			})
+		})
+	}
+}
+
+// TestAttackTIOCSTI: a command cannot push keystrokes into the terminal
+// cordon was started from (the kernel here still allows TIOCSTI on one's
+// controlling terminal: legacy_tiocsti=1).
+func TestAttackTIOCSTI(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		master, slave := openPTY(t)
+		defer master.Close()
+		if e.user != nil {
+			os.Chown(slave.Name(), e.user.UID, e.user.GID)
+		}
+		cmd := exec.Command(cordonBin, "run", "--", probeBin, "tiocsti")
+		cmd.Dir, cmd.Env = e.ws, e.environ()
+		var out, errb strings.Builder
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, &out, &errb
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if e.user != nil {
+			cmd.SysProcAttr.Credential = e.user.Credential()
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		slave.Close()
+		echoed := make(chan string, 1)
+		go func() {
+			var b []byte
+			buf := make([]byte, 256)
+			for {
+				n, err := master.Read(buf)
+				b = append(b, buf[:n]...)
+				if err != nil {
+					echoed <- string(b)
+					return
+				}
+			}
+		}()
+		t.Cleanup(func() { cmd.Process.Kill() })
+		var err error
+		sandboxtest.Within(t, runDeadline, "the end of cordon run on a terminal", func() { err = cmd.Wait() })
+		// The terminal echoes what reaches its input queue; give it a moment.
+		time.Sleep(100 * time.Millisecond)
+		master.SetReadDeadline(time.Now())
+		var typed string
+		select {
+		case typed = <-echoed:
+		case <-time.After(5 * time.Second):
+		}
+		if want := "refused: operation not permitted\n"; out.String() != want {
+			t.Errorf("probe said %q (exit %v, stderr %q), want %q", out.String(), err, errb.String(), want)
+		}
+		if strings.Contains(typed, "INJECTED") {
+			t.Errorf("keystrokes reached the caller's terminal: %q", typed)
+		}
+	})
 }

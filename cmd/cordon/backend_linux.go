@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/cordon-dev/cordon/sandbox"
@@ -10,6 +11,7 @@ import (
 	"github.com/cordon-dev/cordon/sandbox/linux/initimage"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/workspace"
+	"github.com/cordon-dev/cordon/sandbox/probe"
 )
 
 func newBackend(logger *slog.Logger) (sandbox.Backend, error) {
@@ -31,4 +33,9 @@ func runHidden(args []string) (code int, ok bool) {
 		return linux.LayersMain(args[1:]), true
 	}
 	return 0, false
+}
+
+// platformChecks are cordon doctor's findings on Linux.
+func platformChecks(ctx context.Context) []probe.Check {
+	return append(probe.Run(ctx), initStageCheck())
 }

@@ -1,14 +1,16 @@
-//go:build !linux
+//go:build !linux && !darwin
 
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"runtime"
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/workspace"
+	"github.com/cordon-dev/cordon/sandbox/probe"
 )
 
 func newBackend(*slog.Logger) (sandbox.Backend, error) {
@@ -20,3 +22,5 @@ func runHidden([]string) (int, bool) { return 0, false }
 func cleanCaches(*workspace.Policy) (string, error) {
 	return "", errors.New("no cache layers on " + runtime.GOOS)
 }
+// platformChecks are cordon doctor's findings where no backend is built.
+func platformChecks(ctx context.Context) []probe.Check { return probe.Run(ctx) }

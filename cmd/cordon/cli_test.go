@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -67,6 +68,7 @@ type env struct {
 	ws    string
 	extra []string
 	user  *testUser // nil: run as the test's own user
+	wrap  []string  // a command cordon runs under (its argv before cordon's)
 }
 
 func newEnv(t *testing.T) *env { return newEnvAs(t, nil) }
@@ -76,7 +78,7 @@ func newEnvAs(t *testing.T, u *testUser) *env {
 	t.Helper()
 	base := sandboxtest.Dir(t, nil)
 	e := &env{t: t, home: filepath.Join(base, "home"), ws: filepath.Join(base, "ws"), user: u}
-	for _, d := range []string{e.home, e.ws} {
+	for _, d := range []string{e.home, e.ws, filepath.Join(e.home, ".run")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -103,6 +105,7 @@ func (e *env) environ() []string {
 		"HOME=" + e.home,
 		"XDG_CONFIG_HOME=" + filepath.Join(e.home, ".config"),
 		"XDG_STATE_HOME=" + filepath.Join(e.home, ".local", "state"),
+		"XDG_RUNTIME_DIR=" + filepath.Join(e.home, ".run"),
 		"PATH=" + os.Getenv("PATH"),
 		"LANG=C",
 	}, e.extra...)
@@ -126,10 +129,23 @@ type result struct {
 	stdout, stderr string
 }
 
+// runDeadline bounds every cordon the tests start, well inside the
+// package timeout, so a run that hangs fails its own test with what it
+// was waiting for instead of the whole package.
+const runDeadline = 3 * time.Minute
+
 // cordon runs the binary with no controlling terminal (Setsid), as CI does.
 func (e *env) cordon(stdin string, args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(cordonBin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cordonBin, args...)
+	if len(e.wrap) > 0 {
+		cmd = exec.CommandContext(ctx, e.wrap[0], append(append(e.wrap[1:len(e.wrap):len(e.wrap)], cordonBin), args...)...)
+	}
+	// Kill cordon's whole session: it leads one (Setsid).
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = e.ws
 	cmd.Env = e.environ()
 	cmd.Stdin = strings.NewReader(stdin)
@@ -140,6 +156,11 @@ func (e *env) cordon(stdin string, args ...string) result {
 		cmd.SysProcAttr.Credential = e.user.Credential()
 	}
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		// Errorf, not Fatalf: some tests run cordon from other goroutines.
+		e.t.Errorf("cordon %q did not end within %v; stdout:\n%s\nstderr:\n%s", args, runDeadline, out.String(), errb.String())
+		return result{-1, out.String(), errb.String()}
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -19,7 +19,7 @@ func cmdDoctor(ctx context.Context, args []string) int {
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	checks := append(probe.Run(ctx), initStageCheck())
+	checks := platformChecks(ctx)
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")

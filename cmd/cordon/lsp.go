@@ -13,24 +13,21 @@ import (
 	"github.com/cordon-dev/cordon/server"
 	"github.com/cordon-dev/cordon/server/runner"
 	"github.com/cordon-dev/cordon/workspace"
-	"golang.org/x/sys/unix"
 )
 
 // cmdLSP serves the editor protocol on stdin/stdout.
-func cmdLSP(ctx context.Context, logger *slog.Logger, args []string) int {
-	// stdout belongs to the protocol from here on: keep a private,
-	// close-on-exec copy for it and point descriptor 1 at stderr, so no
-	// stray write and no child can ever corrupt the stream.
-	protoFD, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+func cmdLSP(ctx context.Context, _ *slog.Logger, args []string) int {
+	// The editor's log channel shows what the server does: info by
+	// default; the client's trace setting (verbose) turns on debug.
+	level := new(slog.LevelVar)
+	level.Set(logLevel(slog.LevelInfo))
+	logger := newLeveledLogger(os.Stderr, level)
+	// stdout belongs to the protocol from here on.
+	protoOut, err := protocolStdout()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cordon lsp:", err)
 		return 1
 	}
-	if err := unix.Dup2(2, 1); err != nil {
-		fmt.Fprintln(os.Stderr, "cordon lsp:", err)
-		return 1
-	}
-	protoOut := os.NewFile(uintptr(protoFD), "lsp-stdout")
 
 	dirs, err := workspace.DefaultDirs()
 	if err != nil {
@@ -55,6 +52,7 @@ func cmdLSP(ctx context.Context, logger *slog.Logger, args []string) int {
 		Capabilities: probe.Capabilities(checks),
 		Dirs:         dirs,
 		Logger:       logger,
+		LogLevel:     level,
 	})
 	var exit *server.ExitError
 	if errors.As(err, &exit) {

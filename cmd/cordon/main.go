@@ -22,6 +22,8 @@ const usage = `usage:
   cordon run [-w DIR] [--policy FILE] [--json] -- COMMAND [ARG...]
   cordon run [-w DIR] [--policy FILE] [--json] -c 'SHELL STRING'
   cordon lsp                      JSON-RPC (LSP base protocol) over stdio
+  cordon mcp [-w DIR]             Model Context Protocol server over stdio (tools run, status, explain)
+  cordon shell [-lie] [-c 'CMD']  a POSIX-shell-compatible sandboxed shell (interactive on a pty without -c)
   cordon check [FILE]             validate a policy file
   cordon explain [-w DIR]         the effective policy, rule by rule
   cordon doctor                   what this machine supports
@@ -36,19 +38,26 @@ func main() {
 }
 
 func run(args []string) int {
-	if len(args) == 0 {
+	// Called as cordon-bash, cordon-sh, ... (a symlink): a shell.
+	inner, asShell := shellAlias(os.Args[0])
+	if len(args) == 0 && !asShell {
 		fmt.Fprint(os.Stderr, usage)
 		return 2
 	}
 	// The in-sandbox stages are re-executions of this binary; they take
 	// over before anything else (no logging set-up, no signal handlers).
-	if code, ok := runHidden(args); ok {
-		return code
+	if len(args) > 0 {
+		if code, ok := runHidden(args); ok {
+			return code
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	logger := newLogger(os.Stderr)
+	if asShell {
+		return cmdShell(ctx, logger, args, inner)
+	}
 
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -56,6 +65,10 @@ func run(args []string) int {
 		return cmdRun(ctx, logger, rest)
 	case "lsp":
 		return cmdLSP(ctx, logger, rest)
+	case "mcp":
+		return cmdMCP(ctx, logger, rest)
+	case "shell":
+		return cmdShell(ctx, logger, rest, "")
 	case "check":
 		return cmdCheck(rest)
 	case "explain":
@@ -85,12 +98,24 @@ func run(args []string) int {
 // newLogger logs to stderr, never stdout (stdout belongs to the command or
 // to the protocol). CORDON_LOG=debug turns on debug records.
 func newLogger(w io.Writer) *slog.Logger {
-	level := slog.LevelWarn
+	lv := new(slog.LevelVar)
+	lv.Set(logLevel(slog.LevelWarn))
+	return newLeveledLogger(w, lv)
+}
+
+// logLevel is CORDON_LOG's level ("debug", "info", "warn"), else def.
+func logLevel(def slog.Level) slog.Level {
 	switch os.Getenv("CORDON_LOG") {
 	case "debug":
-		level = slog.LevelDebug
+		return slog.LevelDebug
 	case "info":
-		level = slog.LevelInfo
+		return slog.LevelInfo
+	case "warn":
+		return slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return def
+}
+
+func newLeveledLogger(w io.Writer, lv *slog.LevelVar) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cordon-dev/cordon/proxy"
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/server/control"
 	"github.com/cordon-dev/cordon/server/runner"
 	"github.com/cordon-dev/cordon/workspace"
 )
@@ -45,7 +46,40 @@ func cmdRun(ctx context.Context, logger *slog.Logger, args []string) int {
 	if err != nil {
 		return setupFailed(err)
 	}
-	pol, err := loadForRun(opts)
+	return hostRun{
+		origin:   control.OriginCLI,
+		opts:     opts,
+		argv:     argv,
+		stdin:    os.Stdin,
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		approver: newTerminalApprover(),
+		asJSON:   asJSON,
+	}.run(ctx, logger)
+}
+
+// hostRun is one command run from a terminal or an agent's shell call
+// (cordon run, cordon shell): the same sandbox as the editor's runs, with
+// approvals and violations routed to the workspace's editor session when
+// one is open.
+type hostRun struct {
+	origin         string // control.OriginCLI or OriginShell
+	opts           workspace.LoadOptions
+	argv           []string
+	label          string // default: the argv joined
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	tty            bool           // stdin/stdout/stderr are the run's own pty slave
+	approver       proxy.Approver // with no editor session
+	asJSON         bool
+	// beforeRun, when set, is called once the sandbox is about to start
+	// (after any question on the terminal); afterRun once it has ended.
+	beforeRun func() error
+	afterRun  func()
+}
+
+func (h hostRun) run(ctx context.Context, logger *slog.Logger) int {
+	pol, err := loadForRun(h.opts)
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -60,28 +94,65 @@ func cmdRun(ctx context.Context, logger *slog.Logger, args []string) int {
 	if err != nil {
 		return setupFailed(err)
 	}
-	audit, err := proxy.OpenAudit(filepath.Join(opts.Dirs.StateDir, "audit.log"))
+	audit, err := proxy.OpenAudit(filepath.Join(h.opts.Dirs.StateDir, "audit.log"))
 	if err != nil {
 		return setupFailed(fmt.Errorf("audit log: %w", err))
 	}
 	defer audit.Close()
+	label := h.label
+	if label == "" {
+		label = sandbox.CommandLine(h.argv)
+	}
+	dir := runDir(wd, pol)
 
+	runID, approver := newRunID(), h.approver
+	var room *control.Run
+	room, err = control.Open(ctx, h.opts.Dirs.RuntimeDir, pol.Root, control.Hello{Origin: h.origin, Command: label, Cwd: dir})
+	switch {
+	case err == nil:
+		runID, approver = room.ID, room
+		defer room.Close()
+	case !errors.Is(err, control.ErrNoSession):
+		// A socket that is not the user's: say so, and ask as with no editor.
+		fmt.Fprintf(os.Stderr, "cordon: not using the editor session: %v\n", err)
+	}
+	if h.beforeRun != nil {
+		if err := h.beforeRun(); err != nil {
+			return setupFailed(err)
+		}
+	}
 	r := &runner.Runner{Backend: backend, Audit: audit, Logger: logger}
 	out, err := r.Run(ctx, runner.Request{
-		RunID:    newRunID(),
+		RunID:    runID,
+		Label:    label,
 		Policy:   func() *workspace.Policy { return pol },
-		Argv:     argv,
-		Dir:      runDir(wd, pol),
+		Argv:     h.argv,
+		Dir:      dir,
 		Env:      os.Environ(),
-		Stdin:    os.Stdin,
-		Stdout:   os.Stdout,
-		Stderr:   os.Stderr,
-		Approver: newTerminalApprover(),
+		Stdin:    h.stdin,
+		Stdout:   h.stdout,
+		Stderr:   h.stderr,
+		TTY:      h.tty,
+		Approver: approver,
+		OnViolation: func(v sandbox.Violation) {
+			if room != nil {
+				room.Violation(v)
+			}
+		},
 	})
+	if h.afterRun != nil {
+		h.afterRun()
+	}
 	if err != nil {
+		if room != nil {
+			room.End(exitSetup)
+		}
 		return setupFailed(err)
 	}
-	reportViolations(os.Stderr, out.Violations, asJSON)
+	if room != nil {
+		room.End(out.ExitCode)
+	}
+	reportViolations(os.Stderr, out.Violations, h.asJSON)
 	if out.TimedOut {
 		fmt.Fprintln(os.Stderr, "cordon: the command timed out and was killed")
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
@@ -10,13 +9,11 @@ import (
 // testUser is the unprivileged account the attack tests also run as.
 type testUser = sandboxtest.User
 
-// asBoth runs f once as the current user (root in CI) and once as the
-// unprivileged test user.
+// asBoth runs f once as root (when the suite runs as root, as CI does)
+// and once as an unprivileged user (the test user, or the suite's own).
 func asBoth(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Run("root", func(t *testing.T) {
-		if os.Getuid() != 0 {
-			t.Skip("not started as root")
-		}
+		sandboxtest.RequireRoot(t)
 		f(t, newEnv(t))
 	})
 	t.Run("user", func(t *testing.T) {

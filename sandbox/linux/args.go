@@ -24,7 +24,10 @@ type argvOptions struct {
 	UID, GID   int
 	Layers     bool
 	InitConfig string // the init's encoded configuration
-	Argv       []string
+	// PinFDs are bwrap's descriptors for Pinned directories (see
+	// openPins); a pin without one is bound by path.
+	PinFDs map[string]int
+	Argv   []string
 }
 
 // bwrapArgs renders the plan as bubblewrap arguments. The order matters:
@@ -58,7 +61,11 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 		a = append(a, "--bind", w, w)
 	}
 	for _, p := range pl.Pinned {
-		a = append(a, "--bind", p, p)
+		if fd, ok := o.PinFDs[p]; ok {
+			a = append(a, "--bind-fd", strconv.Itoa(fd), p)
+		} else {
+			a = append(a, "--bind", p, p)
+		}
 	}
 	if o.Runtime != "" && (pl.PrivateTmp == "" || !supervisor.Within("/tmp", o.Runtime) || supervisor.UnderAny(o.Runtime, pl.TmpExposed)) {
 		// Other workspaces' temp dirs, the placeholder registry and its

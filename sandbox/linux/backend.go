@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -214,10 +215,13 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		}
 		pl.privateTmp(tempDir, exposed)
 	}
-	if pl.Missing, err = ph.Create(pl.Missing); err != nil {
+	covered, uncovered, err := ph.Create(pl.Missing, pl.Writable)
+	if err != nil {
 		stopReaper()
 		return nil, err
 	}
+	pl.Missing = covered
+	pl.guard(uncovered)
 	// From here on, every failure must release the placeholders.
 	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
 	if err != nil {
@@ -239,7 +243,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	if err != nil {
 		return nil, err
 	}
-	seccompFile, err := dataFile(seccomp.Bytes(filter))
+	seccompFile, err := dataFile("cordon-seccomp", seccomp.Bytes(filter))
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
@@ -252,48 +256,63 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	initEnd := os.NewFile(uintptr(control[1]), "cordon-control-init")
 	defer initEnd.Close()
 
-	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0}
+	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
+		NoSocketNames: len(p.Network.AllowUnixSockets) == 0}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
 	}
+	cfg.TTY = spec.TTY
 	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
 	}
+	// The command's environment reaches the command only: bwrap runs with
+	// sandbox.HostEnv, and the init stage reads this descriptor (not the
+	// command line, which every local user can read in /proc).
 	inside := sa.tempDir
 	if pl.PrivateTmp != "" {
 		inside = "/tmp"
 	}
-	env := commandEnv(spec.Env, p, inside)
+	envFile, err := dataFile("cordon-env", initstage.EncodeEnv(commandEnv(spec.Env, p, inside)))
+	if err != nil {
+		return nil, fmt.Errorf("command environment: %w", err)
+	}
+	defer envFile.Close()
+	cfg.Env, extra = 3+len(extra), append(extra, envFile)
+	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
+	pins, err := openPins(pl)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFiles(pins)
+	pinFDs := map[string]int{}
+	for i, f := range pins {
+		pinFDs[pl.Pinned[i]] = 3 + len(extra)
+		extra = append(extra, f)
+	}
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.Encode(), Argv: spec.Argv,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs,
 		Layers: len(pl.Layers) > 0, UID: os.Getuid(), GID: os.Getgid(),
 	})
 	cmd := exec.Command(sa.bwrap, args...)
-	cmd.Env = env
 	if len(pl.Layers) > 0 {
-		// cordon itself mounts the layers in a namespace of its own and
-		// execs bwrap there (layers.go). That Go process gets an
-		// environment of cordon's making; bwrap gets the command's from
-		// a memfd the helper reads and closes.
-		envFile, err := dataFile([]byte(strings.Join(env, "\x00")))
-		if err != nil {
-			hostEnd.Close()
-			return nil, fmt.Errorf("environment: %w", err)
-		}
-		defer envFile.Close()
+		// The small image (or cordon) mounts the layers in a namespace of
+		// its own and execs bwrap there (layers.go), both with HostEnv.
 		helper := sa.init
 		if stage != sa.init {
-			helper = stage // the small image, inherited as FDImage
+			helper = stage // the image, inherited as FDImage
 		}
-		la := initstage.LayersArgv(helper, sa.bwrap, 3+len(extra), pl.Layers, args)
-		extra = append(extra, envFile)
+		la := initstage.LayersArgv(helper, sa.bwrap, pl.Layers, args)
 		cmd = exec.Command(la[0], la[1:]...)
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	cmd.Env = sandbox.HostEnv()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, setup.stdout, setup.bwrap
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
@@ -321,11 +340,12 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		cmd.ExtraFiles, cmd.SysProcAttr = again.ExtraFiles, again.SysProcAttr
 		err = cmd.Start()
 	}
+	setup.started()
 	if err != nil {
 		hostEnd.Close()
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger}
+	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -375,13 +395,59 @@ func commandEnv(base []string, p *workspace.Policy, tempDir string) []string {
 	return append(env, "TMPDIR="+tempDir, "TMP="+tempDir, "TEMP="+tempDir)
 }
 
+// openPins opens each pinned directory beneath its writable root through
+// no symbolic link, for bwrap to bind from the descriptor (--bind-fd). A
+// pin is a read-write bind inside a writable place: bound by path, a
+// directory another run swapped for a link (x -> /etc) after the plan
+// would make bwrap bind the link's target read-write. A pin that no
+// longer resolves that way refuses the run: what it pinned changed under
+// the set-up.
+func openPins(pl *plan) ([]*os.File, error) {
+	var out []*os.File
+	for _, p := range pl.Pinned {
+		fd, err := openBeneathRoot(p, pl.Writable)
+		if err != nil {
+			closeFiles(out)
+			return nil, fmt.Errorf("pinning %s: %w (it changed while the sandbox was set up; run again)", p, err)
+		}
+		out = append(out, os.NewFile(uintptr(fd), p))
+	}
+	return out, nil
+}
+
+// openBeneathRoot opens the directory p (O_PATH) beneath the innermost
+// writable root holding it, following no symbolic link below that root.
+func openBeneathRoot(p string, writable []string) (int, error) {
+	root := supervisor.InnermostRoot(p, writable)
+	if root == "" {
+		return -1, errors.New("not in a writable place")
+	}
+	rfd, err := supervisor.OpenRoot(root)
+	if err != nil {
+		// The root itself (resolved when the plan was made) may lie
+		// below a link outside every writable place: open it as named.
+		if rfd, err = unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return -1, err
+		}
+	}
+	defer unix.Close(rfd)
+	rel := strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+	return supervisor.OpenBeneath(rfd, rel, unix.O_PATH|unix.O_DIRECTORY, 0)
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
 // dataFile returns a readable file holding data (a memfd).
-func dataFile(data []byte) (*os.File, error) {
-	fd, err := unix.MemfdCreate("cordon-seccomp", unix.MFD_CLOEXEC)
+func dataFile(name string, data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "cordon-seccomp")
+	f := os.NewFile(uintptr(fd), name)
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return nil, err
@@ -423,7 +489,9 @@ func shortHash(s string) string {
 type process struct {
 	cmd      *exec.Cmd
 	ph       *supervisor.Placeholders
-	reaper   *os.File // closing it lets the run's reaper finish
+	setup    *setupLog
+	stderr   io.Writer // the command's
+	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
 	timer    *time.Timer
 	done     chan struct{}
@@ -435,6 +503,9 @@ type process struct {
 	mu       sync.Mutex
 	timedOut bool
 	killed   bool
+	// signalled: a signal was sent (it may have ended the run before the
+	// command started, which is no failed set-up).
+	signalled bool
 }
 
 func (p *process) Wait() (*sandbox.Result, error) {
@@ -470,10 +541,16 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		p.mu.Lock()
 		res.TimedOut = p.timedOut
+		interrupted := p.killed || p.signalled
 		if p.killed && res.Signal == 0 && res.ExitCode == 0 {
 			res.Signal, res.ExitCode = int(syscall.SIGKILL), 128+int(syscall.SIGKILL)
 		}
 		p.mu.Unlock()
+		// A run killed or signalled before it started is no failed set-up.
+		if err := p.setup.finish(p.bridge.handedOff() || interrupted || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
+			p.err = err
+			return
+		}
 		if err := p.bridge.failure(); err != nil && res.ExitCode == 125 {
 			p.err = err
 			return
@@ -487,6 +564,9 @@ func (p *process) Wait() (*sandbox.Result, error) {
 // (SIGKILL, or a command not yet or no longer there: to bwrap, which ends
 // the whole run).
 func (p *process) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	p.signalled = true
+	p.mu.Unlock()
 	return signalCommand(p.cmd.Process, sig)
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 )
 
@@ -79,6 +80,23 @@ func (e *launchEnv) entries() []string {
 	return names
 }
 
+// wait is proc.Wait with a deadline (sandboxtest.Wait).
+func wait(t *testing.T, proc sandbox.Process) (*sandbox.Result, error) {
+	t.Helper()
+	var res *sandbox.Result
+	var err error
+	sandboxtest.Within(t, sandboxtest.Wait, "the end of the sandboxed command", func() { res, err = proc.Wait() })
+	return res, err
+}
+
+// waitCmd is cmd.Wait with a deadline (sandboxtest.Wait).
+func waitCmd(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	var err error
+	sandboxtest.Within(t, sandboxtest.Wait, "the end of the launcher", func() { err = cmd.Wait() })
+	return err
+}
+
 func eventually(d time.Duration, cond func() bool) bool {
 	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
 		if cond() {
@@ -92,9 +110,7 @@ func eventually(d time.Duration, cond func() bool) bool {
 
 func asRootAndUser(t *testing.T, f func(t *testing.T, u *sandboxtest.User)) {
 	t.Run("root", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("not started as root (CI runs as root)")
-		}
+		sandboxtest.RequireRoot(t)
 		f(t, nil)
 	})
 	t.Run("user", func(t *testing.T) { f(t, sandboxtest.Unprivileged(t)) })
@@ -112,11 +128,10 @@ func TestKilledLauncherLeavesNothing(t *testing.T) {
 		if !eventually(20*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 2 }) {
 			t.Fatalf("the run never started: %s", out.String())
 		}
-		if _, err := os.Lstat(filepath.Join(e.ws, ".envrc")); err != nil {
-			t.Fatalf("no placeholder while the run lives (so nothing is tested): %v", err)
-		}
+		// Whatever cordon made on the host to enforce the policy while the
+		// run lives (placeholders, or nothing at all) must be gone after.
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_ = waitCmd(t, cmd)
 		if !eventually(10*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 0 }) {
 			t.Fatalf("processes of the run outlived the killed launcher: %v", sandboxtest.Procs("sleep", secs))
 		}
@@ -137,17 +152,17 @@ func TestKilledRunKeepsOthersProtected(t *testing.T) {
 		secs := sandboxtest.Marker(2)
 		var outA, outB bytes.Buffer
 		a := e.launch(&outA, "sh", "-c", `while ! [ -e "$HOME/go" ]; do sleep 0.05; done
-echo 'export PATH=/tmp/evil' > .envrc
-echo SECRET=1 > .env
-mkdir -p .vscode/x
-echo '{}' > .mcp.json
+echo 'export PATH=/tmp/evil' > .envrc || echo refused .envrc
+echo SECRET=1 > .env || echo refused .env
+mkdir -p .vscode/x || echo refused .vscode
+echo '{}' > .mcp.json || echo refused .mcp.json
 echo attempted`)
 		b := e.launch(&outB, "sh", "-c", "sleep "+secs)
 		if !eventually(20*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 1 }) {
 			t.Fatalf("run B never started: %s", outB.String())
 		}
 		_ = b.Process.Kill()
-		_ = b.Wait()
+		_ = waitCmd(t, b)
 		if !eventually(10*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 0 }) {
 			t.Fatal("run B outlived its launcher")
 		}
@@ -156,18 +171,26 @@ echo attempted`)
 		if err := os.WriteFile(filepath.Join(e.home, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Wait(); err != nil {
+		if err := waitCmd(t, a); err != nil {
 			t.Fatalf("run A: %v\n%s", err, outA.String())
 		}
 		if !strings.Contains(outA.String(), "attempted") {
 			t.Fatalf("run A did not get to its attack:\n%s", outA.String())
 		}
 		for _, name := range []string{".envrc", ".env", ".vscode", ".mcp.json"} {
-			b, err := os.ReadFile(filepath.Join(e.ws, name))
-			if len(b) > 0 {
+			if !strings.Contains(outA.String(), "refused "+name+"\n") {
+				t.Errorf("run A made %s inside:\n%s", name, outA.String())
+			}
+			// Only the names themselves may exist, empty, while A lived
+			// (placeholders); after it, they must be gone (below).
+			p := filepath.Join(e.ws, name)
+			if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+				if ents, err := os.ReadDir(p); err != nil || len(ents) > 0 {
+					t.Errorf("%s made on the host from a run whose sibling was killed: %v %v", name, ents, err)
+				}
+			} else if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
 				t.Errorf("%s written on the host from a run whose sibling was killed: %q", name, b)
 			}
-			_ = err
 		}
 		if !eventually(10*time.Second, func() bool { return len(e.entries()) == 1 }) {
 			t.Fatalf("left behind in the workspace: %v", e.entries())

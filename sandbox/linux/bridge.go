@@ -34,6 +34,7 @@ type bridge struct {
 	stopCapture []func()
 	obs         *supervisor.Observer
 	ready       chan struct{} // closed once the hand-off is handled
+	reached     bool          // the init stage handed off, set up (set before ready closes)
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -77,6 +78,7 @@ func (b *bridge) receive() {
 		closeFDs(fds)
 		return
 	}
+	b.reached = true
 	obsFD := -1
 	if h.Observer && len(fds) > 0 {
 		obsFD = fds[len(fds)-1]
@@ -175,6 +177,13 @@ func (b *bridge) fail(err error) {
 	b.mu.Lock()
 	b.err = err
 	b.mu.Unlock()
+}
+
+// handedOff says whether the init stage reached the hand-off, that is,
+// whether the sandbox was set up. Call it once the sandbox is gone.
+func (b *bridge) handedOff() bool {
+	<-b.ready
+	return b.reached
 }
 
 func (b *bridge) failure() error {

@@ -54,7 +54,7 @@ func FuzzDecodeScan(f *testing.F) {
 	f.Add(encodeScan(&scanResult{Matches: map[string][]string{}}))
 	f.Add(encodeScan(&scanResult{
 		Matches: map[string][]string{"/w/**/*.pem": {"/w/a.pem", "/w/x/b.pem"}},
-		Dirs:    []dirStamp{{Path: "/w", MTime: -5, Ino: 12}, {Path: "/w/x", MTime: 1 << 60, Ino: 1}},
+		Dirs:    []dirStamp{{Path: "/w", CTime: -5, Ino: 12}, {Path: "/w/x", CTime: 1 << 60, Ino: 1}},
 	}))
 	f.Add([]byte{scanCacheVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Add([]byte{scanCacheVersion, 0, 1, 0x80})

@@ -18,7 +18,7 @@ import (
 // Backend (see guardPool for why its threads never end).
 func TestGuardedRunsEndCleanly(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("not root (CI runs as root; cmd/cordon's TestAttackDenyWriteNewNames runs the guard as a user too)")
+		sandboxtest.Skip(t, "not root (CI runs as root; cmd/cordon's TestAttackDenyWriteNewNames runs the guard as a user too)")
 	}
 	base := sandboxtest.Dir(t, nil)
 	ws, home := filepath.Join(base, "ws"), filepath.Join(base, "home")
@@ -38,7 +38,7 @@ func TestGuardedRunsEndCleanly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := proc.Wait()
+		res, err := wait(t, proc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cordon-dev/cordon/workspace"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,7 +73,7 @@ func cachedImage(dir, name, image string) (*os.File, error) {
 	if err == nil {
 		return f, nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := workspace.PrivateDir(dir); err != nil {
 		return nil, err
 	}
 	var sfs unix.Statfs_t

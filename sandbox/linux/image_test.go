@@ -37,7 +37,7 @@ func buildStageImage(t *testing.T) string {
 // and the image is written to the state directory once and reused.
 func TestStageImage(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("not root (CI runs as root; cmd/cordon's tests run the embedded image as a user too)")
+		sandboxtest.Skip(t, "not root (CI runs as root; cmd/cordon's tests run the embedded image as a user too)")
 	}
 	image := buildStageImage(t)
 	base := sandboxtest.Dir(t, nil)
@@ -60,7 +60,7 @@ func TestStageImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := proc.Wait()
+		res, err := wait(t, proc)
 		if err != nil {
 			t.Fatal(err)
 		}

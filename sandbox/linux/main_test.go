@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 
 const launchArg = "__launch"
 
+// proxySocketVar gives the launcher a proxy socket for the run's network.
+const proxySocketVar = "CORDON_TEST_PROXY_SOCKET"
+
 // launchMain runs `ROOT HOME -- ARGV...` in the workspace ROOT through the
 // backend, with this binary as the init, and exits with the command's code.
 func launchMain(args []string) int {
@@ -52,9 +55,11 @@ func launchMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "launch:", err)
 		return 125
 	}
-	proc, err := New(Options{}).Start(context.Background(), sandbox.Spec{
-		Policy: p, Argv: args[3:], Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr,
-	})
+	spec := sandbox.Spec{Policy: p, Argv: args[3:], Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr}
+	if sock := os.Getenv(proxySocketVar); sock != "" {
+		spec.Network = &sandbox.Network{ProxySocket: sock}
+	}
+	proc, err := New(Options{}).Start(context.Background(), spec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "launch:", err)
 		return 125

@@ -43,6 +43,27 @@ type plan struct {
 	// cannot cover names that do not exist, so the observer makes every
 	// new name itself and refuses these (see guard.go).
 	Guarded []workspace.PathRule
+	// missingRule is the rule behind each Missing entry (the zero Source:
+	// a protected name), for guarding the ones no placeholder can cover.
+	missingRule map[string]workspace.Source
+}
+
+// guard makes the guard enforce missing paths no placeholder covers
+// (see supervisor.Placeholders.Create).
+func (pl *plan) guard(uncovered []string) {
+	for _, m := range uncovered {
+		pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: filepath.Clean(m), Source: pl.missingRule[m]})
+	}
+}
+
+// addMissing lists a missing path ("/"-suffixed: a directory) to cover,
+// and the rule that asks for it.
+func (pl *plan) addMissing(path string, src workspace.Source) {
+	if _, ok := pl.missingRule[path]; ok {
+		return
+	}
+	pl.missingRule[path] = src
+	pl.Missing = append(pl.Missing, path)
 }
 
 // judge is what the host-side supervisor needs of the plan: where the
@@ -70,7 +91,7 @@ func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
 
 // buildPlan resolves the policy against the filesystem as it is now.
 func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
-	pl := &plan{TempDir: tempDir}
+	pl := &plan{TempDir: tempDir, missingRule: map[string]workspace.Source{}}
 
 	// Writable: the workspace folders, allow_write, the private temp dir.
 	var writable []string
@@ -120,6 +141,17 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		writable = append(writable, matching(g)...)
 	}
 	pl.Writable = append(safeWritable(p.Folders, writable), tempDir)
+	// cordon's own config and state are never writable from inside,
+	// whatever allow_write says: a writable place within them is dropped,
+	// and they are read-only (and, being in the credential set, hidden)
+	// within any other; missing, the guard refuses making them.
+	cordonDirs := nonEmpty(p.ConfigDir, p.StateDir)
+	pl.Writable = notWithin(pl.Writable, cordonDirs)
+	for _, d := range cordonDirs {
+		if !exists(d) && supervisor.UnderAny(d, pl.Writable) {
+			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: d})
+		}
+	}
 
 	// Read-only on top: deny_write, protected paths that exist (any depth),
 	// the policy files themselves.
@@ -135,7 +167,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			ro = append(ro, r.Path)
 		case supervisor.UnderAny(r.Path, pl.Writable):
 			if exists(filepath.Dir(r.Path)) {
-				pl.Missing = append(pl.Missing, r.Path)
+				pl.addMissing(r.Path, r.Source)
 			} else {
 				pl.Guarded = append(pl.Guarded, r) // no placeholder without a parent
 			}
@@ -144,13 +176,13 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	for _, pat := range protectedPatterns {
 		ro = append(ro, matching(pat)...)
 	}
-	for _, f := range []string{p.File, p.UserFile} {
+	for _, f := range append([]string{p.File, p.UserFile}, cordonDirs...) {
 		if f != "" && exists(f) {
 			ro = append(ro, f)
 		}
 	}
 	ro = append(ro, gitdirProtected(p.Folders)...)
-	pl.ReadOnly = onlyUnderWritable(dedupe(ro), pl.Writable)
+	pl.ReadOnly = pl.linkFree(onlyUnderWritable(dedupe(ro), pl.Writable), p.Filesystem.DenyWrite)
 
 	// Missing protected names: at each folder root, and in $HOME when it
 	// is writable.
@@ -177,35 +209,33 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			if strings.HasSuffix(name, "/") {
 				path += "/"
 			}
-			pl.Missing = append(pl.Missing, path)
+			pl.addMissing(path, workspace.Source{})
 		}
 	}
 	if p.File != "" && !exists(p.File) && supervisor.UnderAny(p.File, pl.Writable) {
-		pl.Missing = append(pl.Missing, p.File)
+		pl.addMissing(p.File, workspace.Source{})
 	}
-	pl.Missing = dedupeExact(pl.Missing)
-
-	// Pin .git directories so they cannot be renamed away and recreated
-	// without their protected hooks and config.
-	for _, f := range p.Folders {
-		g := filepath.Join(f, ".git")
-		if fi, err := os.Lstat(g); err == nil && fi.IsDir() {
-			pl.Pinned = append(pl.Pinned, g)
+	// cordon's own directories, where the user keeps them in a writable
+	// place: a config directory made from inside would hold the user's
+	// defaults at the next run, trusted as theirs, and a state directory a
+	// trust store. Existing ones are hidden (credential set).
+	for _, d := range []string{p.ConfigDir, p.StateDir} {
+		switch {
+		case d == "" || exists(d) || !supervisor.UnderAny(d, pl.Writable):
+		case exists(filepath.Dir(d)):
+			pl.addMissing(d+"/", workspace.Source{})
+		default:
+			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: d}) // no placeholder without a parent
 		}
 	}
-	// Pin every directory between a writable root and a read-only path:
-	// otherwise `mv config config2 && mkdir config` moves the read-only
-	// bind away with its directory and a new config/prod.env can be
-	// written in its place (rename of a mount point fails with EBUSY).
-	guarded := append(append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...), pl.Pinned...)
-	pl.Pinned = append(pl.Pinned, pinAncestors(guarded, pl.Writable)...)
-	pl.Pinned = dedupe(pl.Pinned)
-	sort.Strings(pl.Pinned) // parents before children
 
 	// Hidden: deny_read; reopened: allow_read.
 	for _, r := range p.Filesystem.DenyRead {
 		paths := []string{r.Path}
 		if workspace.HasGlob(r.Path) {
+			if base := workspace.GlobBase(r.Path); supervisor.UnderAny(base, pl.Writable) || anyUnder(base, pl.Writable) {
+				pl.Guarded = append(pl.Guarded, r) // new names it matches must not be made
+			}
 			// Parents first: what lies in a directory already hidden needs
 			// no stat and no mount of its own ("secrets/**" matches every
 			// file below secrets).
@@ -219,6 +249,12 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			fi, err := os.Stat(path)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
+				// Not there yet: it must not be made from inside (then it
+				// would be an ordinary file); once made on the host, the
+				// next plan hides it.
+				if supervisor.UnderAny(path, pl.Writable) {
+					pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: path, Source: r.Source})
+				}
 				continue
 			case err != nil:
 				return nil, fmt.Errorf("deny_read %s: %w", path, err)
@@ -242,7 +278,61 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		}
 	}
 	pl.Reopened = dedupe(pl.Reopened)
+
+	// Pin .git directories so they cannot be renamed away and recreated
+	// without their protected hooks and config.
+	for _, f := range p.Folders {
+		g := filepath.Join(f, ".git")
+		if fi, err := os.Lstat(g); err == nil && fi.IsDir() {
+			pl.Pinned = append(pl.Pinned, g)
+		}
+	}
+	// Pin every directory between a writable root and a read-only, hidden
+	// or protected path, cordon's own directories and $HOME: otherwise
+	// `mv config config2 && mkdir config` moves the read-only bind away
+	// with its directory and a new config/prod.env can be written in its
+	// place, `mv ~/.docker ~/.d2` makes the next run miss the rule for
+	// ~/.docker/config.json, and `mv ~/.local ~/.l2` lets the command make
+	// its own ~/.local/state/cordon (rename of a mount point fails with
+	// EBUSY; of its parent it does not).
+	guarded := append(append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...), pl.Pinned...)
+	guarded = append(append(append(guarded, pl.HiddenDirs...), pl.HiddenFiles...), cordonDirs...)
+	if p.Home != "" {
+		guarded = append(guarded, p.Home)
+		if root := supervisor.InnermostRoot(p.Home, pl.Writable); root != "" && root != p.Home && isDir(p.Home) {
+			pl.Pinned = append(pl.Pinned, p.Home)
+		}
+	}
+	pl.Pinned = append(pl.Pinned, pinAncestors(guarded, pl.Writable)...)
+	pl.Pinned = dedupe(pl.Pinned)
+	sort.Strings(pl.Pinned) // parents before children
 	return pl, nil
+}
+
+// linkFree keeps the read-only paths that lie beneath their writable
+// root through no symbolic link. A bind follows links, so a path with one
+// on the way (a repository's "x -> ../../outside" under a rule for x/f,
+// or a protected name that is itself a link) would cover the link's
+// target, and the name the rule is about stays free to be removed and
+// made again: those are left to the guard, which refuses making them.
+func (pl *plan) linkFree(ro []string, denyWrite []workspace.PathRule) []string {
+	out := ro[:0]
+	for _, p := range ro {
+		root := supervisor.InnermostRoot(p, pl.Writable)
+		if root == "" || supervisor.LinkFree(root, p) == nil {
+			out = append(out, p)
+			continue
+		}
+		var src workspace.Source
+		for _, r := range denyWrite {
+			if supervisor.Within(r.Path, p) || workspace.Match(r.Path, p) {
+				src = r.Source
+				break
+			}
+		}
+		pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: p, Source: src})
+	}
+	return out
 }
 
 // protectedPatterns are the glob patterns of existing protected paths at
@@ -368,18 +458,6 @@ func dedupe(in []string) []string {
 	return out
 }
 
-func dedupeExact(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // pinAncestors lists the existing real directories strictly between each
 // path and the innermost writable root holding it.
 func pinAncestors(paths, writable []string) []string {
@@ -484,4 +562,25 @@ func (pl *plan) privateTmp(dir string, exposed []string) {
 	pl.Writable = w
 	pl.ReadOnly, pl.Missing, pl.Pinned = keep(pl.ReadOnly), keep(pl.Missing), keep(pl.Pinned)
 	pl.HiddenDirs, pl.HiddenFiles, pl.Reopened = keep(pl.HiddenDirs), keep(pl.HiddenFiles), keep(pl.Reopened)
+}
+
+func nonEmpty(paths ...string) []string {
+	var out []string
+	for _, p := range paths {
+		if p != "" {
+			out = append(out, filepath.Clean(p))
+		}
+	}
+	return out
+}
+
+// notWithin drops the paths within one of dirs.
+func notWithin(paths, dirs []string) []string {
+	var out []string
+	for _, p := range paths {
+		if !supervisor.UnderAny(p, dirs) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

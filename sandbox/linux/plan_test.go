@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
 )
 
@@ -107,7 +109,16 @@ func TestPlanCoversRules(t *testing.T) {
 	if !contains(pl.HiddenFiles, filepath.Join(f.home, ".netrc")) || !contains(pl.Reopened, filepath.Join(f.home, ".aws/config")) {
 		t.Errorf("hidden files %v reopened %v", pl.HiddenFiles, pl.Reopened)
 	}
-	for _, m := range []string{".env", ".envrc", ".vscode/", ".claude/"} {
+	// ".env" has no slash: it holds at any depth, so the guard refuses
+	// making it anywhere (no placeholder at the root alone).
+	guardsEnv := false
+	for _, r := range pl.Guarded {
+		guardsEnv = guardsEnv || r.Path == filepath.Join(f.root, "**/.env")
+	}
+	if !guardsEnv {
+		t.Errorf(".env not guarded at any depth: %v", pl.Guarded)
+	}
+	for _, m := range []string{".envrc", ".vscode/", ".claude/"} {
 		if !contains(pl.Missing, filepath.Join(f.root, m)+map[bool]string{true: "/"}[strings.HasSuffix(m, "/")]) {
 			t.Errorf("missing %s not covered: %v", m, pl.Missing)
 		}
@@ -168,3 +179,78 @@ func BenchmarkPolicyBuildCold(b *testing.B) { benchPolicyBuild(b, false) }
 
 // BenchmarkPolicyBuildWarm: the same with the scan cache valid (target ≤ 2 ms).
 func BenchmarkPolicyBuildWarm(b *testing.B) { benchPolicyBuild(b, true) }
+
+// TestPlanCordonDirs: cordon's config and state directories are never
+// writable, whatever allow_write says, and never creatable, even with
+// no deny_read rule naming them (the credential set names them today;
+// this holds should it not); their ancestors in a writable place, $HOME
+// among them, cannot be renamed.
+func TestPlanCordonDirs(t *testing.T) {
+	base, _ := filepath.EvalSymlinks(t.TempDir())
+	home := filepath.Join(base, "home")
+	state := filepath.Join(home, ".local/state/cordon")
+	config := filepath.Join(home, ".config/cordon") // missing
+	os.MkdirAll(filepath.Join(state, "scan"), 0o700)
+	os.MkdirAll(filepath.Join(home, ".config"), 0o755)
+	p := &workspace.Policy{Root: filepath.Join(home, "ws"), Folders: []string{filepath.Join(home, "ws")}, Home: home, StateDir: state, ConfigDir: config}
+	os.MkdirAll(p.Root, 0o755)
+	p.Filesystem.AllowWrite = []workspace.PathRule{{Path: base}, {Path: filepath.Join(state, "scan")}}
+	pl, err := buildPlan(p, "/tmp/x", scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !supervisor.UnderAny(state, pl.Writable) || contains(pl.Writable, filepath.Join(state, "scan")) {
+		t.Errorf("writable %v: want the home's parent, not the state dir", pl.Writable)
+	}
+	if !contains(pl.ReadOnly, state) {
+		t.Errorf("state dir not read-only: %v", pl.ReadOnly)
+	}
+	guarded := false
+	for _, r := range pl.Guarded {
+		guarded = guarded || r.Path == config
+	}
+	if !guarded {
+		t.Errorf("missing config dir not guarded: %v", pl.Guarded)
+	}
+	for _, d := range []string{home, filepath.Join(home, ".local"), filepath.Join(home, ".local/state")} {
+		if !contains(pl.Pinned, d) {
+			t.Errorf("%s not pinned: %v", d, pl.Pinned)
+		}
+	}
+}
+
+// TestPinsBoundFromDescriptors: pins are bound from descriptors opened
+// beneath their writable root; a pinned directory swapped for a link to
+// /etc after the plan (by another run) refuses the run instead of having
+// bwrap bind /etc read-write.
+func TestPinsBoundFromDescriptors(t *testing.T) {
+	f := newPlanFixture(t)
+	p := f.load(t, samplePolicy)
+	pl, err := buildPlan(p, "/tmp/x", scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(f.root, "keys")
+	if !contains(pl.Pinned, keys) {
+		t.Fatalf("keys not pinned: %v", pl.Pinned)
+	}
+	pins, err := openPins(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := map[string]int{}
+	for i := range pins {
+		fds[pl.Pinned[i]] = 10 + i
+	}
+	closeFiles(pins)
+	args := strings.Join(bwrapArgs(pl, argvOptions{Dir: f.root, Init: "/init", PinFDs: fds}), " ")
+	if !strings.Contains(args, "--bind-fd "+strconv.Itoa(fds[keys])+" "+keys+" ") || strings.Contains(args, "--bind "+keys+" ") {
+		t.Errorf("keys not bound from its descriptor: %s", args)
+	}
+	os.Rename(keys, keys+".moved")
+	os.Symlink("/etc", keys)
+	if pins, err := openPins(pl); err == nil {
+		closeFiles(pins)
+		t.Fatal("a pin swapped for a link to /etc was opened")
+	}
+}

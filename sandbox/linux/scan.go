@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 // maxScanEntries bounds one scan. A tree larger than this cannot be
@@ -30,10 +33,14 @@ type scanRequest struct {
 }
 
 // dirStamp pins one walked directory: any entry added, removed or renamed
-// in it changes its mtime (and a replaced directory changes its inode).
+// in it changes its ctime (and a replaced directory changes its inode).
+// Not its mtime: a sandboxed command can set that back with utimensat
+// after the user adds a file on the host, and the next run would reuse a
+// list without it. Only the kernel sets ctime (to now, on every change,
+// utimensat included).
 type dirStamp struct {
 	Path  string
-	MTime int64
+	CTime int64
 	Ino   uint64
 }
 
@@ -84,7 +91,12 @@ func (s scanner) load(key string) (*scanResult, bool) {
 	if s.cacheDir == "" {
 		return nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(s.cacheDir, key+".bin"))
+	f, err := workspace.OpenPrivate(s.cacheDir, key+".bin", os.O_RDONLY, 0)
+	if err != nil {
+		return nil, false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<30))
+	f.Close()
 	if err != nil {
 		return nil, false
 	}
@@ -108,7 +120,7 @@ func stampsHold(dirs []dirStamp) bool {
 			var st syscall.Stat_t
 			for i := w; i < len(dirs) && !bad.Load(); i += workers {
 				d := dirs[i]
-				if syscall.Lstat(d.Path, &st) != nil || st.Mtim.Nano() != d.MTime || st.Ino != d.Ino {
+				if syscall.Lstat(d.Path, &st) != nil || st.Ctim.Nano() != d.CTime || st.Ino != d.Ino {
 					bad.Store(true)
 				}
 			}
@@ -122,7 +134,7 @@ func (s scanner) store(key string, res *scanResult) {
 	if s.cacheDir == "" {
 		return
 	}
-	if err := os.MkdirAll(s.cacheDir, 0o700); err != nil {
+	if err := workspace.PrivateDir(s.cacheDir); err != nil {
 		return
 	}
 	tmp, err := os.CreateTemp(s.cacheDir, "scan-*")
@@ -151,7 +163,7 @@ func encodeScan(res *scanResult) []byte {
 	b = binary.AppendUvarint(b, uint64(len(res.Dirs)))
 	for _, d := range res.Dirs {
 		putStr(d.Path)
-		b = binary.AppendVarint(b, d.MTime)
+		b = binary.AppendVarint(b, d.CTime)
 		b = binary.AppendUvarint(b, d.Ino)
 	}
 	b = binary.AppendUvarint(b, uint64(len(res.Matches)))
@@ -165,7 +177,7 @@ func encodeScan(res *scanResult) []byte {
 	return b
 }
 
-const scanCacheVersion = 1
+const scanCacheVersion = 2 // 1 stamped mtimes
 
 func decodeScan(b []byte) (*scanResult, bool) {
 	if len(b) == 0 || b[0] != scanCacheVersion {
@@ -205,7 +217,7 @@ func decodeScan(b []byte) (*scanResult, bool) {
 			return nil, false
 		}
 		b = b[n:]
-		d.MTime = m
+		d.CTime = m
 		d.Ino = uv()
 		res.Dirs = append(res.Dirs, d)
 	}
@@ -305,7 +317,7 @@ func (w *walker) dir(dir string, lives []live) error {
 	if err := syscall.Lstat(dir, &st); err != nil {
 		return nil
 	}
-	w.res.Dirs = append(w.res.Dirs, dirStamp{Path: dir, MTime: st.Mtim.Nano(), Ino: st.Ino})
+	w.res.Dirs = append(w.res.Dirs, dirStamp{Path: dir, CTime: st.Ctim.Nano(), Ino: st.Ino})
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {

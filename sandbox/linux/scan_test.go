@@ -62,3 +62,28 @@ func TestScanCacheInvalidates(t *testing.T) {
 		t.Fatalf("a new file deep down was missed by the cache: %v", m)
 	}
 }
+
+// TestScanCacheStampsUnforgeable: a directory's mtime set back after a
+// file was added (what a sandboxed command can do with utimensat) does
+// not make the cache hold.
+func TestScanCacheStampsUnforgeable(t *testing.T) {
+	root, _ := filepath.EvalSymlinks(t.TempDir())
+	conf := filepath.Join(root, "conf")
+	os.MkdirAll(conf, 0o755)
+	sc := scanner{cacheDir: t.TempDir()}
+	req := scanRequest{Roots: []string{root}, Patterns: []string{root + "/**/*.key"}}
+	if m, _ := sc.scan(req); len(m[req.Patterns[0]]) != 0 {
+		t.Fatalf("matches in an empty tree: %v", m)
+	}
+	fi, _ := os.Stat(conf)
+	os.WriteFile(filepath.Join(conf, "new.key"), nil, 0o644)
+	if err := os.Chtimes(conf, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(conf); !after.ModTime().Equal(fi.ModTime()) {
+		t.Fatalf("control: mtime not set back")
+	}
+	if m, _ := sc.scan(req); len(m[req.Patterns[0]]) != 1 {
+		t.Fatalf("a file added under a forged mtime was missed by the cache: %v", m)
+	}
+}

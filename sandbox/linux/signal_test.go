@@ -45,7 +45,7 @@ const trapScript = `trap 'echo got-signal; exit 3' INT TERM HUP; echo ready; whi
 // the command's own status and nothing left.
 func TestSignalReachesCommand(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("not root (CI runs as root; the launcher variant covers users)")
+		sandboxtest.Skip(t, "not root (CI runs as root; the launcher variant covers users)")
 	}
 	base := sandboxtest.Dir(t, nil)
 	ws, home := filepath.Join(base, "ws"), filepath.Join(base, "home")
@@ -72,7 +72,7 @@ func TestSignalReachesCommand(t *testing.T) {
 		if err := proc.Signal(sig); err != nil {
 			t.Fatal(err)
 		}
-		res, err := proc.Wait()
+		res, err := wait(t, proc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestSignalReachesCommand(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	proc.Signal(syscall.SIGTERM)
-	if res, err := proc.Wait(); err != nil || res.ExitCode != 128+int(syscall.SIGTERM) {
+	if res, err := wait(t, proc); err != nil || res.ExitCode != 128+int(syscall.SIGTERM) {
 		t.Errorf("unhandled SIGTERM: %+v %v", res, err)
 	}
 }
@@ -104,7 +104,7 @@ func TestSignalThroughLauncher(t *testing.T) {
 			t.Fatalf("never ready: %q", out.String())
 		}
 		cmd.Process.Signal(syscall.SIGINT)
-		err := cmd.Wait()
+		err := waitCmd(t, cmd)
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(out.String(), "got-signal") {
 			t.Errorf("SIGINT not handled by the command: %v %q", err, out.String())
@@ -117,7 +117,7 @@ func TestSignalThroughLauncher(t *testing.T) {
 			t.Fatalf("never started: %q", out2.String())
 		}
 		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
+		_ = waitCmd(t, cmd)
 		if !eventually(10*time.Second, func() bool { return len(sandboxtest.Procs("sleep", secs)) == 0 }) {
 			t.Fatalf("processes of the run outlived SIGTERM: %v", sandboxtest.Procs("sleep", secs))
 		}

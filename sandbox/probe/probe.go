@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/cordon-dev/cordon/sandbox"
 )
 
 // Check is one finding.
@@ -70,7 +72,9 @@ func bwrap(ctx context.Context) Check {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	ver := exec.CommandContext(ctx, path, "--version")
+	ver.Env = sandbox.HostEnv()
+	out, err := ver.Output()
 	if err != nil {
 		c.Detail = fmt.Sprintf("%s --version: %v", path, err)
 		return c
@@ -89,6 +93,7 @@ func userns(ctx context.Context) Check {
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "bwrap", "--unshare-user", "--unshare-pid", "--unshare-net",
 		"--cap-drop", "ALL", "--disable-userns", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true")
+	cmd.Env = sandbox.HostEnv()
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		c.Detail = strings.TrimSpace(stderr.String())

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // UserName is the unprivileged account the tests run as.
@@ -37,13 +38,44 @@ func (u *User) Command(home, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Unprivileged returns the test account, creating it when missing. It
-// needs root: tests started as another user already are unprivileged, and
-// skip the variant (CI runs the suite as root and so covers both).
+// SkipLogVar names a file each skip of a sandbox test is appended to, so
+// that a run can count them (testdata/scripts/skips.sh): a skipped attack
+// test proves nothing, and must not pass silently.
+const SkipLogVar = "CORDON_SKIP_LOG"
+
+// Skip skips t for reason and records it in the skip log.
+func Skip(t testing.TB, reason string) {
+	t.Helper()
+	if log := os.Getenv(SkipLogVar); log != "" {
+		if f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+			fmt.Fprintf(f, "%s: %s\n", t.Name(), reason)
+			f.Close()
+		}
+	}
+	t.Skip(reason)
+}
+
+// RequireRoot skips the root half of a test when the suite runs as
+// another user: that half needs root; the user half still runs.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Skip(t, "not root: the root half is skipped (the user half runs)")
+	}
+}
+
+// Unprivileged returns the account the user half of a test runs as: the
+// test account (created when missing) when the suite runs as root, the
+// suite's own user otherwise, so a suite run by an ordinary user still
+// tests the sandbox for real.
 func Unprivileged(t testing.TB) *User {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("not root: cannot switch to the test user (CI runs as root and covers this)")
+		cur, err := user.Current()
+		if err != nil {
+			t.Fatalf("who am I: %v", err)
+		}
+		return &User{Name: cur.Username, UID: os.Geteuid(), GID: os.Getegid()}
 	}
 	u, err := user.Lookup(UserName)
 	if err != nil {
@@ -147,4 +179,26 @@ func Executable(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// Wait is the deadline of a test's waits for a sandboxed process: well
+// inside the package timeout (make unit: 12 minutes), so a hang fails the
+// test that hung, saying what it waited for.
+const Wait = 2 * time.Minute
+
+// Within runs wait (a blocking call: a process's Wait, a read) and fails
+// t if it has not returned within d. A wait that missed its deadline is
+// left behind; the test's clean-up kills what it waited on.
+func Within(t testing.TB, d time.Duration, what string, wait func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s did not happen within %v", what, d)
+	}
 }

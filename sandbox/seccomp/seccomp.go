@@ -31,6 +31,9 @@ const (
 	offArg0 = 16 // low 32 bits on little-endian
 )
 
+// offArg is the offset of argument i's low 32 bits (little-endian).
+func offArg(i int) uint32 { return offArg0 + 8*uint32(i) }
+
 // Denied lists the system calls refused with EPERM: each either lets a
 // process escape or inspect the sandbox (mount family, ptrace, new
 // namespaces, kernel keyrings, bpf, module and kexec loading) or bypasses
@@ -55,6 +58,40 @@ func Denied() map[string]uint32 {
 		"swapon":            unix.SYS_SWAPON, "swapoff": unix.SYS_SWAPOFF, "reboot": unix.SYS_REBOOT,
 		"acct": unix.SYS_ACCT,
 	}
+}
+
+// suidBits are the mode bits no file made or changed inside may carry:
+// inside, uid 0 is host uid 0 when root runs cordon, and a setuid or
+// setgid file left in the workspace would run as its owner for any local
+// user.
+const suidBits = unix.S_ISUID | unix.S_ISGID
+
+// createFlags are the open flags with which the mode argument counts.
+// O_TMPFILE is __O_TMPFILE|O_DIRECTORY; the first bit alone says it.
+const createFlags = unix.O_CREAT | (unix.O_TMPFILE &^ unix.O_DIRECTORY)
+
+// ModeCall is a system call with a file mode argument: Mode is that
+// argument's index, Flags that of its open flags (-1: none), with which
+// the mode only counts when they create (createFlags).
+type ModeCall struct {
+	Nr          uint32
+	Flags, Mode int
+}
+
+// ModeCalls lists, by name, the calls that make or change a file's mode;
+// each fails with EPERM when its mode holds S_ISUID or S_ISGID. The mode
+// is a register, which seccomp reads race-free. (openat2's mode is in
+// memory: openat2 fails with ENOSYS and callers fall back to openat.)
+func ModeCalls() map[string]ModeCall {
+	m := map[string]ModeCall{
+		"fchmod": {unix.SYS_FCHMOD, -1, 1}, "fchmodat": {unix.SYS_FCHMODAT, -1, 2},
+		"fchmodat2": {unix.SYS_FCHMODAT2, -1, 2}, "openat": {unix.SYS_OPENAT, 2, 3},
+		"mknodat": {unix.SYS_MKNODAT, -1, 2}, "mkdirat": {unix.SYS_MKDIRAT, -1, 2},
+	}
+	for name, c := range legacyModeCalls() {
+		m[name] = c
+	}
+	return m
 }
 
 // Program assembles the filter for the architecture cordon was built for.
@@ -97,13 +134,38 @@ func Program(opts Options) ([]bpf.RawInstruction, error) {
 	// clone3 passes its flags in memory seccomp cannot read: ENOSYS makes
 	// libc fall back to clone, whose flags we can check.
 	emitJeq(unix.SYS_CLONE3, "enosys")
+	emitJeq(unix.SYS_OPENAT2, "enosys")
 	emitJeq(unix.SYS_CLONE, "clone")
 	if !opts.AllowUnixSockets {
 		emitJeq(unix.SYS_SOCKET, "socket")
+		emitJeq(unix.SYS_SOCKETPAIR, "socketpair")
+	}
+	modeLabel := func(c ModeCall) string { return fmt.Sprintf("mode-%d-%d", c.Flags, c.Mode) }
+	modeBlocks := map[string]ModeCall{}
+	for _, c := range ModeCalls() {
+		emitJeq(c.Nr, modeLabel(c))
+		modeBlocks[modeLabel(c)] = c
 	}
 	prog = append(prog, allow)
 
 	labels := map[string]int{}
+	for label, c := range modeBlocks {
+		labels[label] = len(prog)
+		if c.Flags >= 0 {
+			// Without a create flag the mode is ignored (and may be
+			// anything the caller's libc left in the register).
+			prog = append(prog,
+				bpf.LoadAbsolute{Off: offArg(c.Flags), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: createFlags, SkipFalse: 3},
+			)
+		}
+		prog = append(prog,
+			bpf.LoadAbsolute{Off: offArg(c.Mode), Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: suidBits, SkipFalse: 1},
+			eperm,
+			allow,
+		)
+	}
 	// clone: refuse new namespaces (user, mount, pid, net, ...).
 	labels["clone"] = len(prog)
 	prog = append(prog,
@@ -119,6 +181,19 @@ func Program(opts Options) ([]bpf.RawInstruction, error) {
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AF_UNIX, SkipTrue: 1},
 		allow,
 		eperm,
+	)
+	// socketpair: stream pairs only (Node, Python and Go make them for
+	// child pipes). A datagram or seqpacket end could send to any
+	// pathname datagram socket on the host (journald, /dev/log, systemd's
+	// notify socket), disconnect, and bind names in the workspace; a
+	// stream end is connected for good (an address on send is EISCONN).
+	labels["socketpair"] = len(prog)
+	prog = append(prog,
+		bpf.LoadAbsolute{Off: offArg(1), Size: 4},
+		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: ^uint32(unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK)},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SOCK_STREAM, SkipTrue: 1},
+		eperm,
+		allow,
 	)
 	labels["eperm"] = len(prog)
 	prog = append(prog, eperm)

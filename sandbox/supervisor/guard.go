@@ -296,11 +296,20 @@ func openFlags(req *netinside.Notif) int {
 	return 0
 }
 
+// nameMode is the permission bits of a name the guard makes: the
+// caller's mode under its umask, never setuid or setgid. Whoever runs
+// cordon, a file made inside must not carry them: as root, uid 0 inside
+// is uid 0 outside, and a setuid copy of a shell left in the workspace
+// would be a root shell for every local user.
+func nameMode(mode, umask uint32) uint32 {
+	return mode &^ umask & 0o1777
+}
+
 // perform does the call. It returns a descriptor to install in the
 // caller (opens), or the call's result and errno.
 func (g *guardCall) perform() (fd int, val int64, errno unix.Errno) {
 	r := g.req
-	mode := func(arg int) uint32 { return uint32(r.Args[arg]) &^ g.callerUmask() & 0o7777 }
+	mode := func(arg int) uint32 { return nameMode(uint32(r.Args[arg]), g.callerUmask()) }
 	switch r.Nr {
 	case unix.SYS_OPEN:
 		return g.open(g.paths[0], openFlags(r), func() uint32 { return mode(2) })
@@ -395,16 +404,22 @@ func (g *guardCall) refuses(real, base string) bool {
 // refuses it (EROFS); an existing name is left to the call. The caller
 // closes dir.
 func (g *guardCall) target(path string) (dir int, base string, errno unix.Errno) {
-	dir, real, base, errno := g.parent(path)
+	dir, _, base, errno = g.targetReal(path)
+	return dir, base, errno
+}
+
+// targetReal is target, also returning the real path of dir.
+func (g *guardCall) targetReal(path string) (dir int, real, base string, errno unix.Errno) {
+	dir, real, base, errno = g.parent(path)
 	if errno != 0 {
-		return -1, "", errno
+		return -1, "", "", errno
 	}
 	var st unix.Stat_t
 	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(real, base) {
 		unix.Close(dir)
-		return -1, "", unix.EROFS
+		return -1, "", "", unix.EROFS
 	}
-	return dir, base, 0
+	return dir, real, base, 0
 }
 
 // makeName makes a new name (mkdir, mknod, symlink) unless a guarded rule
@@ -609,16 +624,29 @@ func (g *guardCall) link(oldPath, newPath string, flags int) unix.Errno {
 }
 
 func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
-	odir, _, obase, errno := g.parent(oldPath)
+	odir, oreal, obase, errno := g.parent(oldPath)
 	if errno != 0 {
 		return errno
 	}
 	defer unix.Close(odir)
-	ndir, nbase, errno := g.target(newPath)
+	ndir, nreal, nbase, errno := g.targetReal(newPath)
 	if errno != 0 {
 		return errno
 	}
 	defer unix.Close(ndir)
+	// A directory brings everything below it into place: refuse a rename
+	// (or, in both directions, an exchange) that would land a name a
+	// guarded rule refuses, at any depth. The guard makes every new name
+	// of the run on this one loop, so nothing is added below the
+	// directory between this walk and the rename.
+	if errno := g.subtreeLands(odir, obase, joinName(nreal, nbase)); errno != 0 {
+		return errno
+	}
+	if flags&unix.RENAME_EXCHANGE != 0 {
+		if errno := g.subtreeLands(ndir, nbase, joinName(oreal, obase)); errno != 0 {
+			return errno
+		}
+	}
 	// The kernel refuses to rename a mount point of the caller's own
 	// namespace (EBUSY): that is what pins protected paths and their
 	// parents. This thread is in the host's namespace, where renaming one
@@ -631,6 +659,71 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 	}
 	return 0
 }
+
+// maxRenameWalk bounds the walk of a renamed directory; a larger one is
+// refused with EXDEV, which makes mv(1) and the like copy it instead, one
+// guarded name at a time.
+const maxRenameWalk = 20000
+
+// subtreeLands refuses (EROFS, reported) moving the directory base in dir
+// to dest when a name below it would then match a guarded rule. Nothing
+// to check (not a directory, no rule reaching below dest): 0.
+func (g *guardCall) subtreeLands(dir int, base, dest string) unix.Errno {
+	var rules []workspace.PathRule
+	for _, r := range g.o.judge.Guarded {
+		if b := workspace.GlobBase(r.Path); Within(dest, b) || Within(b, dest) {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) == 0 {
+		return 0
+	}
+	fd, err := unix.Openat(dir, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOENT) {
+		return 0 // not a directory: its own name was checked already
+	}
+	if err != nil {
+		return unix.EXDEV // cannot look inside: let it be copied instead
+	}
+	budget := maxRenameWalk
+	return g.walkLands(fd, dest, rules, &budget)
+}
+
+// walkLands walks the directory fd (and closes it), checking each name
+// below it as if it lay below dest.
+func (g *guardCall) walkLands(fd int, dest string, rules []workspace.PathRule, budget *int) unix.Errno {
+	d := os.NewFile(uintptr(fd), dest)
+	defer d.Close()
+	ents, err := d.ReadDir(-1)
+	if err != nil {
+		return unix.EXDEV
+	}
+	for _, e := range ents {
+		if *budget--; *budget < 0 {
+			return unix.EXDEV
+		}
+		name := joinName(dest, e.Name())
+		for _, r := range rules {
+			if Within(r.Path, name) || workspace.Match(r.Path, name) {
+				g.o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: name, Rule: r.Source})
+				return unix.EROFS
+			}
+		}
+		if !e.IsDir() {
+			continue
+		}
+		sub, err := unix.Openat(int(d.Fd()), e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return unix.EXDEV
+		}
+		if errno := g.walkLands(sub, name, rules, budget); errno != 0 {
+			return errno
+		}
+	}
+	return 0
+}
+
+func joinName(dir, base string) string { return strings.TrimSuffix(dir, "/") + "/" + base }
 
 // mountRoot reports whether base in dir is the root of a mount.
 func mountRoot(dir int, base string) bool {

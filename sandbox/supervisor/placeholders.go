@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,8 +42,11 @@ type Placeholders struct {
 	released bool
 }
 
+// placeholder is one name cordon made, found again beneath Root (never
+// by following a link) and removed only while it is still the inode made.
 type placeholder struct {
 	Path string `json:"path"`
+	Root string `json:"root"` // the writable place it was made in
 	Dir  bool   `json:"dir"`
 	Dev  uint64 `json:"dev"`
 	Ino  uint64 `json:"ino"`
@@ -64,11 +66,11 @@ func lockFiles(dir, key string) (setup, alive *os.File, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	setup, err = os.OpenFile(filepath.Join(dir, key+".setup"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	setup, err = os.OpenFile(filepath.Join(dir, key+".setup"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, nil, err
 	}
-	alive, err = os.OpenFile(filepath.Join(dir, key+".alive"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	alive, err = os.OpenFile(filepath.Join(dir, key+".alive"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		setup.Close()
 		return nil, nil, err
@@ -98,56 +100,84 @@ func LockPlaceholders(regDir, root string) (*Placeholders, error) {
 	return ph, nil
 }
 
-// Create makes the missing placeholders and drops the setup lock; on
-// error the run's hold is released too. It returns the paths that exist
-// now, to be covered: a name whose parent is missing cannot be.
-func (ph *Placeholders) Create(missing []string) ([]string, error) {
+// Create makes the missing placeholders ("/"-suffixed: directories), each
+// beneath the innermost of roots holding it, and drops the setup lock; on
+// error the run's hold is released too. It returns the paths now covered
+// (to be bound read-only) and those it could not cover: a parent missing,
+// or a symbolic link on the way (a placeholder is never made through
+// one). The caller must enforce the uncovered ones another way (the guard)
+// or refuse the run.
+func (ph *Placeholders) Create(missing, roots []string) (covered, uncovered []string, err error) {
 	defer unix.Flock(int(ph.setup.Fd()), unix.LOCK_UN)
 	reg, err := ph.readRegistry()
 	if err != nil {
 		ph.Release()
-		return nil, err
+		return nil, nil, err
 	}
-	covered := make([]string, 0, len(missing))
+	covered = make([]string, 0, len(missing))
 	for _, m := range missing {
 		isDir := m[len(m)-1] == '/'
 		path := filepath.Clean(m)
-		st, err := makePlaceholder(path, isDir)
+		root := InnermostRoot(path, roots)
+		if root == "" || root == path {
+			uncovered = append(uncovered, m)
+			continue
+		}
+		st, err := makePlaceholder(root, path, isDir)
 		switch {
 		case errors.Is(err, unix.EEXIST):
 			covered = append(covered, m) // exists (perhaps another run's placeholder): covered as it is
 			continue
-		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
-			continue // the parent is missing too; see the known limits
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP), errors.Is(err, unix.EXDEV):
+			uncovered = append(uncovered, m)
+			continue
 		case err != nil:
 			ph.writeRegistry(reg)
 			ph.Release()
-			return nil, fmt.Errorf("placeholder %s: %w", path, err)
+			return nil, nil, fmt.Errorf("placeholder %s: %w", path, err)
 		}
 		covered = append(covered, m)
-		p := placeholder{Path: path, Dir: isDir, Dev: st.Dev, Ino: st.Ino}
+		p := placeholder{Path: path, Root: root, Dir: isDir, Dev: st.Dev, Ino: st.Ino}
 		reg.Placeholders = append(reg.Placeholders, p)
 		ph.created = append(ph.created, p)
 	}
 	if err := ph.writeRegistry(reg); err != nil {
 		ph.Release()
-		return nil, err
+		return nil, nil, err
 	}
-	return covered, nil
+	return covered, uncovered, nil
 }
 
-// makePlaceholder creates path, an empty file or directory that must not
-// exist yet (never following a symlink planted there), and returns what
-// it made. A handful of system calls: one run makes about twenty.
-func makePlaceholder(path string, isDir bool) (unix.Stat_t, error) {
+// makePlaceholder creates path below root, an empty file or directory
+// that must not exist yet, resolving every component beneath root
+// without following a symbolic link, and returns what it made. A handful
+// of system calls: one run makes about twenty.
+func makePlaceholder(root, path string, isDir bool) (unix.Stat_t, error) {
 	var st unix.Stat_t
+	rel, _ := relBelow(root, path)
+	rfd, err := OpenRoot(root)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(rfd)
+	dirRel, base := splitRel(rel)
+	dir, err := OpenBeneath(rfd, dirRel, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(dir)
 	if isDir {
-		if err := unix.Mkdir(path, 0o755); err != nil {
+		if err := unix.Mkdirat(dir, base, 0o755); err != nil {
 			return st, err
 		}
-		return st, unix.Lstat(path, &st)
+		fd, err := unix.Openat(dir, base, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return st, err
+		}
+		defer unix.Close(fd)
+		return st, unix.Fstat(fd, &st)
 	}
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	fd, err := unix.Openat(dir, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return st, err
 	}
@@ -195,7 +225,8 @@ func (ph *Placeholders) closeFiles() {
 }
 
 // removeAll deletes the registered placeholders still exactly as made
-// (same inode, still empty); the caller holds alive exclusively.
+// (same inode, still empty); the caller holds alive exclusively, so no
+// sandbox of the workspace is alive to rearrange the names meanwhile.
 func (ph *Placeholders) removeAll() {
 	reg, err := ph.readRegistry()
 	if err != nil {
@@ -203,28 +234,61 @@ func (ph *Placeholders) removeAll() {
 	}
 	var kept []placeholder
 	for _, p := range reg.Placeholders {
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p.Path, &st); err != nil {
-			continue // gone already
-		}
-		if st.Dev != p.Dev || st.Ino != p.Ino {
-			continue // replaced by the user: not ours any more
-		}
-		if p.Dir {
-			if err := syscall.Rmdir(p.Path); err != nil && !errors.Is(err, syscall.ENOENT) {
-				continue // not empty: the user put something there on the host
-			}
-			continue
-		}
-		if st.Size != 0 || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-			continue
-		}
-		if err := os.Remove(p.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removePlaceholder(p); err != nil && !errors.Is(err, unix.ENOENT) {
 			kept = append(kept, p)
 		}
 	}
 	reg.Placeholders = kept
 	_ = ph.writeRegistry(reg)
+}
+
+// removePlaceholder removes p when it is still the inode cordon made:
+// found beneath its root through no symbolic link, identified on a
+// descriptor, empty. Anything else is not ours any more and is left
+// alone (nil: nothing to retry).
+func removePlaceholder(p placeholder) error {
+	if p.Root == "" {
+		return nil // a registry of an older cordon: nothing safe to do
+	}
+	rel, ok := relBelow(p.Root, p.Path)
+	if !ok || rel == "." {
+		return nil
+	}
+	rfd, err := OpenRoot(p.Root)
+	if err != nil {
+		return nil // the root itself is gone or replaced by a link
+	}
+	defer unix.Close(rfd)
+	dirRel, base := splitRel(rel)
+	dir, err := OpenBeneath(rfd, dirRel, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil // a parent replaced by a link (or gone): ours is not there
+	}
+	defer unix.Close(dir)
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	if p.Dir {
+		flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	}
+	fd, err := unix.Openat(dir, base, flags, 0)
+	if err != nil {
+		return nil // gone, or a link now: not ours
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil || st.Dev != p.Dev || st.Ino != p.Ino {
+		return nil // replaced by the user: not ours any more
+	}
+	if p.Dir {
+		if err := unix.Unlinkat(dir, base, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil // not empty: the user put something there on the host
+		}
+		return nil
+	}
+	if st.Size != 0 || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	return unix.Unlinkat(dir, base, 0)
 }
 
 func (ph *Placeholders) regPath() string { return filepath.Join(ph.dir, ph.key+".json") }

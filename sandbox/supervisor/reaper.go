@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/cordon-dev/cordon/sandbox"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,6 +40,7 @@ func StartReaper(logger *slog.Logger, self, regDir, key string) *os.File {
 	cmd := exec.Command("/bin/sh", "-c", `read -r _; [ -e "$1" ] || exit 0; exec "$2" "$3" "$4" "$5"`,
 		"cordon-reaper", registry, self, ReapArg, regDir, key)
 	cmd.Stdin = r
+	cmd.Env = sandbox.HostEnv() // never the command's (see sandbox.HostEnv)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		logger.Warn("placeholder reaper", "err", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/proxy"
+	gitproxy "github.com/cordon-dev/cordon/proxy/git"
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/workspace"
 )
@@ -33,6 +34,9 @@ type Request struct {
 	Stdout, Stderr io.Writer
 
 	Timeout time.Duration
+	// TTY: the three streams are the slave of a pty made for this run
+	// (see sandbox.Spec.TTY).
+	TTY bool
 
 	// Approver decides unknown hosts; nil denies them.
 	Approver proxy.Approver
@@ -117,11 +121,15 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 			if d.Action != proxy.ActionDeny {
 				return // an unreachable allowed host is no violation
 			}
+			target := d.Target()
+			if d.Git != "" {
+				target = d.Git
+			}
 			v := sandbox.Violation{
 				RunID:   req.RunID,
 				Command: label,
 				Kind:    sandbox.KindNet,
-				Target:  d.Target(),
+				Target:  target,
 				Rule:    d.Rule,
 				Time:    d.Time,
 			}
@@ -140,13 +148,14 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		Policy:  pol,
 		Argv:    req.Argv,
 		Dir:     req.Dir,
-		Env:     req.Env,
+		Env:     gitproxy.Env(req.Env, pol.Git.Remotes),
 		Stdin:   req.Stdin,
 		Stdout:  req.Stdout,
 		Stderr:  req.Stderr,
 		Timeout: req.Timeout,
 		Network: &sandbox.Network{ProxySocket: sess.SocketPath(), MirrorPorts: MirrorPorts(pol), Serve: sess.ServeConn},
 		Label:   label,
+		TTY:     req.TTY,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)

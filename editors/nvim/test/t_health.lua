@@ -8,6 +8,18 @@ local function check(cond, msg)
   end
 end
 
+-- The report's markup changed across releases ("OK: x" on 0.7, "- OK x"
+-- on 0.10, "- ✅ OK x" on 0.12): look for the level, then the text.
+local function has(text, level, what)
+  for line in text:gmatch("[^\n]+") do
+    local at = line:find(level, 1, true)
+    if at and line:find(what, at, true) then
+      return true
+    end
+  end
+  return false
+end
+
 local function health()
   vim.cmd("checkhealth cordon")
   local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
@@ -17,12 +29,12 @@ end
 
 require("cordon").setup({ cmd = { vim.env.CORDON, "lsp" }, autostart = false })
 local text = health()
-check(text:find("OK: cordon: " .. vim.env.CORDON, 1, true) ~= nil, "the binary is found")
-check(text:find("OK: cordon doctor", 1, true) ~= nil, "cordon doctor passes")
+check(has(text, "OK", "cordon: " .. vim.env.CORDON), "the binary is found")
+check(has(text, "OK", "cordon doctor"), "cordon doctor passes")
 
 require("cordon").setup({ cmd = { "/nonexistent/cordon", "lsp" }, autostart = false })
 text = health()
-check(text:find("ERROR: cordon binary", 1, true) ~= nil, "a missing binary is an error")
+check(has(text, "ERROR", "cordon binary"), "a missing binary is an error")
 check(text:find("go install github.com/cordon-dev/cordon/cmd/cordon@latest", 1, true) ~= nil, "it says how to install")
 
 -- :CordonRun with no binary reports instead of running anything.

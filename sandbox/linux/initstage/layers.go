@@ -7,10 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,24 +26,22 @@ type Layer struct {
 	Work  string `json:"work"`  // overlayfs's scratch directory (same filesystem as Upper)
 }
 
-// LayersArgv is the command that mounts layers and then runs bwrap with
-// the environment read from descriptor envFD (NUL-separated NAME=value):
-// the command's environment then never shows in a host process's argv,
-// nor reaches this Go process's own runtime.
-func LayersArgv(self, bwrap string, envFD int, layers []Layer, bwrapArgs []string) []string {
+// LayersArgv is the command that mounts layers and then runs bwrap; both
+// run with the environment cordon gives host-side processes.
+func LayersArgv(self, bwrap string, layers []Layer, bwrapArgs []string) []string {
 	spec, _ := json.Marshal(layers)
-	return append([]string{self, LayersArg, base64.RawURLEncoding.EncodeToString(spec), strconv.Itoa(envFD), bwrap, "--"}, bwrapArgs...)
+	return append([]string{self, LayersArg, base64.RawURLEncoding.EncodeToString(spec), bwrap, "--"}, bwrapArgs...)
 }
 
-// LayersMain runs in the namespace cordon made for it: SPEC ENVFD BWRAP --
+// LayersMain runs in the namespace cordon made for it: SPEC BWRAP --
 // ARGS... It mounts the layers SPEC names and execs BWRAP ARGS.
 func LayersMain(args []string) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "cordon: cache layers: "+format+"\n", a...)
 		return 125
 	}
-	if len(args) < 4 || args[3] != "--" {
-		return fail("usage: SPEC ENVFD BWRAP -- ARGS")
+	if len(args) < 3 || args[2] != "--" {
+		return fail("usage: SPEC BWRAP -- ARGS")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(args[0])
 	if err != nil {
@@ -55,22 +50,6 @@ func LayersMain(args []string) int {
 	var layers []Layer
 	if err := json.Unmarshal(raw, &layers); err != nil {
 		return fail("%v", err)
-	}
-	fd, err := strconv.Atoi(args[1])
-	if err != nil || fd < 3 {
-		return fail("bad environment descriptor %q", args[1])
-	}
-	envFile := os.NewFile(uintptr(fd), "cordon-env")
-	envData, err := io.ReadAll(envFile)
-	envFile.Close()
-	if err != nil {
-		return fail("reading the environment: %v", err)
-	}
-	var env []string
-	for _, kv := range strings.Split(string(envData), "\x00") {
-		if kv != "" {
-			env = append(env, kv)
-		}
 	}
 	// Nothing mounted here may reach the namespace this one was copied from.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -88,7 +67,7 @@ func LayersMain(args []string) int {
 			return fail("overlay on %s: %v", l.Path, err)
 		}
 	}
-	argv := append([]string{args[2]}, args[4:]...)
-	err = syscall.Exec(args[2], argv, env)
-	return fail("exec %s: %v", args[2], err)
+	argv := append([]string{args[1]}, args[3:]...)
+	err = syscall.Exec(args[1], argv, os.Environ())
+	return fail("exec %s: %v", args[1], err)
 }

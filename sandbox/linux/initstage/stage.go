@@ -46,6 +46,49 @@ type Config struct {
 	Processes int    `json:"nproc,omitempty"`
 	Self      string `json:"self,omitempty"`  // the cordon binary as seen inside, for `cordon connect`
 	Guard     bool   `json:"guard,omitempty"` // the observer makes every new name (seccomp.ObserverOptions)
+	// Env is the descriptor holding the command's environment
+	// (EncodeEnv); 0: the stage's own. The host passes it this way so that
+	// no host-side process (bwrap) ever runs with it.
+	Env int `json:"env,omitempty"`
+	// Stderr is the descriptor of the command's stderr, put on 2 once the
+	// sandbox is set up (until then 2 is bwrap's, which the host reads);
+	// 0: 2 is the command's already.
+	Stderr int `json:"stderr,omitempty"`
+	// NoSocketNames: bind() of a pathname unix socket fails (the policy
+	// allows no unix socket); see forbidSocketNames.
+	NoSocketNames bool `json:"nosock,omitempty"`
+	TTY           bool `json:"tty,omitempty"` // standard input is the run's own pty: make it the controlling terminal
+}
+
+// EncodeEnv is the form the command's environment takes in Config.Env's
+// descriptor: each NAME=VALUE followed by a NUL.
+func EncodeEnv(env []string) []byte {
+	var b []byte
+	for _, kv := range env {
+		b = append(append(b, kv...), 0)
+	}
+	return b
+}
+
+// readEnv reads and closes the descriptor EncodeEnv's bytes were written to.
+func readEnv(fd int) ([]string, error) {
+	f := os.NewFile(uintptr(fd), "cordon-env")
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("command environment: %w", err)
+	}
+	b := make([]byte, st.Size)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil, fmt.Errorf("command environment: %w", err)
+	}
+	var env []string
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if kv != "" {
+			env = append(env, kv)
+		}
+	}
+	return env, nil
 }
 
 // Encode is the form Config takes on the stage's command line.
@@ -96,6 +139,11 @@ func Main(args []string) int {
 		return fail(err)
 	}
 	env := os.Environ()
+	if cfg.Env > 0 {
+		if env, err = readEnv(cfg.Env); err != nil {
+			return fail(err)
+		}
+	}
 	var (
 		msg Handoff
 		fds []int
@@ -125,9 +173,36 @@ func Main(args []string) int {
 		unix.Close(fd)
 	}
 	unix.Close(FDControl)
+	if cfg.Stderr > 0 {
+		// The sandbox is set up: from here on, what goes to stderr is
+		// the command's (and so are the stage's own last words).
+		if err := unix.Dup3(cfg.Stderr, 2, 0); err != nil {
+			return fail(fmt.Errorf("stderr: %w", err))
+		}
+		unix.Close(cfg.Stderr)
+	}
 	// The command inherits none of cordon's descriptors.
 	for fd := FDSeccomp; fd <= FDImage; fd++ {
 		unix.CloseOnExec(fd)
+	}
+	if cfg.NoSocketNames {
+		if err := forbidSocketNames(); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.TTY {
+		// bwrap's --new-session put the sandbox in a session of its own
+		// (led by its pid 1) with no controlling terminal. A session of
+		// the command's own gets the run's pty as that terminal, so the
+		// shell has job control and ^C reaches its foreground job.
+		if _, err := unix.Setsid(); err != nil {
+			fmt.Fprintln(os.Stderr, "cordon: init: a session for the terminal:", err)
+			return 125
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "cordon: init: the terminal:", err)
+			return 125
+		}
 	}
 	path, err := lookPath(argv[0], env)
 	if err != nil {

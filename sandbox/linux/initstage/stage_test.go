@@ -14,7 +14,8 @@ import (
 )
 
 func TestConfigRoundTrip(t *testing.T) {
-	c := Config{Network: true, Observe: true, Mirror: []int{3000, 5432}, Memory: 1 << 30, Processes: 64, Self: "/usr/local/bin/cordon"}
+	c := Config{Network: true, Observe: true, Mirror: []int{3000, 5432}, Memory: 1 << 30, Processes: 64, Self: "/usr/local/bin/cordon",
+		Env: 7, Stderr: 8, NoSocketNames: true, Guard: true}
 	got, err := DecodeConfig(c.Encode())
 	if err != nil || !reflect.DeepEqual(got, c) {
 		t.Fatalf("round trip: %+v, %v", got, err)
@@ -141,4 +142,22 @@ func FuzzDecodeConfig(f *testing.F) {
 			t.Fatalf("round trip of %+v: %+v, %v", c, again, err)
 		}
 	})
+}
+
+// The command's environment travels through a descriptor, whole: values
+// with '=', newlines and spaces, and an empty environment.
+func TestEnvRoundTrip(t *testing.T) {
+	for _, env := range [][]string{nil, {"A=1"}, {"PATH=/usr/bin:/bin", "X=a=b", "Y=line1\nline2", "Z=", "W= spaced "}} {
+		fd, err := unix.MemfdCreate("env-test", unix.MFD_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unix.Write(fd, EncodeEnv(env)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readEnv(fd)
+		if err != nil || !reflect.DeepEqual(got, env) {
+			t.Errorf("round trip of %q: %q, %v", env, got, err)
+		}
+	}
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +29,7 @@ func main() {
 			unix.Close(fd)
 		}
 	case "ptrace":
-		err = unix.PtraceAttach(1)
+		err = ptraceChild()
 	case "userns":
 		err = unix.Unshare(unix.CLONE_NEWUSER)
 	case "mount":
@@ -45,6 +46,8 @@ func main() {
 		if errno != 0 {
 			err = errno
 		}
+	case "tiocsti":
+		err = tiocsti()
 	case "race_create":
 		err = raceCreate()
 	case "openat2_create":
@@ -63,6 +66,35 @@ func main() {
 		return
 	}
 	fmt.Println("allowed")
+}
+
+// tiocsti pushes a command into the input queue of the terminal on
+// standard input, which the shell that started cordon would read next:
+// the kernel refuses it unless that terminal is the caller's controlling
+// one, which bwrap's --new-session makes sure it is not.
+func tiocsti() error {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
+		return fmt.Errorf("standard input is not a terminal, nothing to test: %w", err)
+	}
+	for _, c := range []byte("echo INJECTED\n") {
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafePointer([]byte{c}))); errno != 0 {
+			return errno
+		}
+	}
+	return nil
+}
+
+// ptraceChild seizes a child of its own, which Yama allows whatever its
+// ptrace_scope (1), so only the filter can refuse it. PTRACE_SEIZE stops
+// nothing: when the filter is gone the probe says "allowed" and returns,
+// where attaching to the sandbox's pid 1 would stop it and hang the run.
+func ptraceChild() error {
+	child := exec.Command("sleep", "30")
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("starting the child: %w", err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	return unix.PtraceSeize(child.Process.Pid)
 }
 
 // raceCreate tries the TOCTOU a supervisor that checks a path and then

@@ -10,17 +10,29 @@ local M = {}
 local defaults = {
   -- The server command; cmd[1] may be a path to the binary.
   cmd = { "cordon", "lsp" },
-  -- "confirm" (vim.fn.confirm, synchronous, works on 0.7), "select"
+  -- "confirm" (vim.fn.confirm, synchronous, one key per choice), "select"
   -- (vim.ui.select, waits for an asynchronous UI), or a function(params)
-  -- returning "allow-once" | "allow-always" | "deny".
-  prompt = "confirm",
+  -- returning one of the offered decisions ("allow-once" | "allow-always" |
+  -- "deny" | "deny-always"). Unset: "select" on 0.10+, else "confirm".
+  prompt = nil,
   approval_timeout_ms = 60000,
   -- Open the run buffer in a split.
   open_window = true,
   -- Start automatically for buffers whose root holds a .sandbox.toml; false
   -- starts only on :Cordon* commands or M.start().
   autostart = true,
+  -- How many finished runs :CordonRuns keeps.
+  history = 20,
 }
+
+-- clients_of lists the LSP clients attached to bufnr on every release
+-- (vim.lsp.buf_get_clients is deprecated from 0.10 on).
+function M.clients_of(bufnr)
+  if vim.lsp.get_clients then
+    return vim.lsp.get_clients({ bufnr = bufnr })
+  end
+  return vim.tbl_values(vim.lsp.buf_get_clients(bufnr))
+end
 
 -- state lives in one table per setup() so tests can start over.
 local S
@@ -64,12 +76,17 @@ local function client_for(root)
 end
 
 local function config(root)
+  local base = {}
+  if vim.lsp.config and type(vim.lsp.config) == "table" then
+    -- 0.11+: what the user set with vim.lsp.config("cordon", {...}) applies.
+    base = vim.lsp.config.cordon or {}
+  end
   local handlers = {
     ["sandbox/approve"] = approve.handler(S.opts),
     ["sandbox/output"] = on_output,
     ["sandbox/violation"] = function() end,
   }
-  return {
+  return vim.tbl_deep_extend("force", base, {
     name = "cordon",
     cmd = S.opts.cmd,
     cmd_cwd = root,
@@ -85,10 +102,10 @@ local function config(root)
       S.ready[root] = nil
       S.clients[root] = nil
       if code ~= 0 and not S.stopping then
-        notify(("cordon: server for %s exited with %d"):format(root, code), vim.log.levels.WARN)
+        notify(("cordon: server for %s exited with %d (:CordonLog)"):format(root, code), vim.log.levels.WARN)
       end
     end,
-  }
+  })
 end
 
 -- start starts (or finds) the server for root and attaches bufnr to it.
@@ -153,8 +170,8 @@ function M.run(cmd, on_done)
     notify("cordon: no server", vim.log.levels.ERROR)
     return nil
   end
-  local view = runmod.new(cmd, S.opts.open_window)
-  local entry = { view = view }
+  local view = runmod.new(cmd, S.opts.open_window, S.place)
+  local entry = { view = view, started = vim.loop.hrtime() }
   table.insert(S.pending, entry)
   local function finish()
     for i, p in ipairs(S.pending) do
@@ -167,17 +184,43 @@ function M.run(cmd, on_done)
       S.by_id[entry.run_id] = nil
     end
   end
-  local ok, req = client.request("sandbox/run", { command = cmd, cwd = root, label = cmd }, function(err, res)
+  -- complete runs once per run: from the reply, or from M.cancel (Neovim
+  -- drops the callback of a request it cancelled).
+  local function complete(err, res)
+    if entry.completed then
+      return
+    end
+    entry.completed = true
     finish()
+    local rec = {
+      cmd = cmd,
+      root = root,
+      bufnr = view.buf,
+      run_id = entry.run_id,
+      duration_ms = math.floor((vim.loop.hrtime() - entry.started) / 1e6),
+      violations = {},
+    }
     if err then
-      view:line("[cordon] run failed: " .. tostring(err.message or err))
-      M.last = { bufnr = view.buf, error = err }
-      notify("cordon: run failed: " .. tostring(err.message or err), vim.log.levels.ERROR)
+      -- -32800: the request was cancelled (:CordonCancel); the run was killed.
+      rec.cancelled = err.code == -32800 or entry.cancelled == true
+      rec.error = tostring(err.message or err)
+      M.remember(rec)
+      if rec.cancelled then
+        view:line("[cordon] cancelled: every process of the run was killed")
+        notify("cordon: " .. cmd .. ": cancelled")
+      else
+        view:line("[cordon] run failed: " .. rec.error)
+        notify("cordon: run failed: " .. rec.error, vim.log.levels.ERROR)
+      end
+      M.last = { bufnr = view.buf, error = err, cancelled = rec.cancelled }
       if on_done then
         on_done(nil, err)
       end
+      vim.cmd("doautocmd <nomodeline> User CordonRunDone")
       return
     end
+    rec.run_id, rec.exit_code, rec.violations = res.runId, res.exitCode, res.violations or {}
+    M.remember(rec)
     for _, v in ipairs(res.violations or {}) do
       view:line(runmod.describe_violation(v))
     end
@@ -189,22 +232,61 @@ function M.run(cmd, on_done)
       on_done(res)
     end
     vim.cmd("doautocmd <nomodeline> User CordonRunDone")
+  end
+  entry.complete = complete
+  local ok, req = client.request("sandbox/run", { command = cmd, cwd = root, label = cmd }, function(err, res)
+    complete(err, res)
   end, view.buf)
   if not ok then
     finish()
     view:line("[cordon] run failed: the server is not running")
     return nil
   end
-  S.last_request = { client = client, id = req }
+  S.last_request = { client = client, id = req, entry = entry }
   M.last = { bufnr = view.buf }
   return view.buf
 end
 
--- cancel cancels the last run ($/cancelRequest kills it).
+-- remember keeps a finished run in the history, newest first.
+function M.remember(rec)
+  table.insert(S.history, 1, rec)
+  while #S.history > S.opts.history do
+    table.remove(S.history)
+  end
+end
+
+-- runs returns the history: { cmd, root, bufnr, run_id, exit_code,
+-- duration_ms, violations, cancelled?, error? }, newest first.
+function M.runs()
+  return S and S.history or {}
+end
+
+-- show_runs lists the history and puts every violation of it into the
+-- quickfix list (newest run first).
+function M.show_runs()
+  local lines, items = {}, {}
+  for i, r in ipairs(M.runs()) do
+    local state = r.cancelled and "cancelled" or (r.error and "failed") or ("exit " .. tostring(r.exit_code))
+    table.insert(lines, ("%2d. %-9s %6d ms  %d blocked  %s  (buffer %d)"):format(i, state, r.duration_ms, #r.violations, r.cmd, r.bufnr))
+    for _, v in ipairs(r.violations) do
+      table.insert(items, runmod.qf_item(v, r.root .. "/" .. policy.FILE, r.run_id))
+    end
+  end
+  if #lines == 0 then
+    lines = { "cordon: no runs yet" }
+  end
+  vim.fn.setqflist({}, " ", { title = "cordon: blocked accesses", items = items })
+  vim.api.nvim_echo({ { table.concat(lines, "\n") } }, true, {})
+  return lines, items
+end
+
+-- cancel cancels the last run ($/cancelRequest kills it); its output says so.
 function M.cancel()
   local l = S and S.last_request
   if l then
+    l.entry.cancelled = true
     l.client.cancel_request(l.id)
+    l.entry.complete({ code = -32800, message = "cancelled" })
   end
 end
 
@@ -220,27 +302,181 @@ function M.status()
     return
   end
   local r = res.result or {}
+  local has_file = type(r.policyFile) == "string" and r.policyFile ~= ""
   local lines = {
     "root:     " .. tostring(r.root),
-    "policy:   " .. ((r.policyFile and r.policyFile ~= "") and r.policyFile or "(none: built-in defaults)"),
-    "trusted:  " .. tostring(r.trusted),
+    "policy:   " .. (has_file and r.policyFile or "(none: built-in defaults)"),
+    "trusted:  " .. (has_file and tostring(r.trusted) or "-"),
     "backend:  " .. tostring(r.backend),
   }
+  if r.lastGood then
+    table.insert(lines, "INVALID:  the file on disk has errors; the last good policy is in force")
+  end
+  if type(r.error) == "string" and r.error ~= "" then
+    table.insert(lines, "error:    " .. r.error)
+  end
+  for _, w in ipairs(type(r.untrusted) == "table" and r.untrusted or {}) do
+    table.insert(lines, ("widens (not in force until trusted): %s %s (line %s)"):format(w.kind, w.target, tostring(w.line)))
+  end
   M.last_status = r
   vim.api.nvim_echo({ { table.concat(lines, "\n") } }, true, {})
   return r
 end
 
--- policy opens the root's .sandbox.toml, writing the starter when missing.
+-- policy opens the root's .sandbox.toml, running `cordon init` when missing.
 function M.policy()
   local root = buf_root(0)
-  local path, err = policy.ensure(root)
+  local path, err = policy.ensure(root, S.opts.cmd[1])
   if not path then
     notify("cordon: cannot create the policy: " .. tostring(err), vim.log.levels.ERROR)
     return
   end
   vim.cmd("edit " .. vim.fn.fnameescape(path))
   return path
+end
+
+-- command runs one of the server's workspace/executeCommand commands for
+-- the current buffer's root and returns its result, or nil and an error.
+local function command(name, args)
+  local client, root = M.client(buf_root(0))
+  if not client then
+    return nil, "no server"
+  end
+  local a = vim.tbl_extend("force", { root = root }, args or {})
+  local res, err = client.request_sync("workspace/executeCommand", { command = name, arguments = { a } }, 10000, 0)
+  if not res or res.err then
+    return nil, tostring(err or (res and res.err and res.err.message))
+  end
+  return res.result, nil, root
+end
+
+-- scratch shows lines in a read-only buffer called name, in the output window.
+local function scratch(name, lines, ft)
+  local buf = vim.fn.bufnr(name)
+  if buf == -1 then
+    buf = vim.api.nvim_create_buf(false, true)
+    vim.api.nvim_buf_set_name(buf, name)
+    vim.api.nvim_buf_set_option(buf, "buftype", "nofile")
+    vim.api.nvim_buf_set_option(buf, "bufhidden", "hide")
+    vim.api.nvim_buf_set_option(buf, "swapfile", false)
+  end
+  vim.api.nvim_buf_set_option(buf, "modifiable", true)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.api.nvim_buf_set_option(buf, "modifiable", false)
+  vim.api.nvim_buf_set_option(buf, "readonly", true)
+  if ft then
+    vim.api.nvim_buf_set_option(buf, "filetype", ft)
+  end
+  runmod.show(buf, S.place)
+  return buf
+end
+
+-- explain shows the effective policy, rule by rule (`cordon explain` of the
+-- policy the server holds), in a read-only buffer.
+function M.explain()
+  local r, err = command("cordon.server.explain")
+  if not r then
+    notify("cordon: explain: " .. err, vim.log.levels.ERROR)
+    return nil
+  end
+  return scratch("cordon://explain", vim.split(r.text or "", "\n", { plain = true }))
+end
+
+-- trust shows what the policy file widens and asks before trusting it;
+-- the question has its own answers ("Trust this file" / "Not now").
+function M.trust(answer)
+  local st = M.status()
+  if not st then
+    return nil
+  end
+  if type(st.policyFile) ~= "string" or st.policyFile == "" then
+    notify("cordon: no .sandbox.toml here: nothing to trust")
+    return false
+  end
+  if st.trusted and #(st.untrusted or {}) == 0 then
+    notify("cordon: " .. st.policyFile .. " is trusted")
+    return true
+  end
+  local lines = {}
+  for _, w in ipairs(st.untrusted or {}) do
+    table.insert(lines, ("- %s %s (line %s)"):format(w.kind, w.target, tostring(w.line)))
+  end
+  local p = {
+    kind = "policy",
+    target = st.policyFile,
+    message = st.policyFile .. " widens what the sandbox allows:\n" .. table.concat(lines, "\n"),
+  }
+  local d = answer or approve.handler(S.opts)(nil, p).decision
+  if d ~= "allow-always" and d ~= "allow-once" then
+    return false
+  end
+  local _, err = command("cordon.server.trust", { hash = st.policyHash })
+  if err then
+    notify("cordon: trust: " .. err, vim.log.levels.ERROR)
+    return false
+  end
+  notify("cordon: trusted " .. st.policyFile)
+  return true
+end
+
+-- untrust withdraws the approval of the policy file's content.
+function M.untrust()
+  local _, err = command("cordon.server.untrust")
+  if err then
+    notify("cordon: untrust: " .. err, vim.log.levels.ERROR)
+    return false
+  end
+  notify("cordon: the policy file is no longer trusted")
+  return true
+end
+
+-- clear drops the violation diagnostics of every run (or of run_id).
+function M.clear(run_id)
+  return command("cordon.server.clearViolations", { runId = run_id })
+end
+
+-- log shows what the servers wrote on stderr: Neovim keeps it in its LSP
+-- log, among other servers' lines.
+function M.log()
+  local path = vim.lsp.get_log_path()
+  local lines = {}
+  local fh = io.open(path)
+  if fh then
+    for l in fh:lines() do
+      if l:find("cordon", 1, true) then
+        table.insert(lines, l)
+      end
+    end
+    fh:close()
+  end
+  if #lines == 0 then
+    lines = { "cordon: nothing logged yet in " .. path }
+  end
+  return scratch("cordon://log", lines)
+end
+
+-- restart stops the server of the current root and starts it again.
+function M.restart()
+  local root = buf_root(0)
+  local c = client_for(root)
+  if c then
+    S.stopping = true
+    c.stop()
+    vim.wait(5000, function()
+      return c.is_stopped()
+    end, 20)
+    S.stopping = false
+    S.clients[root] = nil
+    S.ready[root] = nil
+  end
+  local bufnr = vim.api.nvim_get_current_buf()
+  local id = M.start(root, vim.bo[bufnr].buftype == "" and bufnr or nil)
+  if id then
+    vim.wait(10000, function()
+      return S.ready[root] == true
+    end, 20)
+  end
+  return id
 end
 
 -- stop stops every server.
@@ -262,11 +498,21 @@ function M.setup(opts)
   if type(opts.cmd) == "string" then
     opts.cmd = { opts.cmd, "lsp" }
   end
+  if opts.prompt == nil then
+    opts.prompt = vim.fn.has("nvim-0.10") == 1 and "select" or "confirm"
+  end
   if opts.prompt == "select" and vim.fn.has("nvim-0.8") ~= 1 then
     -- 0.7 cannot wait inside a server request handler reliably: confirm.
     opts.prompt = "confirm"
   end
-  S = { opts = opts, clients = {}, ready = {}, pending = {}, by_id = {} }
+  if S then
+    M.stop()
+  end
+  S = { opts = opts, clients = {}, ready = {}, pending = {}, by_id = {}, history = {}, place = {} }
+  if vim.lsp.config and type(vim.lsp.config) == "table" and not vim.lsp.config.cordon then
+    -- 0.11+: a named config users can extend with vim.lsp.config("cordon", ...).
+    vim.lsp.config("cordon", { cmd = opts.cmd, init_options = { approvals = true } })
+  end
   local group = vim.api.nvim_create_augroup("cordon", { clear = true })
   if opts.autostart then
     vim.api.nvim_create_autocmd({ "BufReadPost", "BufNewFile" }, {

@@ -1,4 +1,6 @@
--- One run's scratch buffer: output streams in as it arrives.
+-- One run's scratch buffer: output streams in as it arrives. Every run
+-- gets its own buffer (they stay listed in :CordonRuns), shown in one
+-- output window that is reused from run to run.
 local M = {}
 
 local Run = {}
@@ -6,8 +8,26 @@ Run.__index = Run
 
 local counter = 0
 
--- new opens a scratch buffer for a run of cmd in a split window.
-function M.new(cmd, open_window)
+-- show puts buf in the output window of place ({ win = id }), opening a
+-- split only when that window is gone; the cursor stays where it was.
+function M.show(buf, place)
+  local win = place and place.win
+  if win and vim.api.nvim_win_is_valid(win) then
+    vim.api.nvim_win_set_buf(win, buf)
+    return win
+  end
+  vim.cmd("botright split")
+  win = vim.api.nvim_get_current_win()
+  vim.api.nvim_win_set_buf(win, buf)
+  vim.cmd("wincmd p")
+  if place then
+    place.win = win
+  end
+  return win
+end
+
+-- new opens a scratch buffer for a run of cmd, shown in place's window.
+function M.new(cmd, open_window, place)
   counter = counter + 1
   local buf = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_buf_set_name(buf, ("cordon://run/%d"):format(counter))
@@ -16,9 +36,7 @@ function M.new(cmd, open_window)
   vim.api.nvim_buf_set_option(buf, "swapfile", false)
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "$ " .. cmd })
   if open_window ~= false then
-    vim.cmd("botright split")
-    vim.api.nvim_win_set_buf(0, buf)
-    vim.cmd("wincmd p")
+    M.show(buf, place)
   end
   return setmetatable({ buf = buf, cmd = cmd, open = false }, Run)
 end
@@ -70,6 +88,21 @@ function M.describe_violation(v)
     rule = ("%s:%s"):format(v.rule.file, tostring(v.rule.line))
   end
   return ("cordon: blocked %s %s (%s)"):format(tostring(v.kind), tostring(v.target), rule)
+end
+
+-- qf_item is v as a quickfix entry: on the file written or read when it is
+-- a path, else on the deciding rule's line, else on the policy file.
+function M.qf_item(v, policy_file, run)
+  local item = { text = M.describe_violation(v):gsub("^cordon: ", "") .. (run and (" [" .. run .. "]") or ""), type = "W" }
+  if type(v.rule) == "table" and v.rule.file then
+    item.filename, item.lnum = v.rule.file, tonumber(v.rule.line) or 1
+  else
+    item.filename, item.lnum = policy_file, 1
+  end
+  if v.kind ~= "net" and type(v.target) == "string" and v.target:sub(1, 1) == "/" and vim.loop.fs_stat(v.target) then
+    item.filename, item.lnum = v.target, 1
+  end
+  return item
 end
 
 return M

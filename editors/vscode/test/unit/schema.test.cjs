@@ -1,5 +1,6 @@
 'use strict';
-// The schema must say exactly what DESIGN.md's .sandbox.toml contract says:
+// The schema (generated from workspace/keys.go) must say exactly what
+// DESIGN.md's .sandbox.toml contract says:
 // the same tables and keys, nothing open, and patterns that accept the
 // documented forms and refuse the rest.
 const test = require('node:test');
@@ -9,6 +10,7 @@ const schema = require('../../schemas/sandbox.schema.json');
 const contract = {
   filesystem: ['allow_write', 'deny_write', 'deny_read', 'allow_read'],
   network: ['allow', 'deny', 'unknown', 'allow_unix_sockets'],
+  git: ['remotes', 'push', 'allow_force', 'allow_delete'],
   env: ['pass', 'set'],
   limits: ['timeout', 'memory', 'processes'],
 };

@@ -1,0 +1,113 @@
+//go:build linux
+
+package main
+
+// git through cordon, end to end: real git inside real bubblewrap, cordon's
+// git proxy on the host, and a real git server (git http-backend behind
+// net/http/cgi, basic auth) on the host's loopback.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/proxy/git/gittest"
+)
+
+func TestGitHTTPE2E(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		// Made at run time, so no file (this test's binary included)
+		// holds it before the test writes it.
+		secret := fmt.Sprintf("s3cret-%d-%d", os.Getpid(), time.Now().UnixNano())
+		srv := gittest.NewServer(t, "bob", secret)
+		url := srv.Repo(t, "app")
+		other := srv.Repo(t, "other")
+		mainBefore := srv.Ref(t, "app", "refs/heads/main")
+
+		// The user's own git setup on the host: a store helper with the
+		// credential in ~/.git-credentials (in the credential set, so
+		// unreadable inside).
+		store := strings.Replace(srv.URL, "http://", "http://bob:"+secret+"@", 1) + "\n"
+		if err := os.WriteFile(filepath.Join(e.home, ".git-credentials"), []byte(store), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.home, ".gitconfig"), []byte("[credential]\n\thelper = store\n[user]\n\tname = t\n\temail = t@example.com\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.write(".sandbox.toml", fmt.Sprintf(`[network]
+unknown = "deny"
+
+[git]
+remotes = [%q]
+push = ["agent/*"]
+`, url))
+		if r := e.cordon("", "trust"); r.code != 0 {
+			t.Fatalf("cordon trust: %d %s", r.code, r.stderr)
+		}
+
+		r := e.sandboxed(`set -u
+git clone -q ` + url + ` app && cat app/README
+cd app
+echo "origin:$(git config remote.origin.url)"
+echo a > a && git add a && git commit -qm a
+git push -q origin HEAD:refs/heads/agent/x; echo "push-agent:$?"
+git push origin HEAD:refs/heads/main 2>&1; echo "push-main:$?"
+git push origin :refs/heads/agent/x 2>&1; echo "delete:$?"
+git reset -q --hard HEAD~1 && echo b > b && git add b && git commit -qm b
+git push -f origin HEAD:refs/heads/agent/x 2>&1; echo "force:$?"
+git fetch -q origin; echo "fetch:$?"
+git ls-remote ` + other + ` >/dev/null 2>&1; echo "unlisted:$?"
+git -c http.proxy="$HTTP_PROXY" ls-remote ` + other + ` >/dev/null 2>&1; echo "unlisted-proxy:$?"
+cat ~/.git-credentials >/dev/null 2>&1; echo "store:$?"
+echo "env:$(env | grep -c ` + secret + `)"
+echo "config:$(git config --list --show-origin | grep -c ` + secret + `)"
+echo "files:$(grep -rl ` + secret + ` ~ . /tmp 2>/dev/null | wc -l)"
+echo "fill:$(printf 'protocol=http\nhost=` + strings.TrimPrefix(srv.URL, "http://") + `\n\n' | GIT_TERMINAL_PROMPT=0 git credential fill 2>/dev/null | grep -c ` + secret + `)"`)
+		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+
+		for _, w := range []string{
+			"hello\n", "origin:" + url + "\n", "push-agent:0\n",
+			"remote: cordon: push to refs/heads/main refused (.sandbox.toml:6)", "push-main:1\n",
+			"remote: cordon: delete of refs/heads/agent/x refused (default)", "delete:1\n",
+			"remote: cordon: non-fast-forward push to refs/heads/agent/x refused (default)", "force:1\n",
+			"fetch:0\n", "unlisted:128\n", "unlisted-proxy:128\n", "store:1\n",
+			"env:0\n", "config:0\n", "files:0\n", "fill:0\n",
+		} {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("stdout lacks %q", w)
+			}
+		}
+		if !strings.Contains(r.stderr, "cordon: blocked net push "+url+" refs/heads/main ("+filepath.Join(e.ws, ".sandbox.toml")+":6)") {
+			t.Errorf("stderr lacks the violation for the push to main")
+		}
+		// Upstream: agent/x arrived (the pushed commit, not the refused
+		// force), main did not move, other.git was never asked.
+		if srv.Ref(t, "app", "refs/heads/agent/x") == "" {
+			t.Error("agent/x did not arrive upstream")
+		}
+		if got := srv.Ref(t, "app", "refs/heads/main"); got != mainBefore {
+			t.Errorf("main moved upstream: %s → %s", mainBefore, got)
+		}
+		for _, l := range srv.Log() {
+			if strings.Contains(l, "/other.git/") {
+				t.Errorf("the unlisted remote was reached: %s", l)
+			}
+		}
+		// The credential reached the server only through cordon: every
+		// authenticated request came from the proxy (the sandbox has no
+		// route to loopback but the proxy), and the one unauthenticated
+		// request is the proxy's first try before asking the helper.
+		authed, unauthed, pushes := srv.Counts()
+		if authed == 0 || unauthed != 1 || pushes != 1 {
+			t.Errorf("server: %d requests with the credential, %d without, %d pushes (want >0, 1, 1)", authed, unauthed, pushes)
+		}
+		// The audit log has the refused push.
+		audit, _ := os.ReadFile(filepath.Join(e.home, ".local", "state", "cordon", "audit.log"))
+		if !strings.Contains(string(audit), `"git":"push `+url+` refs/heads/main"`) {
+			t.Errorf("audit log lacks the refused push:\n%s", audit)
+		}
+	})
+}
