@@ -85,8 +85,8 @@ echo ok > x/ok && echo control-ok`)
 		e.dirHolds(out3, "h", "rc")
 		e.mustHold(filepath.Join(out3, "h"), "orig")
 		e.dirHolds(filepath.Join(e.ws, "x"), "ok")
-		want := "cordon: blocked write " + filepath.Join(e.ws, "x/f") + " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)\n"
-		if !strings.Contains(r.stderr, want) {
+		want := "cordon: blocked write " + filepath.Join(e.ws, "x/f") + " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)"
+		if !hasReport(r.stderr, want) {
 			t.Errorf("no %q in:\n%s", want, r.stderr)
 		}
 		e.noPlaceholders("x", "y", "z")
@@ -382,9 +382,9 @@ mkdir ok && echo k > ok/a.txt && mv ok certs/ok && echo control-ok`)
 		e.mustHold(filepath.Join(e.ws, "certs/ok/a.txt"), "k\n")
 		e.mustHold(filepath.Join(e.ws, "inn2/a.pem"), "k\n")
 		e.mustHold(filepath.Join(e.ws, "other/x.pem"), "k\n")
-		rule := " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)\n"
+		rule := " (" + filepath.Join(e.ws, ".sandbox.toml") + ":2)"
 		for _, name := range []string{"certs/a.pem", "keys/new/sub/c.pem", "certs/x.pem"} {
-			if want := "cordon: blocked write " + filepath.Join(e.ws, name) + rule; !strings.Contains(r.stderr, want) {
+			if want := "cordon: blocked write " + filepath.Join(e.ws, name) + rule; !hasReport(r.stderr, want) {
 				t.Errorf("no %q in:\n%s", want, r.stderr)
 			}
 		}

@@ -343,6 +343,9 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	setup.started()
 	if err != nil {
 		hostEnd.Close()
+		if len(pl.Layers) > 0 && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EUSERS)) {
+			return nil, fmt.Errorf("cannot make the user namespace for the cache layers (%v): user namespaces are limited here, see cordon doctor", err)
+		}
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
 	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr}
