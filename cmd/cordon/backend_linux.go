@@ -10,8 +10,8 @@ import (
 	"github.com/cordon-dev/cordon/sandbox/linux"
 	"github.com/cordon-dev/cordon/sandbox/linux/initimage"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
-	"github.com/cordon-dev/cordon/workspace"
 	"github.com/cordon-dev/cordon/sandbox/probe"
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 func newBackend(logger *slog.Logger) (sandbox.Backend, error) {

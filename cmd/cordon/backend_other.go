@@ -9,8 +9,8 @@ import (
 	"runtime"
 
 	"github.com/cordon-dev/cordon/sandbox"
-	"github.com/cordon-dev/cordon/workspace"
 	"github.com/cordon-dev/cordon/sandbox/probe"
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 func newBackend(*slog.Logger) (sandbox.Backend, error) {
@@ -22,5 +22,6 @@ func runHidden([]string) (int, bool) { return 0, false }
 func cleanCaches(*workspace.Policy) (string, error) {
 	return "", errors.New("no cache layers on " + runtime.GOOS)
 }
+
 // platformChecks are cordon doctor's findings where no backend is built.
 func platformChecks(ctx context.Context) []probe.Check { return probe.Run(ctx) }
