@@ -52,6 +52,11 @@ type TimedApprover interface {
 	ApproveAt(ctx context.Context, q Question) (Answer, time.Time, error)
 }
 
+// ErrNotAsked is what an Approver returns when there is nobody to ask (no
+// terminal): the unknown host is then denied by the default, as if no
+// approver had been set, and reported so, not as the user's answer.
+var ErrNotAsked = errors.New("nobody to ask")
+
 // ApproverFunc adapts a function to Approver.
 type ApproverFunc func(ctx context.Context, q Question) (Answer, error)
 
@@ -184,6 +189,10 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 		answer, at, err := d.ask(ctx, Question{RunID: d.cfg.RunID, Command: d.cfg.Command, Host: host, Port: port})
 		dec.Answer, dec.AnsweredAt = answer, at
 		switch {
+		case errors.Is(err, ErrNotAsked):
+			dec.Asked, dec.Answer, dec.AnsweredAt = false, "", time.Time{}
+			dec.Rule = pol.Network.UnknownSource
+			return deny("default-deny")
 		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 			dec.Answer = Deny
 			return deny("timeout")

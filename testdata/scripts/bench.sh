@@ -100,9 +100,13 @@ JSON
 printf '[network]\nallow = ["registry.npmjs.org:443"]\n' >"$tc/ws/.sandbox.toml"
 "$cordon" trust -w "$tc/ws" >/dev/null
 (cd "$tc/ws" && npm install --no-audit --no-fund --loglevel=error >/dev/null && rm -rf node_modules) # warms the host's cache
-npmi='rm -rf node_modules && npm install --offline --no-audit --no-fund --loglevel=error >/dev/null'
+# --prefer-offline: npm still asks the registry for a few packuments it did
+# not keep (--offline fails on them even outside any sandbox), so this
+# baseline keeps the host's network (no --unshare-net) and cordon's run
+# reaches the registry through its proxy.
+npmi='rm -rf node_modules && npm install --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null'
 hyperfine -N --warmup 1 --runs "$tcruns" --export-json "$out/npm.json" \
-  -n "bwrap, cordon's namespaces and mounts" "bwrap $ns $tcmounts --chdir $tc/ws sh -c '$npmi'" \
+  -n "bwrap, cordon's namespaces and mounts" "bwrap ${ns/--unshare-net /} $tcmounts --chdir $tc/ws sh -c '$npmi'" \
   -n "cordon run" "$cordon run -w $tc/ws -c '$npmi'" >/dev/null
 echo "npm packages installed: $(ls "$tc/ws/node_modules" 2>/dev/null | wc -l)"
 echo "== a warm go build (cache layers over ~/go/pkg and ~/.cache/go-build), $tcruns runs each"
