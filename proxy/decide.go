@@ -22,6 +22,9 @@ const (
 	AllowAlways Answer = "allow-always" // and the policy gains an allow rule
 	Deny        Answer = "deny"         // this run may not
 	DenyAlways  Answer = "deny-always"  // and the policy gains a deny rule
+	// AllowConnection allows this one connection only: the next one asks
+	// again (an approver whose user chose so, as cordon mcp offers).
+	AllowConnection Answer = "allow-connection"
 )
 
 // Actions a Decision records.
@@ -200,9 +203,11 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 			dec.Answer = Deny
 			return deny("approval-error")
 		}
-		d.mu.Lock()
-		d.answered[key] = answered{answer: answer, at: at}
-		d.mu.Unlock()
+		if answer != AllowConnection {
+			d.mu.Lock()
+			d.answered[key] = answered{answer: answer, at: at}
+			d.mu.Unlock()
+		}
 		if !allows(answer) {
 			return deny("approval")
 		}
@@ -243,7 +248,7 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 	return deny("private-address")
 }
 
-func allows(a Answer) bool { return a == AllowOnce || a == AllowAlways }
+func allows(a Answer) bool { return a == AllowOnce || a == AllowAlways || a == AllowConnection }
 
 func printable(r rune) rune {
 	if r < 0x20 || r == 0x7f {
@@ -322,7 +327,7 @@ func (d *decider) ask(ctx context.Context, q Question) (Answer, time.Time, error
 		answer = Deny
 	}
 	switch answer {
-	case AllowOnce, AllowAlways, Deny:
+	case AllowOnce, AllowAlways, Deny, AllowConnection:
 	case DenyAlways:
 		answer = Deny // the policy edit is the approver's; here it is a deny
 	default:

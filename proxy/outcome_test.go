@@ -189,3 +189,28 @@ func TestNobodyToAsk(t *testing.T) {
 		t.Fatalf("%d %q %+v", resp.StatusCode, body, d)
 	}
 }
+
+// allow-connection (cordon mcp's "allow once") is asked again on the next
+// connection.
+func TestAllowConnectionAsksAgain(t *testing.T) {
+	var hits atomic.Int32
+	srv := upstream(t, &hits)
+	pol := policy(t, "[network]\nunknown = \"ask\"\n")
+	var asked atomic.Int32
+	h := newHarness(t, pol, ApproverFunc(func(ctx context.Context, q Question) (Answer, error) {
+		asked.Add(1)
+		return AllowConnection, nil
+	}), nil)
+	h.net.serve("new.test", "203.0.113.92", 80, srv.Listener.Addr().String())
+	c := h.client(nil)
+	for i := 0; i < 2; i++ {
+		resp, err := c.Get("http://new.test/")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	if asked.Load() != 2 {
+		t.Fatalf("asked %d times, want once per connection", asked.Load())
+	}
+}
