@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/workspace"
@@ -124,12 +125,28 @@ func (v Violation) Same(w Violation) bool {
 	return v.Kind == w.Kind && v.Target == w.Target && v.Rule == w.Rule && v.Reason == w.Reason
 }
 
-// String is the report's line: "cordon: blocked KIND TARGET (RULE)", with
-// ", N times" when the run did it more than once.
+// String is the report's line, exactly DESIGN's "cordon: blocked KIND
+// TARGET (RULE)": scripts parse it, so a repeated access is told once and
+// its count goes only where the form has room for it (--json's count,
+// the editor's diagnostic).
 func (v Violation) String() string {
-	s := fmt.Sprintf("cordon: blocked %s %s (%s)", v.Kind, v.Target, v.Cause())
-	if v.Count > 1 {
-		s += fmt.Sprintf(", %d times", v.Count)
+	return fmt.Sprintf("cordon: blocked %s %s (%s)", v.Kind, v.Target, v.Cause())
+}
+
+// Layered is a backend that can name the isolation layers it puts in
+// force on this machine, outermost first ("bwrap", "seccomp",
+// "Landlock ABI 7").
+type Layered interface {
+	Layers() []string
+}
+
+// Layers names b's layers as reports show them: "bwrap + seccomp +
+// Landlock ABI 7"; a backend that does not list them is named alone.
+func Layers(b Backend) string {
+	if l, ok := b.(Layered); ok {
+		if names := l.Layers(); len(names) > 0 {
+			return strings.Join(names, " + ")
+		}
 	}
-	return s
+	return b.Name()
 }

@@ -79,7 +79,7 @@ func fixesFor(f *folder, v violationData) []fix {
 		allow := hostRule(host, n)
 		return []fix{
 			{"network", "allow", allow, "Allow " + allow + " in .sandbox.toml"},
-			{"network", "deny", host, "Deny " + host + " always in .sandbox.toml"},
+			{"network", "deny", host, "Always deny " + host + " in .sandbox.toml"},
 		}
 	case sandbox.KindWrite:
 		if !filepath.IsAbs(v.Target) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -18,21 +19,23 @@ const (
 	cmdTrust           = "cordon.server.trust"           // {hash} → status: trust that content (the user said yes in the editor)
 	cmdUntrust         = "cordon.server.untrust"         // → status: withdraw the file's trust
 	cmdClearViolations = "cordon.server.clearViolations" // {runId?} → {}: drop the violation diagnostics (of one run)
+	cmdRevoke          = "cordon.server.revoke"          // {host} → {}: take an "Always allow" host out of [network] allow
 )
 
-var editorCommands = []string{cmdExplain, cmdTrust, cmdUntrust, cmdClearViolations}
+var editorCommands = []string{cmdExplain, cmdTrust, cmdUntrust, cmdClearViolations, cmdRevoke}
 
 type commandArgs struct {
 	Root  string `json:"root"`
 	Hash  string `json:"hash"`
 	RunID string `json:"runId"`
+	Host  string `json:"host"`
 }
 
 // editorCommand serves the commands above; ok is false for a name it does
 // not know.
-func (s *server) editorCommand(name string, args []json.RawMessage) (result any, ok bool, err error) {
+func (s *server) editorCommand(ctx context.Context, name string, args []json.RawMessage) (result any, ok bool, err error) {
 	switch name {
-	case cmdExplain, cmdTrust, cmdUntrust, cmdClearViolations:
+	case cmdExplain, cmdTrust, cmdUntrust, cmdClearViolations, cmdRevoke:
 	default:
 		return nil, false, nil
 	}
@@ -89,6 +92,14 @@ func (s *server) editorCommand(name string, args []json.RawMessage) (result any,
 		return s.status(), true, nil
 	case cmdClearViolations:
 		s.clearViolations(f, a.RunID)
+		return map[string]any{}, true, nil
+	case cmdRevoke:
+		if a.Host == "" {
+			return nil, true, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "%s: host is required", name)
+		}
+		if err := s.revoke(ctx, f, "network", "allow", a.Host); err != nil {
+			return nil, true, jsonrpc2.Errorf(jsonrpc2.InvalidRequest, "%s: %v", name, err)
+		}
 		return map[string]any{}, true, nil
 	}
 	return nil, false, nil

@@ -113,7 +113,7 @@ func newEnv(t testing.TB) env {
 func startServer(t testing.TB, e env, exe Executor, tweak func(*Options)) *testClient {
 	t.Helper()
 	a, b := net.Pipe()
-	opts := Options{Executor: exe, Backend: "fake", Dirs: e.dirs, Debounce: 10 * time.Millisecond, ApprovalTimeout: 5 * time.Second}
+	opts := Options{Executor: exe, Backend: "fake", Layers: "fake + Landlock ABI 7", Dirs: e.dirs, Debounce: 10 * time.Millisecond, ApprovalTimeout: 5 * time.Second}
 	if tweak != nil {
 		tweak(&opts)
 	}

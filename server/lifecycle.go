@@ -216,13 +216,14 @@ type widening struct {
 type status struct {
 	folderStatus
 	Backend      string            `json:"backend"`
+	Layers       string            `json:"layers,omitempty"` // every layer in force: "bwrap + seccomp + Landlock ABI 7"
 	Capabilities map[string]string `json:"capabilities"`
 	Runs         []runStatus       `json:"runs"`
 	Folders      []folderStatus    `json:"folders"`
 }
 
 func (s *server) status() status {
-	st := status{Backend: s.opts.Backend, Capabilities: s.opts.Capabilities, Runs: []runStatus{}}
+	st := status{Backend: s.opts.Backend, Layers: s.opts.Layers, Capabilities: s.opts.Capabilities, Runs: []runStatus{}}
 	if st.Capabilities == nil {
 		st.Capabilities = map[string]string{}
 	}
@@ -268,7 +269,7 @@ func (s *server) executeCommand(ctx context.Context, params json.RawMessage) (an
 		}
 		return s.status(), nil
 	}
-	if res, ok, err := s.editorCommand(p.Command, p.Arguments); ok {
+	if res, ok, err := s.editorCommand(ctx, p.Command, p.Arguments); ok {
 		return res, err
 	}
 	return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "unknown command %q", p.Command)

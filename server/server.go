@@ -33,6 +33,9 @@ type Options struct {
 	Executor     Executor          // required
 	Backend      string            // sandbox backend name, for sandbox/status
 	Capabilities map[string]string // what the machine offers, for sandbox/status
+	// Layers names the isolation layers every run has in force
+	// ("bwrap + seccomp + Landlock ABI 7"), for sandbox/status.
+	Layers string
 	// Dirs locates the user defaults and cordon's state; zero means
 	// workspace.DefaultDirs().
 	Dirs   workspace.Dirs
@@ -84,7 +87,9 @@ func isLong(method string, params json.RawMessage) bool {
 	case "workspace/executeCommand":
 		var p struct{ Command string }
 		_ = json.Unmarshal(params, &p)
-		return p.Command == cmdRun
+		// revoke waits for the client's answer to workspace/applyEdit,
+		// which this loop must stay free to read.
+		return p.Command == cmdRun || p.Command == cmdRevoke
 	}
 	return false
 }

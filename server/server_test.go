@@ -127,6 +127,9 @@ func TestLongRunDoesNotDelayStatus(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("status took %v behind a 3 s run", d)
 	}
+	if st.Backend != "fake" || st.Layers != "fake + Landlock ABI 7" {
+		t.Errorf("status names backend %q, layers %q", st.Backend, st.Layers)
+	}
 	select {
 	case r := <-runCh:
 		t.Fatalf("the run answered before it could have finished: %v", r)

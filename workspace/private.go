@@ -61,9 +61,10 @@ func OpenPrivate(dir, name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 func checkOwn(path string, st *unix.Stat_t, kind uint32) error {
-	if st.Mode&unix.S_IFMT != kind || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+	mode := uint32(st.Mode) // uint16 on macOS
+	if mode&unix.S_IFMT != kind || int(st.Uid) != os.Geteuid() || mode&0o022 != 0 {
 		return fmt.Errorf("%s is not cordon's (type %o, owner %d, mode %o; want a %s of uid %d nobody else can write): fix or remove it",
-			path, st.Mode&unix.S_IFMT, st.Uid, st.Mode&0o7777, map[uint32]string{unix.S_IFDIR: "directory", unix.S_IFREG: "file"}[kind], os.Geteuid())
+			path, mode&unix.S_IFMT, st.Uid, mode&0o7777, map[uint32]string{unix.S_IFDIR: "directory", unix.S_IFREG: "file"}[kind], os.Geteuid())
 	}
 	return nil
 }

@@ -407,6 +407,10 @@ func TestExplainAndDoctor(t *testing.T) {
 	if !strings.Contains(r.stdout, "ok   init stage       embedded image") {
 		t.Errorf("the built cordon carries no init image:\n%s", r.stdout)
 	}
+	// The line that sums it up names every layer a run has in force.
+	if want := "ok   in force         bwrap + seccomp + Landlock ABI "; !strings.Contains(r.stdout, want) {
+		t.Errorf("doctor does not say %q:\n%s", want, r.stdout)
+	}
 	e.extra = []string{"PATH=/nonexistent"}
 	if r := e.cordon("", "doctor"); r.code != 1 || !strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "apt-get install bubblewrap") {
 		t.Fatalf("doctor without bwrap: exit %d\n%s", r.code, r.stdout)

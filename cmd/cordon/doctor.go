@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 
+	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux/initimage"
 	"github.com/cordon-dev/cordon/sandbox/probe"
 )
@@ -20,6 +22,7 @@ func cmdDoctor(ctx context.Context, args []string) int {
 		return 2
 	}
 	checks := platformChecks(ctx)
+	checks = append(checks, layersCheck(ctx, checks))
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -52,4 +55,34 @@ func initStageCheck() probe.Check {
 	}
 	return probe.Check{Name: "init stage", Detail: "cordon re-executes itself in every sandbox, a few ms slower per command",
 		Fix: "build with make build, which embeds the init image"}
+}
+
+// layersCheck names the layers every run has in force here, the line
+// that says what the other checks add up to.
+func layersCheck(ctx context.Context, checks []probe.Check) probe.Check {
+	c := probe.Check{Name: "in force"}
+	for _, ch := range checks {
+		if ch.Required && !ch.OK {
+			c.Detail = "nothing: a required piece is missing (above); every run is refused"
+			return c
+		}
+	}
+	b, err := newBackend(slog.New(slog.DiscardHandler))
+	if err == nil {
+		err = b.Check(ctx)
+	}
+	if err != nil {
+		c.Detail = "nothing: " + err.Error()
+		return c
+	}
+	c.OK, c.Detail = true, sandbox.Layers(b)
+	return c
+}
+
+// capabilities is sandbox/status's capabilities: what the machine offers,
+// and under "layers" what every run has in force.
+func capabilities(b sandbox.Backend, checks []probe.Check) map[string]string {
+	m := probe.Capabilities(checks)
+	m["layers"] = sandbox.Layers(b)
+	return m
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/cordon-dev/cordon/proxy"
+	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/probe"
 	"github.com/cordon-dev/cordon/server"
 	"github.com/cordon-dev/cordon/server/runner"
@@ -49,7 +50,8 @@ func cmdLSP(ctx context.Context, _ *slog.Logger, args []string) int {
 	err = server.Serve(ctx, os.Stdin, protoOut, server.Options{
 		Executor:     &runner.Runner{Backend: backend, Audit: audit, Logger: logger},
 		Backend:      backend.Name(),
-		Capabilities: probe.Capabilities(checks),
+		Layers:       sandbox.Layers(backend),
+		Capabilities: capabilities(backend, checks),
 		Dirs:         dirs,
 		Logger:       logger,
 		LogLevel:     level,

@@ -63,7 +63,7 @@ func cmdMCP(ctx context.Context, logger *slog.Logger, args []string) int {
 			return pol, nil
 		},
 		Backend:      backend.Name(),
-		Capabilities: probe.Capabilities(probe.Run(ctx)),
+		Capabilities: capabilities(backend, probe.Run(ctx)),
 		Room:         roomFor(opts),
 		Version:      version,
 		Logger:       logger,

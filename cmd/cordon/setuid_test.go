@@ -28,13 +28,8 @@ mkdir -m 2755 sgid-dir; echo "mkdir2755=$?"
 mkfifo -m 4777 suid-fifo; echo "mkfifo4777=$?"
 ln /usr/bin/su su-link; echo "hardlink-su=$?"
 python3 - <<'PY'
-import errno, os, stat, struct
-def t(name, f):
-    try:
-        f()
-        print(name + "=ok")
-    except OSError as e:
-        print(name + "=" + errno.errorcode[e.errno])
+` + pyTry + `
+import os, stat, struct
 t("open6777", lambda: os.close(os.open("o-suid", os.O_CREAT | os.O_WRONLY, 0o6777)))
 t("open-plain", lambda: os.close(os.open("o-plain", os.O_CREAT | os.O_WRONLY, 0o777)))
 t("tmpfile4777", lambda: os.close(os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o4777)))
@@ -47,6 +42,27 @@ t("fchmod6755", lambda: os.chmod(os.open("o-plain", os.O_RDONLY), 0o6755))
 t("setcap", lambda: os.setxattr("sh-copy", "security.capability", struct.pack("<5I", 0x02000001, 1 << 7, 0, 0, 0)))
 PY
 command -v setcap >/dev/null && { setcap cap_setuid+ep sh-copy; echo "setcap-tool=$?"; }`
+
+// pyTry is the Python prelude of the attack scripts: t(NAME, f) calls f
+// and prints NAME=ok, or NAME= and the errno's name.
+const pyTry = `import errno
+def t(name, f):
+    try:
+        f()
+        print(name + "=ok")
+    except OSError as e:
+        print(name + "=" + errno.errorcode[e.errno])`
+
+// results reads the NAME=RESULT lines of an attack script's output.
+func results(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
 
 // TestAttackSetuidFiles: no file made or changed inside carries S_ISUID or
 // S_ISGID, or file capabilities, whoever runs cordon, with and without a
@@ -63,12 +79,7 @@ func TestAttackSetuidFiles(t *testing.T) {
 					e.write(".sandbox.toml", policy)
 				}
 				r := e.sandboxed(setuidScript)
-				got := map[string]string{}
-				for _, line := range strings.Split(r.stdout, "\n") {
-					if k, v, ok := strings.Cut(line, "="); ok {
-						got[k] = v
-					}
-				}
+				got := results(r.stdout)
 				for k, want := range map[string]string{
 					"chmod-plain": "0", "install-plain": "0", "open-plain": "ok", "mknod-plain": "ok", "mkdir-plain": "ok",
 					"open6777": "EPERM", "tmpfile4777": "EPERM", "mknod4777": "EPERM", "mkdir6777": "EPERM", "fchmod6755": "EPERM",

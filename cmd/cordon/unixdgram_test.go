@@ -17,14 +17,9 @@ import (
 // (argv[1]) or to make a socket name (argv[2]); each line is NAME=RESULT.
 // The stream pair lines are the positive control: what Node, Python and Go
 // need for child pipes keeps working.
-const dgramClient = `import errno, socket, sys
+const dgramClient = pyTry + `
+import socket, sys
 target, name = sys.argv[1], sys.argv[2]
-def t(label, f):
-    try:
-        f()
-        print(label + "=ok")
-    except OSError as e:
-        print(label + "=" + errno.errorcode[e.errno])
 def pair_send(kind):
     a, b = socket.socketpair(socket.AF_UNIX, kind)
     a.sendto(b"pwned-pair", target)
@@ -77,12 +72,7 @@ func TestAttackDatagramSocketpair(t *testing.T) {
 		drain(got, 3)
 
 		r := e.cordon("", "run", "--", "python3", "-c", dgramClient, sock, name)
-		res := map[string]string{}
-		for _, line := range strings.Split(r.stdout, "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok {
-				res[k] = v
-			}
-		}
+		res := results(r.stdout)
 		for k, want := range map[string]string{
 			"dgram-pair": "EPERM", "seqpacket-pair": "EPERM", "dgram-socket": "EPERM",
 			"stream-pair": "ok", "stream-sendto": "EISCONN", "stream-bind": "EACCES",

@@ -24,10 +24,14 @@ type argvOptions struct {
 	UID, GID   int
 	Layers     bool
 	InitConfig string // the init's encoded configuration
-	// PinFDs are bwrap's descriptors for Pinned directories (see
-	// openPins); a pin without one is bound by path.
+	// PinFDs are bwrap's descriptors for Pinned directories and for
+	// writable places inside other writable places (see openPins); one
+	// without is bound by path.
 	PinFDs map[string]int
 	Argv   []string
+	// NoMounts (tests only): / is bound writable and nothing is hidden or
+	// made read-only, so that a test sees the Landlock layer alone.
+	NoMounts bool
 }
 
 // bwrapArgs renders the plan as bubblewrap arguments. The order matters:
@@ -47,6 +51,11 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 	if o.Alive {
 		a = append(a, "--sync-fd", strconv.Itoa(initstage.FDAlive))
 	}
+	if o.NoMounts {
+		a = append(a, "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
+		a = append(a, "--chdir", o.Dir, "--", o.Init, initstage.Arg, o.InitConfig, "--")
+		return append(a, o.Argv...)
+	}
 	a = append(a, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
 	if pl.PrivateTmp != "" {
 		a = append(a, "--bind", pl.PrivateTmp, "/tmp")
@@ -58,7 +67,11 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 		a = append(a, "--bind", l.Path, l.Path)
 	}
 	for _, w := range pl.Writable {
-		a = append(a, "--bind", w, w)
+		if fd, ok := o.PinFDs[w]; ok {
+			a = append(a, "--bind-fd", strconv.Itoa(fd), w)
+		} else {
+			a = append(a, "--bind", w, w)
+		}
 	}
 	for _, p := range pl.Pinned {
 		if fd, ok := o.PinFDs[p]; ok {
@@ -86,6 +99,12 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 	}
 	for _, d := range pl.HiddenDirs {
 		perms := "0000"
+		// The run's own temp dir may lie in a hidden one (cordon's
+		// runtime dir is in the credential set): bound back, writable.
+		temp := pl.TempDir != "" && supervisor.Within(d, pl.TempDir) && d != pl.TempDir
+		if temp {
+			perms = "0111"
+		}
 		for _, r := range pl.Reopened {
 			if supervisor.Within(d, r) {
 				perms = "0111" // traversable to the re-opened paths, not listable
@@ -93,6 +112,9 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 			}
 		}
 		a = append(a, "--perms", perms, "--tmpfs", d)
+		if temp {
+			a = append(a, "--bind", pl.TempDir, pl.TempDir)
+		}
 		for _, r := range pl.Reopened {
 			if supervisor.Within(d, r) {
 				a = append(a, "--ro-bind", r, r)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
+	"github.com/cordon-dev/cordon/sandbox/probe"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
 	"github.com/cordon-dev/cordon/sandbox/supervisor"
 	"github.com/cordon-dev/cordon/workspace"
@@ -54,6 +55,14 @@ type Backend struct {
 	opts   Options
 	image  imageFile
 	guards supervisor.GuardPool
+	test   testSwitches
+}
+
+// testSwitches turn layers off, for tests that show what the other
+// layers hold alone. Only tests of this package set them.
+type testSwitches struct {
+	noMounts   bool // bwrap binds / writable and hides nothing: Landlock alone enforces the filesystem policy
+	noLandlock bool // the stage enforces no Landlock ruleset
 }
 
 // New returns the bubblewrap backend.
@@ -257,7 +266,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	defer initEnd.Close()
 
 	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
-		NoSocketNames: len(p.Network.AllowUnixSockets) == 0}
+		LoopbackOnly: true}
+	if !b.test.noLandlock {
+		rules := pl.landlockRules(p)
+		cfg.Landlock = &rules
+	}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
@@ -280,11 +293,6 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	defer envFile.Close()
 	cfg.Env, extra = 3+len(extra), append(extra, envFile)
-	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
-	if err != nil {
-		return nil, fmt.Errorf("stderr: %w", err)
-	}
-	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	pins, err := openPins(pl)
 	if err != nil {
 		return nil, err
@@ -295,9 +303,23 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		pinFDs[pl.Pinned[i]] = 3 + len(extra)
 		extra = append(extra, f)
 	}
+	nested, err := openNested(pl)
+	if err != nil {
+		return nil, err
+	}
+	for w, f := range nested {
+		defer f.Close()
+		pinFDs[w] = 3 + len(extra)
+		extra = append(extra, f)
+	}
+	setup, err := newSetupLog(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
 		Layers: len(pl.Layers) > 0, UID: os.Getuid(), GID: os.Getgid(),
 	})
 	cmd := exec.Command(sa.bwrap, args...)
@@ -414,6 +436,34 @@ func openPins(pl *plan) ([]*os.File, error) {
 			return nil, fmt.Errorf("pinning %s: %w (it changed while the sandbox was set up; run again)", p, err)
 		}
 		out = append(out, os.NewFile(uintptr(fd), p))
+	}
+	return out, nil
+}
+
+// openNested opens each writable place that lies inside another one
+// (allow_write = ["~", "~/proj2"]) beneath it, through no link, for the
+// same reason as pins: a run of another workspace, to which only the
+// outer place is writable, could swap the inner one for a link to /etc.
+func openNested(pl *plan) (map[string]*os.File, error) {
+	out := map[string]*os.File{}
+	for _, w := range pl.Writable {
+		var others []string
+		for _, o := range pl.Writable {
+			if o != w {
+				others = append(others, o)
+			}
+		}
+		if supervisor.InnermostRoot(w, others) == "" {
+			continue
+		}
+		fd, err := openBeneathRoot(w, others)
+		if err != nil {
+			for _, f := range out {
+				f.Close()
+			}
+			return nil, fmt.Errorf("writable place %s: %w (it changed while the sandbox was set up; run again)", w, err)
+		}
+		out[w] = os.NewFile(uintptr(fd), w)
 	}
 	return out, nil
 }
@@ -551,6 +601,10 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		p.mu.Unlock()
 		// A run killed or signalled before it started is no failed set-up.
 		if err := p.setup.finish(p.bridge.handedOff() || interrupted || res.Signal != 0, p.stderr, res.ExitCode); err != nil && p.bridge.failure() == nil {
+			if strings.Contains(err.Error(), "namespace") {
+				// bwrap could not make its namespaces: say how to allow them here.
+				err = fmt.Errorf("%w; nothing was run: %s", err, probe.UsernsFix())
+			}
 			p.err = err
 			return
 		}

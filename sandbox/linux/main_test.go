@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -40,6 +41,23 @@ const launchArg = "__launch"
 // proxySocketVar gives the launcher a proxy socket for the run's network.
 const proxySocketVar = "CORDON_TEST_PROXY_SOCKET"
 
+// layersVar turns layers off in the launcher's backend (testSwitches):
+// "nomounts", "nolandlock", comma-separated.
+const layersVar = "CORDON_TEST_LAYERS_OFF"
+
+func testSwitchesFrom(s string) testSwitches {
+	var t testSwitches
+	for _, f := range strings.Split(s, ",") {
+		switch f {
+		case "nomounts":
+			t.noMounts = true
+		case "nolandlock":
+			t.noLandlock = true
+		}
+	}
+	return t
+}
+
 // launchMain runs `ROOT HOME -- ARGV...` in the workspace ROOT through the
 // backend, with this binary as the init, and exits with the command's code.
 func launchMain(args []string) int {
@@ -59,7 +77,9 @@ func launchMain(args []string) int {
 	if sock := os.Getenv(proxySocketVar); sock != "" {
 		spec.Network = &sandbox.Network{ProxySocket: sock}
 	}
-	proc, err := New(Options{}).Start(context.Background(), spec)
+	b := New(Options{})
+	b.test = testSwitchesFrom(os.Getenv(layersVar))
+	proc, err := b.Start(context.Background(), spec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "launch:", err)
 		return 125

@@ -144,14 +144,9 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	// cordon's own config and state are never writable from inside,
 	// whatever allow_write says: a writable place within them is dropped,
 	// and they are read-only (and, being in the credential set, hidden)
-	// within any other; missing, the guard refuses making them.
+	// within any other; missing, they are covered below.
 	cordonDirs := nonEmpty(p.ConfigDir, p.StateDir)
 	pl.Writable = notWithin(pl.Writable, cordonDirs)
-	for _, d := range cordonDirs {
-		if !exists(d) && supervisor.UnderAny(d, pl.Writable) {
-			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: d})
-		}
-	}
 
 	// Read-only on top: deny_write, protected paths that exist (any depth),
 	// the policy files themselves.
@@ -258,6 +253,10 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 				continue
 			case err != nil:
 				return nil, fmt.Errorf("deny_read %s: %w", path, err)
+			case fi.IsDir() && tempDir != "" && path == filepath.Dir(tempDir):
+				// cordon's runtime dir (credential set): bwrapArgs hides
+				// it with an empty tmpfs and binds the run's own temp
+				// dir back; a hidden dir here would cover that too.
 			case fi.IsDir():
 				pl.HiddenDirs = append(pl.HiddenDirs, path)
 			default:
@@ -288,21 +287,18 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		}
 	}
 	// Pin every directory between a writable root and a read-only, hidden
-	// or protected path, cordon's own directories and $HOME: otherwise
+	// or protected path: otherwise
 	// `mv config config2 && mkdir config` moves the read-only bind away
 	// with its directory and a new config/prod.env can be written in its
 	// place, `mv ~/.docker ~/.d2` makes the next run miss the rule for
 	// ~/.docker/config.json, and `mv ~/.local ~/.l2` lets the command make
 	// its own ~/.local/state/cordon (rename of a mount point fails with
 	// EBUSY; of its parent it does not).
+	// (cordon's own directories are read-only or placeholders when they
+	// lie in a writable place, and so are the protected names in $HOME:
+	// their ancestors, $HOME among them, are pinned with the others.)
 	guarded := append(append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...), pl.Pinned...)
-	guarded = append(append(append(guarded, pl.HiddenDirs...), pl.HiddenFiles...), cordonDirs...)
-	if p.Home != "" {
-		guarded = append(guarded, p.Home)
-		if root := supervisor.InnermostRoot(p.Home, pl.Writable); root != "" && root != p.Home && isDir(p.Home) {
-			pl.Pinned = append(pl.Pinned, p.Home)
-		}
-	}
+	guarded = append(append(guarded, pl.HiddenDirs...), pl.HiddenFiles...)
 	pl.Pinned = append(pl.Pinned, pinAncestors(guarded, pl.Writable)...)
 	pl.Pinned = dedupe(pl.Pinned)
 	sort.Strings(pl.Pinned) // parents before children

@@ -205,12 +205,8 @@ func TestPlanCordonDirs(t *testing.T) {
 	if !contains(pl.ReadOnly, state) {
 		t.Errorf("state dir not read-only: %v", pl.ReadOnly)
 	}
-	guarded := false
-	for _, r := range pl.Guarded {
-		guarded = guarded || r.Path == config
-	}
-	if !guarded {
-		t.Errorf("missing config dir not guarded: %v", pl.Guarded)
+	if !contains(pl.Missing, config+"/") {
+		t.Errorf("missing config dir not covered: %v", pl.Missing)
 	}
 	for _, d := range []string{home, filepath.Join(home, ".local"), filepath.Join(home, ".local/state")} {
 		if !contains(pl.Pinned, d) {
@@ -249,8 +245,44 @@ func TestPinsBoundFromDescriptors(t *testing.T) {
 	}
 	os.Rename(keys, keys+".moved")
 	os.Symlink("/etc", keys)
-	if pins, err := openPins(pl); err == nil {
+	if pins, err := openPins(pl); err == nil || !strings.Contains(err.Error(), "pinning "+keys+":") {
 		closeFiles(pins)
-		t.Fatal("a pin swapped for a link to /etc was opened")
+		t.Fatalf("a pin swapped for a link to /etc was opened (%v)", err)
+	}
+}
+
+// TestNestedWritableFromDescriptors: a writable place inside another is
+// bound from a descriptor opened beneath the outer one; swapped for a
+// link to /etc (by a run of another workspace, to which only the outer
+// place is writable), it refuses the run.
+func TestNestedWritableFromDescriptors(t *testing.T) {
+	f := newPlanFixture(t)
+	inner := filepath.Join(f.home, "inner")
+	os.MkdirAll(inner, 0o755)
+	p := f.load(t, "[filesystem]\nallow_write = [\"~\", \"~/inner\"]\n")
+	pl, err := buildPlan(p, "/tmp/x", scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested, err := openNested(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := map[string]int{}
+	for w, file := range nested {
+		fds[w] = 20
+		file.Close()
+	}
+	args := strings.Join(bwrapArgs(pl, argvOptions{Dir: f.root, Init: "/init", PinFDs: fds}), " ")
+	if !strings.Contains(args, "--bind-fd 20 "+inner+" ") || strings.Contains(args, "--bind "+inner+" ") {
+		t.Errorf("the nested writable place is not bound from its descriptor: %s", args)
+	}
+	os.Rename(inner, inner+".moved")
+	os.Symlink("/etc", inner)
+	if nested, err := openNested(pl); err == nil {
+		for _, file := range nested {
+			file.Close()
+		}
+		t.Fatal("a nested writable place swapped for a link to /etc was opened")
 	}
 }

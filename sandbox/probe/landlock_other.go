@@ -2,4 +2,4 @@
 
 package probe
 
-func landlock() Check { return Check{Name: "landlock", Detail: "Linux only"} }
+func landlockCheck() Check { return Check{Name: "landlock", Detail: "Linux only"} }

@@ -38,7 +38,7 @@ func Run(ctx context.Context) []Check {
 	if bw.OK {
 		checks = append(checks, userns(ctx))
 	}
-	checks = append(checks, seccomp(), landlock(), cgroups(), ioURing(), tiocsti())
+	checks = append(checks, seccomp(), landlockCheck(), cgroups(), ioURing(), tiocsti())
 	return checks
 }
 
@@ -100,8 +100,7 @@ func userns(ctx context.Context) Check {
 		if c.Detail == "" {
 			c.Detail = err.Error()
 		}
-		c.Fix = "allow unprivileged user namespaces: sudo sysctl -w kernel.unprivileged_userns_clone=1 " +
-			"(Debian/Ubuntu), or on Ubuntu 24.04+ an AppArmor profile for bwrap; in Docker run with --security-opt seccomp=unconfined or use a VM"
+		c.Fix = UsernsFix()
 		return c
 	}
 	c.OK, c.Detail = true, "bwrap can create user, PID and network namespaces"

@@ -414,6 +414,10 @@ func (g *guardCall) targetReal(path string) (dir int, real, base string, errno u
 	if errno != 0 {
 		return -1, "", "", errno
 	}
+	if !g.o.judge.mayWrite(real) {
+		unix.Close(dir)
+		return -1, "", "", unix.EROFS
+	}
 	var st unix.Stat_t
 	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(real, base) {
 		unix.Close(dir)
@@ -472,6 +476,9 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 			if flags&unix.O_EXCL != 0 {
 				return -1, 0, unix.EEXIST
 			}
+			if flags&(unix.O_WRONLY|unix.O_RDWR|unix.O_TRUNC) != 0 && !g.o.judge.mayWrite(real) {
+				return -1, 0, unix.EROFS // see Judge.mayWrite
+			}
 			if st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 5 && unix.Minor(st.Rdev) == 0 {
 				return -1, 0, unix.ENXIO // /dev/tty: the sandbox has a session, never a terminal, of its own
 			}
@@ -489,7 +496,7 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 			}
 			return fd, 0, 0
 		case errors.Is(err, unix.ENOENT):
-			if g.refuses(real, base) {
+			if !g.o.judge.mayWrite(real) || g.refuses(real, base) {
 				unix.Close(dir)
 				return -1, 0, unix.EROFS
 			}
@@ -606,11 +613,14 @@ func (g *guardCall) link(oldPath, newPath string, flags int) unix.Errno {
 		}
 		src = fd
 	default:
-		odir, _, obase, errno := g.parent(oldPath)
+		odir, oreal, obase, errno := g.parent(oldPath)
 		if errno != 0 {
 			return errno
 		}
 		defer unix.Close(odir)
+		if !g.o.judge.mayWrite(oreal) {
+			return unix.EXDEV // as Landlock refuses linking from where the run may not write
+		}
 		if err := unix.Linkat(odir, obase, ndir, nbase, 0); err != nil {
 			return errnoOf(err)
 		}
@@ -629,6 +639,9 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 		return errno
 	}
 	defer unix.Close(odir)
+	if !g.o.judge.mayWrite(oreal) {
+		return unix.EROFS // see Judge.mayWrite
+	}
 	ndir, nreal, nbase, errno := g.targetReal(newPath)
 	if errno != 0 {
 		return errno

@@ -50,6 +50,9 @@ type placeholder struct {
 	Dir  bool   `json:"dir"`
 	Dev  uint64 `json:"dev"`
 	Ino  uint64 `json:"ino"`
+	// CTime tells the inode made from another given the same number
+	// later (a name removed and made again often reuses it).
+	CTime int64 `json:"ctime"`
 }
 
 type registry struct {
@@ -137,7 +140,7 @@ func (ph *Placeholders) Create(missing, roots []string) (covered, uncovered []st
 			return nil, nil, fmt.Errorf("placeholder %s: %w", path, err)
 		}
 		covered = append(covered, m)
-		p := placeholder{Path: path, Root: root, Dir: isDir, Dev: st.Dev, Ino: st.Ino}
+		p := placeholder{Path: path, Root: root, Dir: isDir, Dev: st.Dev, Ino: st.Ino, CTime: st.Ctim.Nano()}
 		reg.Placeholders = append(reg.Placeholders, p)
 		ph.created = append(ph.created, p)
 	}
@@ -276,7 +279,7 @@ func removePlaceholder(p placeholder) error {
 	var st unix.Stat_t
 	err = unix.Fstat(fd, &st)
 	unix.Close(fd)
-	if err != nil || st.Dev != p.Dev || st.Ino != p.Ino {
+	if err != nil || st.Dev != p.Dev || st.Ino != p.Ino || st.Ctim.Nano() != p.CTime {
 		return nil // replaced by the user: not ours any more
 	}
 	if p.Dir {

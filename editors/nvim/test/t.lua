@@ -97,7 +97,7 @@ if asked[1] then
   check(asked[1].msg:find("approve-me.example", 1, true) ~= nil, "the approval names the host")
   check(asked[1].how == want_prompt, "asked with " .. want_prompt .. " (got " .. tostring(asked[1].how) .. ")")
   check(asked[1].choices:gsub("&", ""):find("Allow once", 1, true) ~= nil, "Allow once offered")
-  check(asked[1].choices:gsub("&", ""):lower():find("deny always", 1, true) ~= nil, "Deny always offered")
+  check(asked[1].choices:gsub("&", ""):lower():find("always deny", 1, true) ~= nil, "Always deny offered")
   if asked[1].how == "confirm" then
     check(asked[1].default == 3, "the default button is Deny")
   end
@@ -186,7 +186,7 @@ end, 20), "the second run finished")
 check(#vim.api.nvim_list_wins() == wins, "the second run reused the output window (" .. wins .. " windows before, " .. #vim.api.nvim_list_wins() .. " after)")
 local runs = cordon.runs()
 check(#runs == 2 and runs[1].cmd == "echo second" and runs[2].exit_code == 7, "the history holds both runs, newest first")
-check(runs[2].duration_ms ~= nil and #runs[2].violations >= 2, "the history keeps the duration and the violations")
+check(runs[2].duration_ms ~= nil and #runs[2].violations >= 1, "the history keeps the duration and the violations")
 vim.cmd("CordonRuns")
 local qf = vim.fn.getqflist()
 local on_rule_qf = false
@@ -195,7 +195,7 @@ for _, it in ipairs(qf) do
     on_rule_qf = true
   end
 end
-check(#qf >= 2 and on_rule_qf, "the quickfix list holds the violations, on the deciding rule (" .. #qf .. " items)")
+check(#qf >= 1 and on_rule_qf, "the quickfix list holds the violations, on the deciding rule (" .. #qf .. " items)")
 
 -- Diagnostics of the first run are still there after the second.
 local kept = false

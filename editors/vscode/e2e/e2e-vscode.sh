@@ -62,5 +62,5 @@ XDG_STATE_HOME=$tmp/state XDG_CONFIG_HOME=$tmp/config HOME=$tmp/home PATH=$node2
   --user-data-dir "$data" --extensions-dir "$ext" "$ws" >"$e2e/code-server.log" 2>&1 &
 pid=$!
 
-NODE_PATH=$e2e/tools/node_modules URL="http://127.0.0.1:$port/?folder=$ws" SHOTS=$e2e/shots \
+NODE_PATH=$e2e/tools/node_modules URL="http://127.0.0.1:$port/?folder=$ws" SHOTS=$e2e/shots WS=$ws \
   node "$root/editors/vscode/e2e/e2e-vscode.mjs"

@@ -71,6 +71,10 @@ export class CordonClient {
   // run asks the server to run one command and streams its output to sink.
   // Cancelling the token sends $/cancelRequest, which kills the run.
   async run(params: RunParams, sink: Sink, token?: vscode.CancellationToken): Promise<RunResult> {
+    if (vscode.workspace.isTrusted === false) {
+      // Restricted Mode: a folder the user has not trusted runs nothing.
+      throw new Error('this workspace is in Restricted Mode: cordon runs nothing until you trust it (Manage Workspace Trust)');
+    }
     const reg = this.runs.begin(sink);
     let result: RunResult | undefined;
     try {
@@ -87,5 +91,10 @@ export class CordonClient {
 
   status(): Promise<StatusResult> {
     return this.lc.sendRequest<StatusResult>(Method.status);
+  }
+
+  // command runs one of the server's workspace/executeCommand commands.
+  command<T = unknown>(name: string, args: Record<string, unknown>): Promise<T> {
+    return this.lc.sendRequest<T>('workspace/executeCommand', { command: name, arguments: [args] });
   }
 }

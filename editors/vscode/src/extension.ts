@@ -2,7 +2,10 @@ import * as vscode from 'vscode';
 import { MissingBinaryError, resolveBinary } from './binary';
 import { CordonClient } from './client';
 import { Command, registerCommands, type Host } from './commands';
-import { POLICY_FILE } from './policy';
+import { AUDIT_SCHEME, AuditProvider, EXPLAIN_SCHEME, ExplainProvider } from './docs';
+import { RunHistory, RunsView } from './history';
+import { auditLogPath, POLICY_FILE } from './policy';
+import { ServerCommand } from './protocol';
 import { StatusBar, stateOf, type PolicyState } from './status';
 import { CordonTaskProvider, TASK_TYPE } from './tasks';
 
@@ -10,10 +13,30 @@ import { CordonTaskProvider, TASK_TYPE } from './tasks';
 class Extension implements Host, vscode.Disposable {
   readonly runs = vscode.window.createOutputChannel('cordon: runs');
   readonly info = vscode.window.createOutputChannel('cordon: status');
-  private readonly serverLog = vscode.window.createOutputChannel('cordon: server');
-  private readonly bar = new StatusBar(Command.showStatus);
+  readonly serverLog = vscode.window.createOutputChannel('cordon: server');
+  readonly history = new RunHistory(20);
+  private readonly bar = new StatusBar(Command.menu);
   private current: CordonClient | undefined;
   private startError: string | undefined;
+  private binaryPath: string | undefined;
+
+  get state(): PolicyState {
+    return this.bar.state;
+  }
+
+  binary(): string | undefined {
+    return this.binaryPath;
+  }
+
+  // explainText is `cordon explain` of a folder's live policy.
+  async explainText(root: string | undefined): Promise<string> {
+    try {
+      const r = await this.client().command<{ text: string }>(ServerCommand.explain, root ? { root } : {});
+      return r.text;
+    } catch (err) {
+      return `cordon: cannot explain the policy: ${err instanceof Error ? err.message : String(err)}\n`;
+    }
+  }
 
   client(): CordonClient {
     if (!this.current || !this.current.running) {
@@ -38,6 +61,7 @@ class Extension implements Host, vscode.Disposable {
       return;
     }
     this.startError = undefined;
+    this.binaryPath = binary;
     const c = new CordonClient({ binary, cwd: folders?.[0]?.uri.fsPath, serverLog: this.serverLog });
     this.current = c;
     try {
@@ -68,14 +92,21 @@ class Extension implements Host, vscode.Disposable {
 
   async refreshStatus(): Promise<PolicyState> {
     let state: PolicyState = 'stopped';
+    let detail: string | undefined;
+    let layers: string | undefined;
     if (this.current?.running) {
       try {
-        state = stateOf(await this.current.status(), this.policyErrors());
+        const st = await this.current.status();
+        state = stateOf(st, this.policyErrors());
+        layers = st.layers || st.backend;
+        if (st.lastGood && st.error) detail = st.error;
+        if (state === 'untrusted') detail = (st.untrusted ?? []).map((w) => `widens: ${w.kind} ${w.target} (line ${w.line})`).join('\n');
       } catch (err) {
         this.serverLog.appendLine(`sandbox/status: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    this.bar.show(state);
+    if (vscode.workspace.isTrusted === false) state = 'restricted';
+    this.bar.show(state, layers, detail);
     return state;
   }
 
@@ -97,8 +128,18 @@ function codeOf(d: vscode.Diagnostic): string | undefined {
 
 export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   const ext = new Extension();
-  ctx.subscriptions.push(ext, ...registerCommands(ext));
+  ctx.subscriptions.push(ext, ...registerCommands(ext, () => ext.state));
   ctx.subscriptions.push(vscode.tasks.registerTaskProvider(TASK_TYPE, new CordonTaskProvider(() => ext.client())));
+  const explain = new ExplainProvider((root) => ext.explainText(root));
+  const audit = new AuditProvider(() => auditLogPath());
+  ctx.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(EXPLAIN_SCHEME, explain),
+    vscode.workspace.registerTextDocumentContentProvider(AUDIT_SCHEME, audit),
+    vscode.window.registerTreeDataProvider('cordon.runs', new RunsView(ext.history)),
+  );
+  if (vscode.workspace.onDidGrantWorkspaceTrust) {
+    ctx.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void ext.refreshStatus()));
+  }
   ctx.subscriptions.push(
     vscode.languages.onDidChangeDiagnostics(() => void ext.refreshStatus()),
     vscode.workspace.onDidChangeConfiguration((e) => {

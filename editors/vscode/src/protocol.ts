@@ -50,20 +50,45 @@ export interface ApproveParams {
   target: string;
   command: string;
   message: string;
+  // The decisions the server offers, when it names them.
+  choices?: Decision[];
 }
 
-export type Decision = 'allow-once' | 'allow-always' | 'deny';
+export type Decision = 'allow-once' | 'allow-always' | 'deny' | 'deny-always';
 
 export interface ApproveResult {
   decision: Decision;
 }
 
+export interface Widening {
+  kind: string;
+  target: string;
+  line: number;
+}
+
 export interface StatusResult {
   root: string;
-  policyFile: string;
+  // null when the folder has no .sandbox.toml (the defaults apply).
+  policyFile: string | null;
   policyHash: string;
   trusted: boolean;
+  // The file on disk is invalid (error says why); the last good policy is in force.
+  lastGood?: boolean;
+  error?: string;
+  // What the file widens that is not in force until it is trusted.
+  untrusted?: Widening[];
   backend: string;
+  // every isolation layer in force, e.g. "bwrap + seccomp + Landlock ABI 7"
+  layers?: string;
   capabilities: unknown;
   runs: unknown;
 }
+
+// The server's workspace/executeCommand commands for the editors.
+export const ServerCommand = {
+  explain: 'cordon.server.explain',
+  trust: 'cordon.server.trust',
+  untrust: 'cordon.server.untrust',
+  clearViolations: 'cordon.server.clearViolations',
+  revoke: 'cordon.server.revoke',
+} as const;

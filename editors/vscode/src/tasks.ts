@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CordonClient } from './client';
@@ -80,11 +81,71 @@ export class SandboxTerminal implements vscode.Pseudoterminal {
   }
 }
 
+// shellQuote quotes s for /bin/sh when it needs it.
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_.:/=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+// A task found in a folder: its name and the shell string it runs.
+export interface DetectedTask {
+  name: string;
+  command: string;
+}
+
+// makeTargets lists a Makefile's explicit targets (not pattern rules,
+// special targets or variable assignments).
+export function makeTargets(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z0-9_][A-Za-z0-9_.\-/]*(?:\s+[A-Za-z0-9_][A-Za-z0-9_.\-/]*)*)\s*:(?![:=])/.exec(line);
+    if (!m) continue;
+    for (const t of m[1].split(/\s+/)) if (!t.includes('%') && !out.includes(t)) out.push(t);
+  }
+  return out;
+}
+
+// detectTasks finds what a folder can run: package.json scripts, Makefile
+// targets, and go test ./... for a Go module. Unreadable files are skipped.
+export function detectTasks(folder: string): DetectedTask[] {
+  const read = (f: string): string | undefined => {
+    try {
+      return fs.readFileSync(path.join(folder, f), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const out: DetectedTask[] = [];
+  const pkg = read('package.json');
+  if (pkg) {
+    try {
+      const scripts = (JSON.parse(pkg) as { scripts?: Record<string, unknown> }).scripts ?? {};
+      for (const [name, v] of Object.entries(scripts)) {
+        if (typeof v === 'string') out.push({ name: `npm: ${name}`, command: `npm run ${shellQuote(name)}` });
+      }
+    } catch {
+      // not JSON: no scripts
+    }
+  }
+  const mk = read('Makefile') ?? read('makefile') ?? read('GNUmakefile');
+  if (mk) for (const t of makeTargets(mk)) out.push({ name: `make: ${t}`, command: `make ${t}` });
+  if (read('go.mod') !== undefined) out.push({ name: 'go: test ./...', command: 'go test ./...' });
+  return out;
+}
+
 export class CordonTaskProvider implements vscode.TaskProvider {
   constructor(private readonly client: () => CordonClient) {}
 
+  // provideTasks offers every detected task of every folder, sandboxed.
   provideTasks(): vscode.Task[] {
-    return [];
+    const tasks: vscode.Task[] = [];
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      for (const t of detectTasks(folder.uri.fsPath)) {
+        const def: CordonTaskDefinition = { type: TASK_TYPE, command: t.command };
+        const exec = new vscode.CustomExecution(async () => new SandboxTerminal(this.client, () => runParams(def, folder.uri.fsPath)));
+        tasks.push(new vscode.Task(def, folder, t.name, TASK_TYPE, exec, []));
+      }
+    }
+    return tasks;
   }
 
   resolveTask(task: vscode.Task): vscode.Task | undefined {

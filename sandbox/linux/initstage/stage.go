@@ -21,6 +21,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cordon-dev/cordon/sandbox/landlock"
 	"github.com/cordon-dev/cordon/sandbox/proxyenv"
 	"golang.org/x/sys/unix"
 )
@@ -54,10 +55,18 @@ type Config struct {
 	// sandbox is set up (until then 2 is bwrap's, which the host reads);
 	// 0: 2 is the command's already.
 	Stderr int `json:"stderr,omitempty"`
-	// NoSocketNames: bind() of a pathname unix socket fails (the policy
-	// allows no unix socket); see forbidSocketNames.
-	NoSocketNames bool `json:"nosock,omitempty"`
-	TTY           bool `json:"tty,omitempty"` // standard input is the run's own pty: make it the controlling terminal
+	// Landlock is the second layer of the filesystem policy, enforced
+	// under the mounts (see package landlock); it also makes bind() of a
+	// pathname unix socket fail unless the policy allows unix sockets: a
+	// stream socketpair end (which seccomp lets through) could otherwise
+	// bind a name, a file in the workspace no observer sees made.
+	// Without Landlock in the kernel the run goes on without the layer
+	// (the mounts hold the same policy), and the hand-off says so.
+	Landlock *landlock.Rules `json:"ll,omitempty"`
+	// LoopbackOnly: refuse to run unless the network namespace has only
+	// lo, a check under bwrap's --unshare-net.
+	LoopbackOnly bool `json:"lo,omitempty"`
+	TTY          bool `json:"tty,omitempty"` // standard input is the run's own pty: make it the controlling terminal
 }
 
 // EncodeEnv is the form the command's environment takes in Config.Env's
@@ -116,6 +125,7 @@ type Handoff struct {
 	Mirror   []int  `json:"mirror,omitempty"`   // ports, in the order of the descriptors after the proxy's
 	Observer bool   `json:"observer,omitempty"` // the last descriptor is the write observer's listener
 	Capture  bool   `json:"capture,omitempty"`  // before the observer's: the capture listener and the DNS socket
+	Landlock int    `json:"landlock,omitempty"` // the Landlock ABI in force; 0: no Landlock layer
 	Error    string `json:"error,omitempty"`
 }
 
@@ -154,6 +164,20 @@ func Main(args []string) int {
 		}
 		env = proxyenv.Env(env, msg.Proxy, cfg.Self)
 	}
+	if cfg.LoopbackOnly {
+		if err := onlyLoopback(); err != nil {
+			return fail(err)
+		}
+	}
+	// Before the observer: nothing the ruleset's set-up does may wait for
+	// a host that has not had the hand-off yet.
+	if cfg.Landlock != nil {
+		st, err := landlock.Restrict(*cfg.Landlock)
+		if err != nil {
+			return fail(err)
+		}
+		msg.Landlock = st.ABI
+	}
 	if cfg.Observe {
 		fd, err := installObserver(cfg.Guard)
 		if err != nil {
@@ -184,11 +208,6 @@ func Main(args []string) int {
 	// The command inherits none of cordon's descriptors.
 	for fd := FDSeccomp; fd <= FDImage; fd++ {
 		unix.CloseOnExec(fd)
-	}
-	if cfg.NoSocketNames {
-		if err := forbidSocketNames(); err != nil {
-			return fail(err)
-		}
 	}
 	if cfg.TTY {
 		// bwrap's --new-session put the sandbox in a session of its own

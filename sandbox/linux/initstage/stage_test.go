@@ -10,12 +10,14 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/cordon-dev/cordon/sandbox/landlock"
 	"golang.org/x/sys/unix"
 )
 
 func TestConfigRoundTrip(t *testing.T) {
 	c := Config{Network: true, Observe: true, Mirror: []int{3000, 5432}, Memory: 1 << 30, Processes: 64, Self: "/usr/local/bin/cordon",
-		Env: 7, Stderr: 8, NoSocketNames: true, Guard: true}
+		Env: 7, Stderr: 8, Guard: true, LoopbackOnly: true,
+		Landlock: &landlock.Rules{Writable: []string{"/w"}, ReadDeny: []string{"/home/u/.ssh"}, Scope: true}}
 	got, err := DecodeConfig(c.Encode())
 	if err != nil || !reflect.DeepEqual(got, c) {
 		t.Fatalf("round trip: %+v, %v", got, err)

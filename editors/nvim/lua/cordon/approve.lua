@@ -9,7 +9,7 @@ local NETWORK = {
   { label = "Allow once", key = "Allow &once", decision = "allow-once" },
   { label = "Always allow", key = "&Always allow", decision = "allow-always" },
   { label = "Deny", key = "&Deny", decision = "deny" },
-  { label = "Deny always", key = "&Never (deny always)", decision = "deny-always" },
+  { label = "Always deny", key = "Always de&ny", decision = "deny-always" },
 }
 local FILESYSTEM = { NETWORK[1], NETWORK[2], NETWORK[3] }
 -- The trust question has its own answers, not the network ones.

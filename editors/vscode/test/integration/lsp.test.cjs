@@ -120,8 +120,23 @@ test('the extension activates, registers its commands and shows status', { timeo
   assert.equal(res.exitCode, 3);
   await vscode.commands.executeCommand('cordon.showStatus');
   const bar = vscode.window.statusBarItems.at(-1);
-  assert.equal(bar.command, 'cordon.showStatus');
+  assert.equal(bar.command, 'cordon.menu', 'the status item opens the menu');
   await waitFor('status bar: active', () => bar.text === '$(shield) cordon');
+
+  // A second run: the history view lists both, newest first.
+  t.mock.method(vscode.window, 'showInputBox', async () => 'echo second');
+  await vscode.commands.executeCommand('cordon.runCommand');
+  const view = vscode.window.treeProviders.get('cordon.runs');
+  const runs = view.getChildren().map((n) => [view.getTreeItem(n).label, view.getTreeItem(n).description]);
+  assert.equal(runs.length, 2);
+  assert.equal(runs[0][0], 'echo second');
+  assert.match(runs[1][1], /^exit 3 · \d+ ms$/);
+
+  // Explain: a read-only virtual document of the live policy.
+  await vscode.commands.executeCommand('cordon.explain');
+  const ex = vscode.window.shown.at(-1);
+  assert.equal(ex.uri.scheme, 'cordon-explain');
+  assert.match(ex.getText(), /deny +blocked\.example/);
 
   // A broken policy turns the status bar to invalid (the last good policy
   // stays in force); fixing it turns it back.
@@ -133,9 +148,37 @@ test('the extension activates, registers its commands and shows status', { timeo
   await waitFor('status bar: active again', () => bar.text === '$(shield) cordon');
 
   // A policy that widens the defaults (an allowed host) is untrusted until
-  // approved.
+  // approved; nothing asks while the file changes.
+  const questions = [];
+  t.mock.method(vscode.window, 'showWarningMessage', async (msg, opts, ...items) => {
+    questions.push({ msg, opts, items });
+    return items.find((i) => i.title === 'Trust this file');
+  });
   fs.writeFileSync(policy, '[network]\nallow = ["github.com"]\n');
   await waitFor('status bar: untrusted', () => /untrusted/.test(bar.text), 15000);
+  assert.equal(questions.length, 0, 'the trust question popped up while the file changed');
+  // Trust: what widens is shown, with the question's own buttons.
+  assert.equal(await vscode.commands.executeCommand('cordon.trust'), true);
+  assert.deepEqual(questions[0].items.map((i) => i.title), ['Trust this file', 'Not now']);
+  assert.match(questions[0].opts.detail, /net github\.com \(line 2\)/);
+  await waitFor('status bar: active after trust', () => bar.text === '$(shield) cordon');
+  assert.equal(await vscode.commands.executeCommand('cordon.untrust'), true);
+  await waitFor('status bar: untrusted after untrust', () => /untrusted/.test(bar.text));
+});
+
+test('a folder without a policy: "cordon: defaults", and the status says so', { timeout: 60000 }, async (t) => {
+  const { ws, policy } = setup(t);
+  fs.rmSync(policy);
+  vscode.workspace.config['cordon.path'] = CORDON;
+  t.after(() => { delete vscode.workspace.config['cordon.path']; });
+  const ext = require('../../out/extension.js');
+  const subs = [];
+  await ext.activate({ subscriptions: subs });
+  t.after(() => subs.forEach((d) => d.dispose()));
+  const bar = vscode.window.statusBarItems.at(-1);
+  await waitFor('status bar: defaults', () => bar.text === '$(shield) cordon: defaults');
+  await vscode.commands.executeCommand('cordon.showStatus');
+  void ws;
 });
 
 test('a missing binary gives a clear error with how to install', async (t) => {

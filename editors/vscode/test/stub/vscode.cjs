@@ -102,6 +102,9 @@ class MarkdownString { constructor(value = '') { this.value = value; } appendTex
 class ThemeColor { constructor(id) { this.id = id; } }
 class RelativePattern { constructor(base, pattern) { this.baseUri = typeof base === 'string' ? Uri.file(base) : (base.uri ?? base); this.pattern = pattern; } }
 
+class ThemeIcon { constructor(id) { this.id = id; } }
+class TreeItem { constructor(label, collapsibleState) { this.label = label; this.collapsibleState = collapsibleState; } }
+
 class TaskDef {}
 class Task {
   constructor(definition, scope, name, source, execution, problemMatchers) {
@@ -178,7 +181,8 @@ const vscode = {
   version: '1.82.0',
   Disposable, EventEmitter, CancellationError, CancellationTokenSource, Uri, Position, Range, Selection,
   Diagnostic, Location, DiagnosticRelatedInformation, TextEdit, WorkspaceEdit, CodeAction, CodeActionKind,
-  MarkdownString, ThemeColor, RelativePattern, Task, CustomExecution, TaskDef,
+  MarkdownString, ThemeColor, RelativePattern, Task, CustomExecution, TaskDef, ThemeIcon, TreeItem,
+  TreeItemCollapsibleState: { None: 0, Collapsed: 1, Expanded: 2 },
   DiagnosticSeverity: { Error: 0, Warning: 1, Information: 2, Hint: 3 },
   DiagnosticTag: { Unnecessary: 1, Deprecated: 2 },
   StatusBarAlignment: { Left: 1, Right: 2 },
@@ -217,6 +221,9 @@ const vscode = {
     async showWarningMessage(msg) { vscode.window.messages.push(['warning', msg]); return undefined; },
     async showInformationMessage(msg) { vscode.window.messages.push(['info', msg]); return undefined; },
     async showInputBox() { return undefined; },
+    async showQuickPick() { return undefined; },
+    registerTreeDataProvider(id, p) { vscode.window.treeProviders.set(id, p); return new Disposable(() => vscode.window.treeProviders.delete(id)); },
+    treeProviders: new Map(),
     async showTextDocument(doc) { vscode.window.shown.push(doc); return { document: doc }; },
     async withProgress(_opts, task) {
       const cts = new CancellationTokenSource();
@@ -240,10 +247,22 @@ const vscode = {
       };
     },
     async openTextDocument(uri) {
+      const p = vscode.workspace.contentProviders.get(uri.scheme);
+      if (p) {
+        const text = await p.provideTextDocumentContent(uri);
+        return { uri, getText: () => text, languageId: 'plaintext', version: 1, isReadonly: true };
+      }
       const fs = require('node:fs');
       const text = fs.readFileSync(uri.fsPath, 'utf8');
       return { uri, getText: () => text, languageId: 'toml', version: 1 };
     },
+    registerTextDocumentContentProvider(scheme, p) {
+      vscode.workspace.contentProviders.set(scheme, p);
+      return new Disposable(() => vscode.workspace.contentProviders.delete(scheme));
+    },
+    contentProviders: new Map(),
+    isTrusted: true,
+    onDidGrantWorkspaceTrust: noEvent,
     async applyEdit() { return true; },
     createFileSystemWatcher() {
       return { onDidCreate: noEvent, onDidChange: noEvent, onDidDelete: noEvent, dispose() {} };

@@ -99,3 +99,27 @@ test('the task provider resolves cordon tasks only', async () => {
   assert.equal(ran, false);
   vscode.workspace.workspaceFolders = undefined;
 });
+
+test('detected tasks: package.json scripts, Makefile targets, go test', (t) => {
+  const { detectTasks, makeTargets, shellQuote } = require('../../out/tasks.js');
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cordon-tasks-'));
+  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify({ scripts: { test: 'node --test', "it's": 'x' } }));
+  fs.writeFileSync(path.join(d, 'Makefile'), '.PHONY: all test\nCC := gcc\nall: build\nbuild test: dep\n%.o: %.c\n\techo $@\nx ::= y\n');
+  fs.writeFileSync(path.join(d, 'go.mod'), 'module m\n');
+  assert.deepEqual(makeTargets(fs.readFileSync(path.join(d, 'Makefile'), 'utf8')), ['all', 'build', 'test']);
+  assert.deepEqual(detectTasks(d), [
+    { name: 'npm: test', command: 'npm run test' },
+    { name: "npm: it's", command: "npm run 'it'\\''s'" },
+    { name: 'make: all', command: 'make all' },
+    { name: 'make: build', command: 'make build' },
+    { name: 'make: test', command: 'make test' },
+    { name: 'go: test ./...', command: 'go test ./...' },
+  ]);
+  assert.equal(shellQuote('a b'), "'a b'");
+  fs.writeFileSync(path.join(d, 'package.json'), '{not json');
+  assert.ok(detectTasks(d).every((x) => !x.name.startsWith('npm')));
+});
