@@ -28,7 +28,7 @@ func Explain(p *Policy) string {
 	for _, f := range p.Folders[1:] {
 		fmt.Fprintf(&b, "  write    %-40s (default: a workspace folder)\n", f)
 	}
-	fmt.Fprintf(&b, "  write    %-40s (default)\n", "a private temp dir ($TMPDIR)")
+	fmt.Fprintf(&b, "  write    %-40s (default)\n", "/tmp, private to this workspace ($TMPDIR)")
 	section := func(verb string, rs []PathRule) {
 		for _, r := range rs {
 			src := r.Source.String()
