@@ -366,7 +366,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	if err != nil {
 		hostEnd.Close()
 		if len(pl.Layers) > 0 && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EUSERS)) {
-			return nil, fmt.Errorf("cannot make the user namespace for the cache layers (%v): user namespaces are limited here, see cordon doctor", err)
+			return nil, fmt.Errorf("cannot make the user namespace for the cache layers (%v); nothing was run: %s", err, probe.UsernsFix())
 		}
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
