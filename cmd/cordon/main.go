@@ -83,6 +83,8 @@ func run(args []string) int {
 		return cmdCache(rest)
 	case "connect":
 		return runConnect(ctx, rest)
+	case "git-ssh":
+		return runGitSSH(ctx, rest)
 	case "version", "--version", "-version":
 		fmt.Println("cordon", version)
 		return 0

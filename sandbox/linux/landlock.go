@@ -52,6 +52,11 @@ func (pl *plan) landlockRules(p *workspace.Policy) landlock.Rules {
 			r.ReadAllow = append(r.ReadAllow, w)
 		}
 	}
+	r.ReadAllow = dedupe(r.ReadAllow)
+	// The sandbox's own /proc is bwrap's, writable under the mounts too
+	// (the kernel's own checks decide there: oom_score_adj of one's own
+	// processes, say): the same here.
+	r.WriteFiles = append(r.WriteFiles, "/proc")
 	return r.WithDevices()
 }
 

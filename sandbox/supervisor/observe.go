@@ -51,6 +51,9 @@ func (o *Observer) guarding() bool { return len(o.judge.Guarded) > 0 && o.guards
 // handles connect() notifications, guards runs the guard's threads.
 func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *GuardPool) *Observer {
 	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]int{}, done: make(chan struct{}), closed: make(chan struct{})}
+	if capture != nil && o.unixConnect() {
+		capture.NoContinue = true // see unixconnect.go
+	}
 	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		o.wake = [2]int{-1, -1}
 	}
@@ -131,12 +134,12 @@ func (o *Observer) loop() {
 			}
 			return
 		}
-		if req.Nr == unix.SYS_CONNECT && o.capture != nil {
+		if req.Nr == unix.SYS_CONNECT && (o.capture != nil || o.unixConnect()) {
 			n := req
 			o.inflight.Add(1)
 			go func() {
 				defer o.inflight.Done()
-				o.capture.Handle(ctx, o.fd, &n)
+				o.connect(ctx, &n)
 			}()
 			continue
 		}
