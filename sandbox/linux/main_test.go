@@ -27,6 +27,8 @@ func TestMain(m *testing.M) {
 			os.Exit(initstage.Main(os.Args[2:]))
 		case ReapArg:
 			os.Exit(ReapMain(os.Args[2:]))
+		case LayersArg:
+			os.Exit(LayersMain(os.Args[2:]))
 		case launchArg:
 			os.Exit(launchMain(os.Args[2:]))
 		}
