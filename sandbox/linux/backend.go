@@ -269,6 +269,15 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		LoopbackOnly: true, UnixConnect: len(p.Network.AllowUnixSockets) > 0}
 	if !b.test.noLandlock {
 		rules := pl.landlockRules(p)
+		if b.test.noMounts && pl.PrivateTmp != "" {
+			// Without the mounts nothing is bound at /tmp: the run's
+			// temp dir is the private one where it lies on the host.
+			for i, w := range rules.Writable {
+				if w == "/tmp" {
+					rules.Writable[i] = pl.PrivateTmp
+				}
+			}
+		}
 		cfg.Landlock = &rules
 	}
 	if spec.Network != nil {

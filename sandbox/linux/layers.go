@@ -90,6 +90,9 @@ func planLayers(p *workspace.Policy, layerRoot string) (layers []layer, aliases 
 	}
 	dirs = outermost(dedupe(dirs))
 	for _, d := range dirs {
+		if writableByRule(p, d) {
+			continue // the user's allow_write makes it the host's own, written through
+		}
 		base := filepath.Join(layerRoot, strings.Trim(strings.ReplaceAll(strings.TrimPrefix(d, p.Home), "/", "-"), "-")+"-"+shortHash(d)[:8])
 		l := layer{Path: d, Upper: filepath.Join(base, "upper"), Work: filepath.Join(base, "work")}
 		for _, dir := range []string{l.Upper, l.Work} {
@@ -160,4 +163,17 @@ func sweepTemps(dir, keep string, logger *slog.Logger) {
 			}
 		}
 	}
+}
+
+// writableByRule reports whether an allow_write rule covers dir (dir is
+// the rule's path or lies below it): a cache the user has chosen to write
+// through gets no layer over it. (A rule for a directory inside a cache,
+// ~/.cache/x, is still written to the layer: see README, Known limits.)
+func writableByRule(p *workspace.Policy, dir string) bool {
+	for _, r := range p.Filesystem.AllowWrite {
+		if !workspace.HasGlob(r.Path) && supervisor.Within(filepath.Clean(r.Path), dir) {
+			return true
+		}
+	}
+	return false
 }
