@@ -12,6 +12,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == initstage.ConnectArg {
+		os.Exit(initstage.ConnectMain())
+	}
 	if len(os.Args) < 2 || os.Args[1] != initstage.Arg {
 		fmt.Fprintln(os.Stderr, "cordon-init: the sandbox init stage of cordon; it runs only inside cordon run")
 		os.Exit(125)

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePort is a port nothing on the host's loopback listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitFile waits for the sandbox to make path in the workspace.
+func waitFile(t *testing.T, path string, done <-chan result) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the run ended before %s: exit %d\nstdout:\n%s\nstderr:\n%s", filepath.Base(path), r.code, r.stdout, r.stderr)
+		case <-deadline:
+			t.Fatalf("no %s after a minute", path)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func get(url string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// [network] publish: a server the sandboxed command runs on its own
+// loopback is reached from the host's localhost:PORT, on 127.0.0.1 and
+// ::1, for the run's lifetime. An unpublished port is not reachable from
+// the host though its server answers inside (the positive control); a
+// published port something on the host holds already stays that one's;
+// nothing listens on a non-loopback address; and the port closes with the
+// run.
+func TestPublishE2E(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		pub, pub6, hidden, taken := freePort(t), freePort(t), freePort(t), freePort(t)
+		hostLn, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", taken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hostLn.Close()
+		go http.Serve(hostLn, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "the host's own server\n") }))
+
+		e.write(".sandbox.toml", fmt.Sprintf("[network]\npublish = [\"%d\", \"%d\", \"%d\"]\n", pub, pub6, taken))
+		e.write("www/index.html", "served from the sandbox\n")
+		e.trust()
+		if r := e.cordon("", "explain", "-w", e.ws); !strings.Contains(r.stdout, fmt.Sprintf("publish  sandbox :%d on the host's localhost:%d", pub, pub)) {
+			t.Errorf("cordon explain does not show the published port:\n%s", r.stdout)
+		}
+		ready, stop := filepath.Join(e.ws, "ready"), filepath.Join(e.ws, "stop")
+		// pub6 is served on ::1 only (a dev server on "localhost" may
+		// take either address).
+		script := fmt.Sprintf(`cd www
+python3 -m http.server %[1]d --bind 127.0.0.1 >/dev/null 2>&1 &
+python3 -m http.server %[2]d --bind ::1 >/dev/null 2>&1 &
+python3 -m http.server %[3]d --bind 127.0.0.1 >/dev/null 2>&1 &
+python3 -m http.server %[4]d --bind 127.0.0.1 >/dev/null 2>&1 &
+for i in $(seq 200); do
+  curl -sf -m 2 http://127.0.0.1:%[1]d/ >/dev/null && curl -sf -m 2 'http://[::1]:%[2]d/' >/dev/null &&
+    curl -sf -m 2 http://127.0.0.1:%[3]d/ >/dev/null && curl -sf -m 2 http://127.0.0.1:%[4]d/ >/dev/null && break
+  sleep 0.1
+done
+echo "inside hidden: $(curl -sS -m 2 http://127.0.0.1:%[3]d/index.html)"
+touch ../ready
+for i in $(seq 600); do [ -e ../stop ] && break; sleep 0.1; done
+kill %%1 %%2 %%3 %%4`, pub, pub6, hidden, taken)
+		done := make(chan result, 1)
+		go func() { done <- e.sandboxed(script) }()
+		waitFile(t, ready, done)
+
+		for _, url := range []string{
+			fmt.Sprintf("http://127.0.0.1:%d/index.html", pub),
+			fmt.Sprintf("http://[::1]:%d/index.html", pub),
+			fmt.Sprintf("http://localhost:%d/index.html", pub),
+			fmt.Sprintf("http://127.0.0.1:%d/index.html", pub6),
+		} {
+			if body, err := get(url); err != nil || body != "served from the sandbox\n" {
+				t.Errorf("published %s from the host: %q, %v", url, body, err)
+			}
+		}
+		if body, err := get(fmt.Sprintf("http://127.0.0.1:%d/index.html", hidden)); err == nil {
+			t.Errorf("an unpublished port answered on the host: %q", body)
+		}
+		if body, err := get(fmt.Sprintf("http://127.0.0.1:%d/index.html", taken)); err != nil || body != "the host's own server\n" {
+			t.Errorf("a published port the host holds already: %q, %v (want the host's own server)", body, err)
+		}
+		if ip := nonLoopbackIPv4(); ip != "" {
+			if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, fmt.Sprint(pub)), 2*time.Second); err == nil {
+				c.Close()
+				t.Errorf("the published port is reachable on %s, not only on loopback", ip)
+			}
+		}
+
+		if err := os.WriteFile(stop, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := <-done
+		if !strings.Contains(r.stdout, "inside hidden: served from the sandbox") {
+			t.Errorf("positive control: the unpublished server did not answer inside:\n%s\n%s", r.stdout, r.stderr)
+		}
+		if c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", pub), 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("the published port outlived its run")
+		}
+	})
+}
+
+func nonLoopbackIPv4() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
