@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -141,4 +142,50 @@ func nonLoopbackIPv4() string {
 		}
 	}
 	return ""
+}
+
+// The user story: the agent starts its dev server as a background run of
+// `cordon lsp`; the user's browser reaches it on the host's localhost
+// while other commands run (they find the port taken and go on), and
+// sandbox/stop closes it.
+func TestPublishBackgroundRun(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		port := freePort(t)
+		e.write(".sandbox.toml", fmt.Sprintf("[network]\npublish = [\"%d\"]\n", port))
+		e.write("www/index.html", "dev server\n")
+		e.trust()
+		s := e.lsp()
+		var bg struct{ RunID string }
+		json.Unmarshal(s.request("sandbox/run", map[string]any{
+			"command":    fmt.Sprintf("cd www && exec python3 -m http.server %d --bind 127.0.0.1", port),
+			"background": true,
+		}), &bg)
+		if bg.RunID == "" {
+			t.Fatal("no runId for the background run")
+		}
+		url := fmt.Sprintf("http://localhost:%d/index.html", port)
+		var body string
+		var err error
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if body, err = get(url); err == nil {
+				break
+			}
+		}
+		if err != nil || body != "dev server\n" {
+			t.Fatalf("the background dev server from the host: %q, %v; stderr:\n%s", body, err, s.stderr)
+		}
+		var fg struct{ ExitCode int }
+		json.Unmarshal(s.request("sandbox/run", map[string]any{"command": "echo meanwhile"}), &fg)
+		if fg.ExitCode != 0 || !strings.Contains(s.stdout, "meanwhile\n") {
+			t.Errorf("a foreground run while the port is published: exit %d, stdout %q", fg.ExitCode, s.stdout)
+		}
+		if body, err := get(url); err != nil || body != "dev server\n" {
+			t.Errorf("after the foreground run: %q, %v", body, err)
+		}
+		s.request("sandbox/stop", map[string]any{"runId": bg.RunID})
+		if c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("the published port outlived sandbox/stop")
+		}
+	})
 }

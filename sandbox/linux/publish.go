@@ -176,7 +176,9 @@ func (b *bridge) startPublish(connFD, refFD int) {
 		for _, addr := range []struct{ network, host string }{{"tcp4", "127.0.0.1"}, {"tcp6", "::1"}} {
 			ln, err := net.Listen(addr.network, net.JoinHostPort(addr.host, strconv.Itoa(port)))
 			if err != nil {
-				b.logger.Warn("publish: not published on the host", "port", port, "addr", addr.host, "err", err)
+				// Info: a background dev server holding the port makes
+				// every other run of the workspace find it taken.
+				b.logger.Info("publish: not published on the host", "port", port, "addr", addr.host, "err", err)
 				if addr.network == "tcp4" {
 					break // taken: the port stays whoever's it is
 				}
