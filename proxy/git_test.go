@@ -59,6 +59,14 @@ func newGitHarness(t *testing.T, gitTable string) *gitHarness {
 	}
 	t.Cleanup(func() { s.Close() })
 	h.s = s
+	h.proxy = "http://" + tcpFront(t, s)
+	return h
+}
+
+// tcpFront is a loopback TCP listener whose connections the session
+// serves, as the sandbox's bridge hands them over; it returns host:port.
+func tcpFront(t testing.TB, s *Session) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +81,7 @@ func newGitHarness(t *testing.T, gitTable string) *gitHarness {
 			go s.ServeConn(c)
 		}
 	}()
-	h.proxy = "http://" + ln.Addr().String()
-	return h
+	return ln.Addr().String()
 }
 
 // git runs the host's git as the sandbox's would run: pointed at the
@@ -290,3 +297,88 @@ func assertNoSecret(t *testing.T, dir, secret string) {
 }
 
 func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+// TestGitSSHHelper is not a test: it is git's ssh for TestGitProxySSH
+// (the test binary run again), as `cordon git-ssh` is inside the sandbox.
+func TestGitSSHHelper(t *testing.T) {
+	bridge := os.Getenv("CORDON_TEST_GIT_SSH_BRIDGE")
+	if bridge == "" {
+		t.Skip("a helper process, run by TestGitProxySSH")
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	dest, command, err := gitproxy.SSHDestination(args)
+	if err != nil || !gitproxy.IsEndpointDestination(dest) {
+		fmt.Fprintln(os.Stderr, "helper: not an endpoint:", dest, err)
+		os.Exit(255)
+	}
+	if err := gitproxy.RelaySSH(context.Background(), bridge, command, os.Getenv("GIT_PROTOCOL"), os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(128)
+	}
+	os.Exit(0)
+}
+
+// TestGitProxySSH: an ssh remote through the proxy, the host's "ssh" a
+// stand-in that runs the remote command locally (as git's own tests do),
+// so the relay and the push checks are tested without sshd; the real sshd
+// is in cmd/cordon's TestNetE2E.
+func TestGitProxySSH(t *testing.T) {
+	srv := gittest.NewServer(t, "u", "p")
+	srv.Repo(t, "app")
+	bare := filepath.Join(srv.Root, "app.git")
+	remote := "ssh://git@example.test" + bare
+	fakeSSH := filepath.Join(t.TempDir(), "ssh")
+	// The last argument is the remote command; run it here.
+	os.WriteFile(fakeSSH, []byte("#!/bin/sh\nfor a; do last=$a; done\nexec sh -c \"$last\"\n"), 0o755)
+	pol := policy(t, fmt.Sprintf("[git]\nremotes = [%q]\npush = [\"agent/*\"]\n", remote))
+	s, err := NewSession(context.Background(), Config{RunID: "r", Command: "git", Policy: func() *workspace.Policy { return pol }, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.git.handler.SSH = fakeSSH
+	front := tcpFront(t, s)
+	git := func(dir string, args ...string) (string, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = gitproxy.Env(append(gittest.Env(), "CORDON_TEST_GIT_SSH_BRIDGE="+front,
+			"GIT_SSH_COMMAND="+os.Args[0]+" -test.run=^TestGitSSHHelper$ --", "GIT_SSH_VARIANT=ssh"), pol.Git.Remotes)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	dir := filepath.Join(t.TempDir(), "app")
+	if out, err := git("", "clone", "-q", remote, dir); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	commit(t, dir, "a")
+	if out, err := git(dir, "push", "-q", "origin", "HEAD:refs/heads/agent/x"); err != nil {
+		t.Fatalf("push agent/x: %v\n%s", err, out)
+	}
+	if srv.Ref(t, "app", "refs/heads/agent/x") == "" {
+		t.Fatal("agent/x did not arrive")
+	}
+	before := srv.Ref(t, "app", "refs/heads/main")
+	out, err := git(dir, "push", "origin", "HEAD:refs/heads/main")
+	if err == nil || !strings.Contains(out, "remote: cordon: push to refs/heads/main refused (.sandbox.toml:3)") {
+		t.Errorf("push to main: %v\n%s", err, out)
+	}
+	if srv.Ref(t, "app", "refs/heads/main") != before {
+		t.Error("main moved")
+	}
+	gittest.Run(t, dir, "reset", "-q", "--hard", "HEAD~1")
+	commit(t, dir, "b")
+	if out, err := git(dir, "push", "-f", "origin", "HEAD:refs/heads/agent/x"); err == nil || !strings.Contains(out, "non-fast-forward push to refs/heads/agent/x refused") {
+		t.Errorf("force push: %v\n%s", err, out)
+	}
+	commit(t, dir, "c")
+	gittest.Run(t, dir, "pull", "-q", "--no-rebase", "--no-edit", srv.Root+"/app.git", "agent/x")
+	if out, err := git(dir, "push", "-q", "origin", "HEAD:refs/heads/agent/x"); err != nil {
+		t.Errorf("fast-forward push after a merge: %v\n%s", err, out)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cordon-dev/cordon/proxy/git"
@@ -24,12 +23,11 @@ import (
 // url.<endpoint>.insteadOf. Upstream connections go only to the listed
 // remotes, at addresses checked like every other destination.
 type gitFront struct {
-	s     *Session
-	tr    *http.Transport
-	srv   *http.Server
-	conns chan net.Conn
-	once  sync.Once
-	done  chan struct{}
+	*connListener
+	s       *Session
+	handler *git.Handler
+	tr      *http.Transport
+	srv     *http.Server
 }
 
 func isGitRequest(req *http.Request) bool {
@@ -37,7 +35,7 @@ func isGitRequest(req *http.Request) bool {
 }
 
 func newGitFront(s *Session) *gitFront {
-	f := &gitFront{s: s, conns: make(chan net.Conn), done: make(chan struct{})}
+	f := &gitFront{connListener: newConnListener("cordon-git"), s: s}
 	f.tr = &http.Transport{
 		Proxy:                  nil,
 		DialContext:            f.dial,
@@ -57,13 +55,14 @@ func newGitFront(s *Session) *gitFront {
 		Logger:      s.logger,
 		Report:      f.report,
 	}
+	f.handler = h
 	f.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
-	go func() { _ = f.srv.Serve(f) }()
+	go func() { _ = f.srv.Serve(f.connListener) }()
 	return f
 }
 
@@ -142,37 +141,6 @@ func (f *gitFront) dial(ctx context.Context, network, addr string) (net.Conn, er
 	dec.Addr = netip.AddrPortFrom(addrs[0], uint16(port)).String()
 	return deny("private-address")
 }
-
-// serveConn hands c to the git endpoint's server until it is done with it.
-func (f *gitFront) serveConn(c net.Conn) {
-	wc := &watchedConn{Conn: c, closed: make(chan struct{})}
-	select {
-	case f.conns <- wc:
-	case <-f.done:
-		return
-	}
-	select {
-	case <-wc.closed:
-	case <-f.done:
-	}
-}
-
-// Accept, Close and Addr make gitFront its server's listener.
-func (f *gitFront) Accept() (net.Conn, error) {
-	select {
-	case c := <-f.conns:
-		return c, nil
-	case <-f.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (f *gitFront) Close() error {
-	f.once.Do(func() { close(f.done) })
-	return nil
-}
-
-func (f *gitFront) Addr() net.Addr { return &net.UnixAddr{Name: "cordon-git", Net: "unix"} }
 
 func (f *gitFront) close() {
 	f.Close()

@@ -132,12 +132,10 @@ type pinned struct {
 // httpFront serves plain-HTTP proxy requests (absolute URIs) through
 // goproxy, and later CONNECTs on a kept-alive connection.
 type httpFront struct {
-	s     *Session
-	tr    *http.Transport
-	srv   *http.Server
-	conns chan net.Conn
-	once  sync.Once
-	done  chan struct{}
+	*connListener
+	s   *Session
+	tr  *http.Transport
+	srv *http.Server
 }
 
 func newHTTPFront(s *Session) *httpFront {
@@ -216,14 +214,14 @@ func newHTTPFront(s *Session) *httpFront {
 		return refusalResponse(ctx.Req, s.unreachable(p.dec, ctx.Error))
 	})
 
-	f := &httpFront{s: s, tr: tr, conns: make(chan net.Conn), done: make(chan struct{})}
+	f := &httpFront{connListener: newConnListener("cordon-proxy"), s: s, tr: tr}
 	f.srv = &http.Server{
 		Handler:           px,
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
-	go func() { _ = f.srv.Serve(f) }()
+	go func() { _ = f.srv.Serve(f.connListener) }()
 	return f
 }
 
@@ -241,48 +239,6 @@ func answerResponse(r *http.Request, code int, decision, body string) *http.Resp
 	resp.Header.Set("X-Cordon-Decision", decision)
 	return resp
 }
-
-// serveConn hands c to the HTTP server and waits until it is done with it.
-func (f *httpFront) serveConn(c net.Conn) {
-	wc := &watchedConn{Conn: c, closed: make(chan struct{})}
-	select {
-	case f.conns <- wc:
-	case <-f.done:
-		return
-	}
-	select {
-	case <-wc.closed:
-	case <-f.done:
-	}
-}
-
-type watchedConn struct {
-	net.Conn
-	once   sync.Once
-	closed chan struct{}
-}
-
-func (c *watchedConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	return c.Conn.Close()
-}
-
-// Accept, Close and Addr make httpFront the server's listener.
-func (f *httpFront) Accept() (net.Conn, error) {
-	select {
-	case c := <-f.conns:
-		return c, nil
-	case <-f.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (f *httpFront) Close() error {
-	f.once.Do(func() { close(f.done) })
-	return nil
-}
-
-func (f *httpFront) Addr() net.Addr { return &net.UnixAddr{Name: "cordon-proxy", Net: "unix"} }
 
 func (f *httpFront) close() {
 	f.Close()

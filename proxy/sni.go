@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -36,7 +35,11 @@ var errNotHello = errors.New("not a TLS ClientHello")
 // clientHello is what the proxy needs of a ClientHello.
 type clientHello struct {
 	serverName string // "" when the client sent none
-	ech        bool   // an encrypted ClientHello hides the real name
+	// ech: the hello carries an encrypted_client_hello extension. Chrome
+	// sends one (GREASE) in every hello, so it is not refused: the outer
+	// name must still match, and a real encrypted inner name can only
+	// front through a host that is itself an ECH front the policy allows.
+	ech bool
 }
 
 // readClientHello reads TLS records from r until they hold a whole
@@ -58,12 +61,13 @@ func readClientHello(r io.Reader) ([]byte, clientHello, error) {
 		if len(raw)+n > maxHelloBytes {
 			return raw, clientHello{}, fmt.Errorf("a ClientHello over %d bytes", maxHelloBytes)
 		}
-		start := len(raw)
-		raw = append(raw, make([]byte, n)...)
-		if _, err := io.ReadFull(r, raw[start:]); err != nil {
+		body := make([]byte, n)
+		got, err := io.ReadFull(r, body)
+		raw = append(raw, body[:got]...)
+		if err != nil {
 			return raw, clientHello{}, fmt.Errorf("TLS record: %w", err)
 		}
-		msg = append(msg, raw[start:]...)
+		msg = append(msg, body...)
 		if need < 0 && len(msg) >= 4 {
 			if msg[0] != 1 {
 				return raw, clientHello{}, errNotHello
@@ -206,8 +210,6 @@ func (s *Session) tunnelFirst(c net.Conn, r io.Reader, d Decision) ([]byte, bool
 		switch {
 		case err != nil:
 			return refuse("", "sni-unreadable")
-		case hello.ech:
-			return refuse(hello.serverName, "sni-encrypted")
 		case hello.serverName != "" && !sameHost(hello.serverName, d.Host):
 			// A TLS alert (unrecognized_name) so the client says why.
 			_, _ = c.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70})
@@ -291,6 +293,14 @@ func looksLikeHTTP(br *bufio.Reader) bool {
 	}
 }
 
+func loopbackName(h string) bool {
+	switch strings.Trim(h, "[]") {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
 // sameHost compares a name the client wrote with the canonical host the
 // tunnel was allowed for.
 func sameHost(name, host string) bool {
@@ -298,21 +308,12 @@ func sameHost(name, host string) bool {
 	if err != nil {
 		return false
 	}
-	if c == host || "["+c+"]" == host || c == strings.Trim(host, "[]") {
+	// A mirrored localhost port is reached from inside by any of the
+	// loopback spellings; none of them fronts another site.
+	if loopbackName(c) && loopbackName(host) {
 		return true
 	}
-	// A localhost:PORT mirror carries the sandbox's own loopback: a
-	// client inside names it 127.0.0.1, [::1] or localhost alike, and
-	// all of them reach the one host port the rule opened.
-	return loopbackName(c) && loopbackName(strings.Trim(host, "[]"))
-}
-
-func loopbackName(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(strings.Trim(h, "[]"))
-	return err == nil && ip.Unmap().IsLoopback()
+	return c == host || "["+c+"]" == host || c == strings.Trim(host, "[]")
 }
 
 // relayChecked relays a tunnel whose upstream is connected: the server's

@@ -71,9 +71,13 @@ type fix struct{ table, key, value, title string }
 func fixesFor(f *folder, v violationData) []fix {
 	switch v.Kind {
 	case sandbox.KindNet:
+		if ref, ok := refusedPushRef(v.Target); ok {
+			pattern := strings.TrimPrefix(ref, "refs/heads/")
+			return []fix{{"git", "push", pattern, "Allow pushing " + pattern + " in .sandbox.toml"}}
+		}
 		host, port, err := net.SplitHostPort(v.Target)
-		if err != nil {
-			return nil
+		if err != nil || strings.ContainsAny(v.Target, " /") {
+			return nil // not HOST:PORT (another git operation, say)
 		}
 		n, _ := strconv.Atoi(port)
 		allow := hostRule(host, n)
@@ -96,6 +100,20 @@ func fixesFor(f *folder, v violationData) []fix {
 		return out
 	}
 	return nil
+}
+
+// refusedPushRef is the ref of a refused git push ("push REMOTE REF", as
+// the git proxy names it).
+func refusedPushRef(target string) (string, bool) {
+	rest, ok := strings.CutPrefix(target, "push ")
+	if !ok {
+		return "", false
+	}
+	f := strings.Fields(rest)
+	if len(f) != 2 || !strings.HasPrefix(f[1], "refs/") {
+		return "", false
+	}
+	return f[1], true
 }
 
 // ruleFor names path as a policy rule; ok is false for a directory too

@@ -46,13 +46,15 @@ type room struct {
 	f *folder
 }
 
-func (r *room) Begin(h control.Hello) (string, error) {
+func (r *room) Begin(h control.Hello, stop func()) (string, error) {
 	if !within(r.f.root, h.Cwd) {
 		return "", fmt.Errorf("%s is outside %s", h.Cwd, r.f.root)
 	}
 	id := "run-" + strconv.FormatInt(r.s.runSeq.Add(1), 10)
 	r.s.mu.Lock()
-	r.s.runs[id] = &runInfo{id: id, label: h.Command, dir: h.Cwd, started: time.Now(), origin: h.Origin, pid: h.PID}
+	// sandbox/stop asks the client to end it and waits for its end.
+	r.s.runs[id] = &runInfo{id: id, label: h.Command, dir: h.Cwd, started: time.Now(), origin: h.Origin, pid: h.PID,
+		stop: func() { stop() }, done: make(chan struct{})}
 	r.s.mu.Unlock()
 	return id, nil
 }
@@ -79,6 +81,10 @@ func (r *room) Violation(_ string, v sandbox.Violation) {
 
 func (r *room) End(runID string) {
 	r.s.mu.Lock()
+	info := r.s.runs[runID]
 	delete(r.s.runs, runID)
 	r.s.mu.Unlock()
+	if info != nil {
+		close(info.done)
+	}
 }

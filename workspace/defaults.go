@@ -23,15 +23,11 @@ func CredentialPaths(d Dirs) []string {
 		".ssh", ".aws", ".azure", ".config/gcloud", ".kube", ".docker/config.json", ".netrc",
 		".git-credentials", ".config/gh", ".npmrc", ".pypirc", ".gnupg", ".password-store",
 	}
-	out := make([]string, 0, len(rel)+3)
+	out := make([]string, 0, len(rel)+2)
 	for _, r := range rel {
 		out = append(out, filepath.Join(d.Home, r))
 	}
-	out = append(out, d.ConfigDir, d.StateDir)
-	if d.RuntimeDir != "" {
-		out = append(out, d.RuntimeDir) // the editor sessions' control sockets
-	}
-	return out
+	return append(out, d.ConfigDir, d.StateDir)
 }
 
 // IsSecretEnv reports whether an environment variable looks like a secret

@@ -13,8 +13,10 @@ type Dirs struct {
 	ConfigDir string // $XDG_CONFIG_HOME/cordon, default ~/.config/cordon
 	StateDir  string // $XDG_STATE_HOME/cordon, default ~/.local/state/cordon
 	// RuntimeDir holds the editor sessions' control sockets:
-	// $XDG_RUNTIME_DIR/cordon, default $TMPDIR/cordon-UID. Like the other
-	// two it is hidden inside every sandbox.
+	// $XDG_RUNTIME_DIR/cordon, default $TMPDIR/cordon-UID. It is the Linux
+	// backend's runtime directory too, which every sandbox gets an empty
+	// tmpfs over (only the run's own temp dir is bound back into it), so
+	// no socket there is visible inside.
 	RuntimeDir string
 }
 
@@ -49,7 +51,7 @@ func runtimeDir() string {
 	if v := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(v) {
 		return filepath.Join(filepath.Clean(v), "cordon")
 	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("cordon-%d", os.Geteuid()))
+	return filepath.Join(os.TempDir(), fmt.Sprintf("cordon-%d", os.Getuid()))
 }
 
 // UserFile is the user defaults policy.

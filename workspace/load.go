@@ -43,15 +43,14 @@ func Load(opts LoadOptions) (*Policy, error) {
 	}
 	d := opts.Dirs
 	p := &Policy{
-		Root:       root,
-		Folders:    folders(root, opts.Folders),
-		Home:       d.Home,
-		File:       file,
-		UserFile:   d.UserFile(),
-		StateDir:   d.StateDir,
-		ConfigDir:  d.ConfigDir,
-		RuntimeDir: d.RuntimeDir,
-		Trusted:    true,
+		Root:      root,
+		Folders:   folders(root, opts.Folders),
+		Home:      d.Home,
+		File:      file,
+		UserFile:  d.UserFile(),
+		StateDir:  d.StateDir,
+		ConfigDir: d.ConfigDir,
+		Trusted:   true,
 	}
 	p.Network.Unknown = UnknownAsk
 	for _, c := range CredentialPaths(d) {
@@ -319,7 +318,7 @@ func widensRead(p *Policy, user *File, r PathRule) bool {
 }
 
 func widensReadAt(p *Policy, user *File, r PathRule) bool {
-	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir, RuntimeDir: p.RuntimeDir})
+	closed := CredentialPaths(Dirs{Home: p.Home, ConfigDir: p.ConfigDir, StateDir: p.StateDir})
 	if user != nil {
 		closed = append(closed, pathsOf(user.Filesystem.DenyRead)...)
 	}

@@ -125,10 +125,8 @@ type Policy struct {
 	StateDir string   // cordon's state directory (trust store, audit log)
 	// ConfigDir is cordon's config directory (holds UserFile by default).
 	ConfigDir string
-	// RuntimeDir holds the editor sessions' control sockets (hidden inside).
-	RuntimeDir string
-	Hash       string // hex SHA-256 of the workspace file's content; "" when absent
-	Trusted    bool   // the workspace file's content is approved (or widens nothing)
+	Hash      string // hex SHA-256 of the workspace file's content; "" when absent
+	Trusted   bool   // the workspace file's content is approved (or widens nothing)
 
 	Filesystem Filesystem
 	Network    Network

@@ -104,6 +104,27 @@ pass = ["NPM_TOKEN"]
 	}
 }
 
+// Asking about unknown hosts where the user's defaults deny them widens
+// the policy; where the user said nothing, or ask, it does not.
+func TestUnknownAskWidensADeny(t *testing.T) {
+	f := newFixture(t)
+	f.writeWS(t, "[network]\nunknown = \"ask\"\n")
+	for user, widens := range map[string]bool{
+		"[network]\nunknown = \"deny\"\n": true,
+		"[network]\nunknown = \"ask\"\n":  false,
+		"[limits]\ntimeout = \"1m\"\n":    false,
+	} {
+		f.writeUser(t, user)
+		p := f.load(t)
+		if p.Trusted == widens {
+			t.Errorf("user file %q: trusted %v, untrusted %v; want a widening: %v", user, p.Trusted, p.Untrusted, widens)
+		}
+		if widens && p.Network.Unknown != UnknownDeny {
+			t.Errorf("user file %q: an untrusted ask applied (unknown = %q)", user, p.Network.Unknown)
+		}
+	}
+}
+
 func mustSymlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {

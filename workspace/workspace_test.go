@@ -254,7 +254,7 @@ func TestParseHostRule(t *testing.T) {
 
 func TestIsSecretEnv(t *testing.T) {
 	for name, want := range map[string]bool{
-		"NPM_TOKEN": true, "GITHUB_TOKEN": true, "DB_PASSWORD": true, "API_KEY": true, "X_SECRET": true,
+		"NPM_TOKEN": true, "GITHUB_TOKEN": true, "DEPLOY_TOKEN": true, "DB_PASSWORD": true, "API_KEY": true, "X_SECRET": true,
 		"GOOGLE_CREDENTIALS": true, "AWS_REGION": true, "GH_HOST": true, "SSH_AUTH_SOCK": true,
 		"PATH": false, "HOME": false, "KEYBOARD": false, "TOKENIZER": false, "GOPATH": false,
 	} {

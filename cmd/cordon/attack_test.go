@@ -80,11 +80,15 @@ func (e *env) refusedWith(r result, cmds []string, want ...string) {
 	}
 }
 
+// mustNotExist checks that none of paths exists on the host, and removes
+// any that does: a marker an attack left in /etc must not fail the next
+// run too (the mutation gate makes attacks succeed on purpose).
 func (e *env) mustNotExist(paths ...string) {
 	e.t.Helper()
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err == nil {
 			e.t.Errorf("%s exists on the host", p)
+			os.RemoveAll(p)
 		}
 	}
 }
@@ -328,7 +332,7 @@ func TestConcurrentRunsLeaveNothing(t *testing.T) {
 
 func TestAttackDenyRead(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"secrets\", \"*.key\"]\n")
+		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"secrets\", \"*.key\", \"later.txt\"]\n")
 		e.write("secrets/token", "s3cret-dir")
 		e.write("id.key", "s3cret-file")
 		e.write("ok.txt", "readable")
@@ -336,7 +340,8 @@ func TestAttackDenyRead(t *testing.T) {
 		os.WriteFile(filepath.Join(e.home, ".aws", "credentials"), []byte("s3cret-aws"), 0o600)
 		e.chown()
 		cmds := []string{"cat secrets/token", "cat id.key", `cat "$HOME/.aws/credentials"`, "ls secrets",
-			"echo x > secrets/new", "umount secrets", "chmod 755 secrets", "ln -s secrets/token l && cat l"}
+			"echo x > secrets/new", "umount secrets", "chmod 755 secrets", "ln -s secrets/token l && cat l",
+			"echo x > later.txt"} // not there yet: made inside, it would be an ordinary file
 		r := e.sandboxed(attempts(cmds...) + "cat ok.txt")
 		if strings.Contains(r.stdout, "s3cret") {
 			t.Fatalf("a denied file was read: %s", r.stdout)
@@ -346,7 +351,7 @@ func TestAttackDenyRead(t *testing.T) {
 		if !strings.Contains(r.stdout, "readable") {
 			t.Errorf("an ordinary file was not readable: %s", r.stdout)
 		}
-		e.mustNotExist(filepath.Join(e.ws, "secrets", "new"))
+		e.mustNotExist(filepath.Join(e.ws, "secrets", "new"), filepath.Join(e.ws, "later.txt"))
 		e.mustHold(filepath.Join(e.ws, "secrets", "token"), "s3cret-dir")
 	})
 }
@@ -436,7 +441,7 @@ for f in bg1 bg2 bg3 bg4; do kill -0 "$(cat $f)" && echo "alive $f"; done
 	})
 	t.Run("timeout", func(t *testing.T) {
 		asBoth(t, func(t *testing.T, e *env) {
-			e.write(".sandbox.toml", "[limits]\ntimeout = \"2s\"\n")
+			e.write(".sandbox.toml", "[limits]\ntimeout = \"5s\"\n")
 			secs := sandboxtest.Marker(3)
 			r := e.cordon("", "run", "-c", strings.ReplaceAll(escape, "SECS", secs)+"sleep "+secs)
 			if r.code != 128+int(syscall.SIGKILL) || !strings.Contains(r.stderr, "timed out") {
@@ -664,5 +669,25 @@ func TestAttackTIOCSTI(t *testing.T) {
 		if strings.Contains(typed, "INJECTED") {
 			t.Errorf("keystrokes reached the caller's terminal: %q", typed)
 		}
+	})
+}
+
+// TestAttackDenyWriteExisting: a deny_write file that exists stays as it
+// is, whatever the command tries, and so does a file in a deny_write
+// directory.
+func TestAttackDenyWriteExisting(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		// Anchored (a slash): plain paths, not names matched at any depth.
+		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"sub/locked.txt\", \"sub/vault\"]\n")
+		e.write("sub/locked.txt", "orig")
+		e.write("sub/vault/key", "orig")
+		cmds := []string{"echo evil > sub/locked.txt", "echo evil >> sub/locked.txt", "truncate -s 0 sub/locked.txt",
+			"rm -f sub/locked.txt", "mv sub/locked.txt sub/moved.txt", "echo evil > sub/vault/key", "echo evil > sub/vault/new",
+			"rm -rf sub/vault"}
+		r := e.sandboxed(attempts(cmds...))
+		e.refusedWith(r, cmds, refusals...)
+		e.mustHold(filepath.Join(e.ws, "sub/locked.txt"), "orig")
+		e.mustHold(filepath.Join(e.ws, "sub/vault/key"), "orig")
+		e.mustNotExist(filepath.Join(e.ws, "sub/moved.txt"), filepath.Join(e.ws, "sub/vault/new"))
 	})
 }

@@ -263,21 +263,21 @@ mkdir other && echo x > other/f && mv other other2 && echo control-ok`)
 // host later, it is unreadable.
 func TestAttackDenyReadNotYetThere(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		// future.txt (no slash) holds at any depth, docs/future.txt is
+		// future.txt (no slash) holds at any depth, docs/notyet.txt is
 		// anchored: a glob and a literal path, both missing.
-		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"future.txt\", \"docs/future.txt\", \"later/**\"]\n")
+		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"future.txt\", \"docs/notyet.txt\", \"later/**\"]\n")
 		e.write("docs/readme", "")
 		r := e.sandboxed(`echo mine > future.txt; mkdir later; echo x > tmpf && mv tmpf future.txt; ln -s /etc/hostname future.txt
-echo mine > docs/future.txt; echo x > tmpf && mv tmpf docs/future.txt
+echo mine > docs/notyet.txt; echo x > tmpf && mv tmpf docs/notyet.txt
 echo ok > other.txt && echo ok > docs/other.txt && echo control-ok`)
 		if !strings.Contains(r.stdout, "control-ok") {
 			t.Fatalf("control failed: %s", r.stderr)
 		}
-		e.mustNotExist(filepath.Join(e.ws, "future.txt"), filepath.Join(e.ws, "later"), filepath.Join(e.ws, "docs/future.txt"))
+		e.mustNotExist(filepath.Join(e.ws, "future.txt"), filepath.Join(e.ws, "later"), filepath.Join(e.ws, "docs/notyet.txt"))
 		e.write("future.txt", "s3cret")
-		e.write("docs/future.txt", "s3cret")
+		e.write("docs/notyet.txt", "s3cret")
 		e.write("later/x", "s3cret")
-		r = e.sandboxed(`cat future.txt docs/future.txt later/x; echo ran`)
+		r = e.sandboxed(`cat future.txt docs/notyet.txt later/x; echo ran`)
 		if strings.Contains(r.stdout, "s3cret") || !strings.Contains(r.stdout, "ran") {
 			t.Errorf("read a deny_read file made on the host:\n%s", r.stdout)
 		}

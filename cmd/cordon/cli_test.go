@@ -32,6 +32,13 @@ func TestMain(m *testing.M) {
 	// Built the way make build builds it: static, with the init image
 	// embedded, so these tests run the stage every user runs.
 	cordonBin = filepath.Join(dir, "cordon")
+	// The probe needs nothing of cordon's: build it meanwhile.
+	probeBin = filepath.Join(dir, "probe")
+	probe := exec.Command("go", "build", "-o", probeBin, "./testdata/probe")
+	probe.Stderr = os.Stderr
+	if err := probe.Start(); err != nil {
+		panic("building the probe: " + err.Error())
+	}
 	image := "../../sandbox/linux/initimage/cordon-init.bin"
 	for _, args := range [][]string{
 		{"build", "-trimpath", "-ldflags=-s -w", "-o", image + ".tmp", "../../sandbox/linux/initimage/cordon-init"},
@@ -49,10 +56,7 @@ func TestMain(m *testing.M) {
 			}
 		}
 	}
-	probeBin = filepath.Join(dir, "probe")
-	build := exec.Command("go", "build", "-o", probeBin, "./testdata/probe")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
+	if err := probe.Wait(); err != nil {
 		panic("building the probe: " + err.Error())
 	}
 	code := m.Run()

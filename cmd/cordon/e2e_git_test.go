@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,4 +111,73 @@ echo "fill:$(printf 'protocol=http\nhost=` + strings.TrimPrefix(srv.URL, "http:/
 			t.Errorf("audit log lacks the refused push:\n%s", audit)
 		}
 	})
+}
+
+// testGitSSHRemote (in TestNetE2E, beside its sshd): an ssh remote listed
+// in [git] is reached by the host's ssh with a key only the host's agent
+// holds; the sandbox sees neither agent nor key, and pushes are checked
+// as over HTTP.
+func testGitSSHRemote(t *testing.T, h *hostServers, newNetEnv func(*testing.T, *testUser) *env) {
+	e := newNetEnv(t, nil)
+	agent := filepath.Join(t.TempDir(), "agent.sock")
+	ag := exec.Command("ssh-agent", "-D", "-a", agent)
+	if err := ag.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	t.Cleanup(func() { ag.Process.Kill(); ag.Wait() })
+	for i := 0; ; i++ {
+		if _, err := os.Stat(agent); err == nil {
+			break
+		}
+		if i == 50 {
+			t.Fatal("ssh-agent did not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", "-q", filepath.Join(h.dir, "id"))
+	add.Env = []string{"SSH_AUTH_SOCK=" + agent, "PATH=" + os.Getenv("PATH")}
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v\n%s", err, out)
+	}
+	// The user's ssh config on the host (hidden inside, like ~/.ssh).
+	os.MkdirAll(filepath.Join(e.home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(e.home, ".ssh", "config"), []byte("Host ssh.test\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"), 0o600)
+	repo := filepath.Join(h.dir, "repo.git")
+	remote := "ssh://root@ssh.test:2222" + repo
+	e.write(".sandbox.toml", fmt.Sprintf("[git]\nremotes = [%q]\npush = [\"agent/*\"]\n", remote))
+	if r := e.cordon("", "trust"); r.code != 0 {
+		t.Fatalf("cordon trust: %d %s", r.code, r.stderr)
+	}
+	gitRef := func(ref string) string {
+		out, _ := exec.Command("git", "--git-dir", repo, "rev-parse", "-q", "--verify", ref).Output()
+		return strings.TrimSpace(string(out))
+	}
+	mainBefore := gitRef("refs/heads/main")
+	e.extra = append(e.extra, "SSH_AUTH_SOCK="+agent)
+	r := e.sandboxed(`git clone -q ` + remote + ` app && cat app/README
+cd app
+echo "origin:$(git config remote.origin.url)"
+git -c user.name=t -c user.email=t@t commit -q --allow-empty -m a
+git push -q origin HEAD:refs/heads/agent/ssh; echo "push-agent:$?"
+git push origin HEAD:refs/heads/main 2>&1; echo "push-main:$?"
+git fetch -q origin; echo "fetch:$?"
+echo "agent:${SSH_AUTH_SOCK:-none}"
+ls ~/.ssh >/dev/null 2>&1; echo "keys:$?"`)
+	t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	for _, w := range []string{"cloned over ssh\n", "origin:" + remote + "\n", "push-agent:0\n",
+		"remote: cordon: push to refs/heads/main refused (.sandbox.toml:3)", "push-main:1\n", "fetch:0\n",
+		"agent:none\n", "keys:2\n"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("stdout lacks %q", w)
+		}
+	}
+	if gitRef("refs/heads/agent/ssh") == "" {
+		t.Error("agent/ssh did not arrive upstream")
+	}
+	if got := gitRef("refs/heads/main"); got != mainBefore {
+		t.Errorf("main moved upstream: %s → %s", mainBefore, got)
+	}
+	if !strings.Contains(r.stderr, "cordon: blocked net push "+remote+" refs/heads/main (") {
+		t.Error("stderr lacks the violation for the push to main")
+	}
 }

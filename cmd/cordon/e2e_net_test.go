@@ -359,6 +359,8 @@ done`)
 
 	t.Run("UnknownAsked", func(t *testing.T) { testUnknownAsked(t, h, newNetEnv) })
 
+	t.Run("GitSSHRemoteThroughCordon", func(t *testing.T) { testGitSSHRemote(t, h, newNetEnv) })
+
 	t.Run("GitOverSSH", func(t *testing.T) {
 		e := newNetEnv(t, nil)
 		key := filepath.Join(e.ws, "id")

@@ -80,6 +80,8 @@ func run(args []string) int {
 		return cmdTrust(rest)
 	case "connect":
 		return runConnect(ctx, rest)
+	case "git-ssh":
+		return runGitSSH(ctx, rest)
 	case "version", "--version", "-version":
 		fmt.Println("cordon", version)
 		return 0

@@ -112,6 +112,17 @@ func (h hostRun) run(ctx context.Context, logger *slog.Logger) int {
 	case err == nil:
 		runID, approver = room.ID, room
 		defer room.Close()
+		// sandbox/stop in the editor ends this run.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-room.Stopped():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 	case !errors.Is(err, control.ErrNoSession):
 		// A socket that is not the user's: say so, and ask as with no editor.
 		fmt.Fprintf(os.Stderr, "cordon: not using the editor session: %v\n", err)
@@ -128,7 +139,7 @@ func (h hostRun) run(ctx context.Context, logger *slog.Logger) int {
 		Policy:   func() *workspace.Policy { return pol },
 		Argv:     h.argv,
 		Dir:      dir,
-		Env:      os.Environ(),
+		Env:      append(os.Environ(), sandboxMarker),
 		Stdin:    h.stdin,
 		Stdout:   h.stdout,
 		Stderr:   h.stderr,
@@ -158,6 +169,11 @@ func (h hostRun) run(ctx context.Context, logger *slog.Logger) int {
 	}
 	return out.ExitCode
 }
+
+// sandboxMarker tells a shell's rc file it already runs inside cordon (so
+// an `exec cordon shell` line there does not try to nest). It is a hint
+// for convenience, never a security decision: outside, it changes nothing.
+const sandboxMarker = "CORDON_SANDBOX=1"
 
 // loadForRun loads the policy; when the workspace file widens the user
 // defaults and is not trusted yet, it asks on the terminal, and otherwise

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cordon-dev/cordon/server/control"
 	"github.com/cordon-dev/cordon/server/shell"
 )
 
@@ -65,6 +66,94 @@ func TestShellCommand(t *testing.T) {
 			t.Errorf("bad option: exit %d", r.code)
 		}
 	})
+}
+
+// The control sockets are host-side attack surface: an editor session's
+// socket is not visible, let alone reachable, inside any sandbox.
+func TestControlSocketHiddenInside(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		rt := filepath.Join(e.home, ".run", "cordon")
+		r := e.cordon("", "shell", "-c", "true") // makes the runtime directory, as the user
+		if r.code != 0 {
+			t.Fatalf("%d %s", r.code, r.stderr)
+		}
+		sock := control.SocketPath(rt, e.ws)
+		// A session's socket, made by the user (it accepts and hangs up).
+		cmd := exec.Command("/usr/bin/python3", "-c", `import socket,sys
+s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print("up", flush=True)
+while True: s.accept()[0].close()`, sock)
+		if e.user != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.user.Credential()}
+		}
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		if _, err := out.Read(make([]byte, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(sock); err != nil {
+			t.Fatalf("positive control: no socket on the host: %v", err)
+		}
+		r = e.cordon("", "shell", "-c", `ls -A "$1" | grep -c sock; /usr/bin/python3 -c 'import socket,sys
+try:
+    s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("connected")
+except OSError as e:
+    print("refused")' "$2"`, "sh", rt, sock)
+		if r.stdout != "0\nrefused\n" {
+			t.Fatalf("inside the sandbox the control socket is visible or reachable: %q (stderr %s)", r.stdout, r.stderr)
+		}
+	})
+}
+
+// The README's Claude Code set-up, tested in the form Claude Code calls
+// its shell (CLAUDE_CODE_SHELL=…/cordon-bash): `SHELL -c -l "source
+// SNAPSHOT 2>/dev/null || true && eval 'CMD' < /dev/null && pwd -P >|
+// TMPDIR/claude-XXXX-cwd"`, with the user defaults allowing that TMPDIR.
+func TestShellClaudeCodeForm(t *testing.T) {
+	e := newEnv(t)
+	claudeTmp := filepath.Join(e.home, ".cache", "claude-tmp")
+	if err := os.MkdirAll(claudeTmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	defaults := filepath.Join(e.home, ".config", "cordon", "sandbox.toml")
+	os.MkdirAll(filepath.Dir(defaults), 0o755)
+	if err := os.WriteFile(defaults, []byte("[filesystem]\nallow_write = [\"~/.cache/claude-tmp\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(e.home, ".claude", "shell-snapshots", "snapshot-bash-1.sh")
+	os.MkdirAll(filepath.Dir(snap), 0o755)
+	os.WriteFile(snap, []byte("shopt -s expand_aliases\nalias greet='echo hello from the snapshot'\n"), 0o644)
+	link := filepath.Join(e.home, "bin", "cordon-bash")
+	os.MkdirAll(filepath.Dir(link), 0o755)
+	if err := os.Symlink(cordonBin, link); err != nil {
+		t.Fatal(err)
+	}
+	cwdFile := filepath.Join(claudeTmp, "claude-ab12-cwd")
+	wrapped := "source " + snap + " 2>/dev/null || true && eval 'greet; echo $CORDON_SANDBOX; touch /etc/cordon-claude-probe' < /dev/null && pwd -P >| " + cwdFile
+	cmd := exec.Command(link, "-c", "-l", wrapped)
+	cmd.Dir, cmd.Env = e.ws, e.environ()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	// touch fails, so eval fails and the epilogue does not run: exit 1, as bash gives it.
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v; stderr %s", err, stderr.String())
+	}
+	if stdout.String() != "hello from the snapshot\n1\n" || !strings.Contains(stderr.String(), "cordon: blocked write /etc/cordon-claude-probe (default)") {
+		t.Fatalf("stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	// A command that succeeds: the epilogue writes the cwd file Claude Code reads on the host.
+	cmd = exec.Command(link, "-c", "-l", "source "+snap+" 2>/dev/null || true && eval 'cd sub 2>/dev/null || mkdir sub && cd sub' < /dev/null && pwd -P >| "+cwdFile)
+	cmd.Dir, cmd.Env = e.ws, e.environ()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if b, err := os.ReadFile(cwdFile); err != nil || string(b) != filepath.Join(e.ws, "sub")+"\n" {
+		t.Fatalf("cwd file: %q %v", b, err)
+	}
 }
 
 // Called by a name that says which shell (a symlink cordon-sh), as agents

@@ -28,18 +28,24 @@ func Endpoint(remoteURL string) string {
 	return "http://" + Host + "/" + EndpointID(remoteURL)
 }
 
+// SSHEndpoint is the URL the sandbox's git uses instead of an ssh remote:
+// its ssh (cordon git-ssh) hands it to the proxy.
+func SSHEndpoint(remoteURL string) string {
+	return "ssh://" + Host + "/" + EndpointID(remoteURL)
+}
+
 // Env returns base with git configuration (GIT_CONFIG_COUNT,
 // GIT_CONFIG_KEY_n, GIT_CONFIG_VALUE_n, after any the environment holds
-// already) that sends each HTTP(S) remote to its endpoint: the URL stays as
+// already) that sends each remote to its endpoint: the URL stays as
 // written in the repository, git rewrites it with url.<endpoint>.insteadOf.
 // A remote written with ".git" also covers the spelling without it.
 func Env(base []string, remotes []workspace.GitRemote) []string {
 	var pairs [][2]string
 	for _, r := range remotes {
-		if r.Scheme != "https" && r.Scheme != "http" {
-			continue
-		}
 		key := "url." + Endpoint(r.URL) + ".insteadOf"
+		if r.Scheme == "ssh" {
+			key = "url." + SSHEndpoint(r.URL) + ".insteadOf"
+		}
 		pairs = append(pairs, [2]string{key, r.URL})
 		if bare, ok := strings.CutSuffix(r.URL, ".git"); ok {
 			pairs = append(pairs, [2]string{key, bare})

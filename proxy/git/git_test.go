@@ -227,7 +227,9 @@ func TestEnv(t *testing.T) {
 	want := []string{"PATH=/bin", "GIT_CONFIG_KEY_0=core.x", "GIT_CONFIG_VALUE_0=y",
 		"GIT_CONFIG_KEY_1=url." + Endpoint(r.URL) + ".insteadOf", "GIT_CONFIG_VALUE_1=https://github.com/acme/app.git",
 		"GIT_CONFIG_KEY_2=url." + Endpoint(r.URL) + ".insteadOf", "GIT_CONFIG_VALUE_2=https://github.com/acme/app",
-		"GIT_CONFIG_COUNT=3"}
+		"GIT_CONFIG_KEY_3=url." + SSHEndpoint(s.URL) + ".insteadOf", "GIT_CONFIG_VALUE_3=git@github.com:acme/app.git",
+		"GIT_CONFIG_KEY_4=url." + SSHEndpoint(s.URL) + ".insteadOf", "GIT_CONFIG_VALUE_4=git@github.com:acme/app",
+		"GIT_CONFIG_COUNT=5"}
 	if fmt.Sprint(env) != fmt.Sprint(want) {
 		t.Errorf("Env =\n%q\nwant\n%q", env, want)
 	}

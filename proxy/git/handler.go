@@ -52,6 +52,10 @@ type Handler struct {
 	MaxPush   int64  // bytes of one push request (default 2 GiB)
 	MaxFetch  int64  // bytes of one upload-pack request (default 64 MiB)
 	Logger    *slog.Logger
+	// SSH is the host's ssh client (default "ssh" on cordon's PATH), run
+	// with SSHEnv (default SSHEnv(os.Environ())) for ssh remotes.
+	SSH    string
+	SSHEnv []string
 
 	mu    sync.Mutex
 	creds map[string]*credState // by remote URL
@@ -123,6 +127,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pol := h.Policy()
+	if p, ok := strings.CutPrefix(r.URL.Path, "/ssh/"); ok {
+		h.serveSSH(w, r, pol, p)
+		return
+	}
 	id, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	var remote *workspace.GitRemote
 	if pol != nil {
@@ -248,12 +256,7 @@ func (h *Handler) checkPush(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 
 	reasons, messages, ev := decidePush(pol, remote, push)
-	needPack := false
-	for _, c := range push.Commands {
-		if !c.IsCreate() && !c.IsDelete() && !pol.Git.AllowForce {
-			needPack = true
-		}
-	}
+	needPack := needsPack(pol, push)
 	f, err := os.CreateTemp(h.TempDir, "cordon-push-")
 	if err != nil {
 		refuse(w, http.StatusInternalServerError, "cordon: "+err.Error())
@@ -280,16 +283,7 @@ func (h *Handler) checkPush(ctx context.Context, w http.ResponseWriter, r *http.
 			h.malformed(w, remote, err)
 			return nil, false
 		}
-		for _, c := range push.Commands {
-			if c.IsCreate() || c.IsDelete() || graph.descends(c.New, c.Old) {
-				continue
-			}
-			rule := RuleText(pol, pol.Git.ForceSource)
-			msg := fmt.Sprintf("cordon: non-fast-forward push to %s refused (%s)", c.Ref, rule)
-			reasons[c.Ref] = "refused by cordon: not a fast-forward (" + rule + ")"
-			messages = append(messages, msg)
-			ev = append(ev, Event{Remote: remote, Op: "push", Ref: c.Ref, Reason: "git-force", Rule: pol.Git.ForceSource, Message: msg})
-		}
+		messages, ev = forceRefusals(pol, remote, push, graph, reasons, messages, ev)
 	}
 	if len(reasons) > 0 {
 		sp.Close()
@@ -306,6 +300,37 @@ func (h *Handler) checkPush(ctx context.Context, w http.ResponseWriter, r *http.
 		h.report(Event{Remote: remote, Op: "push", Ref: c.Ref, Allowed: true, Reason: "git-push", Rule: matchingRule(pol, c.Ref)})
 	}
 	return sp, true
+}
+
+// needsPack reports whether some update must be shown to fast-forward.
+func needsPack(pol *workspace.Policy, push *Push) bool {
+	for _, c := range push.Commands {
+		if !c.IsCreate() && !c.IsDelete() && !pol.Git.AllowForce {
+			return true
+		}
+	}
+	return false
+}
+
+// forceRefusals adds a refusal for each update the pushed commits do not
+// show to be a fast-forward, unless allow_force. The remote itself checks
+// that the old id is what the ref holds, under its lock, so what is left
+// to know is whether old is an ancestor of new.
+func forceRefusals(pol *workspace.Policy, remote workspace.GitRemote, push *Push, graph *commitGraph, reasons map[string]string, messages []string, ev []Event) ([]string, []Event) {
+	if pol.Git.AllowForce {
+		return messages, ev
+	}
+	for _, c := range push.Commands {
+		if c.IsCreate() || c.IsDelete() || graph.descends(c.New, c.Old) {
+			continue
+		}
+		rule := RuleText(pol, pol.Git.ForceSource)
+		msg := fmt.Sprintf("cordon: non-fast-forward push to %s refused (%s)", c.Ref, rule)
+		reasons[c.Ref] = "refused by cordon: not a fast-forward (" + rule + ")"
+		messages = append(messages, msg)
+		ev = append(ev, Event{Remote: remote, Op: "push", Ref: c.Ref, Reason: "git-force", Rule: pol.Git.ForceSource, Message: msg})
+	}
+	return messages, ev
 }
 
 func emptyFile() *os.File {

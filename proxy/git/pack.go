@@ -69,6 +69,12 @@ func (c *counter) ReadByte() (byte, error) {
 // in the pack; a delta whose base is not in it (a thin pack) cannot be a
 // commit the proxy knows, which only ever makes a fast-forward unprovable.
 func readCommits(r io.Reader, hashLen int) (*commitGraph, error) {
+	return readPack(r, hashLen, true)
+}
+
+// readPack reads a pack; whole says r must end with it (a request body),
+// else reading stops at its trailer (a stream the client keeps open).
+func readPack(r io.Reader, hashLen int, whole bool) (*commitGraph, error) {
 	newHash := sha1.New
 	if hashLen == 64 {
 		newHash = sha256.New
@@ -164,6 +170,12 @@ func readCommits(r io.Reader, hashLen int) (*commitGraph, error) {
 	}
 	if !bytes.Equal(sum, trailer) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrPack)
+	}
+	if !whole {
+		if c.r.Buffered() > 0 {
+			return nil, fmt.Errorf("%w: bytes after the pack", ErrPack)
+		}
+		return g, nil
 	}
 	if _, err := c.r.ReadByte(); err != io.EOF {
 		return nil, fmt.Errorf("%w: bytes after the pack", ErrPack)

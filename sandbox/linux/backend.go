@@ -244,7 +244,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	defer initEnd.Close()
 
 	cfg := initstage.Config{Memory: p.Limits.Memory, Processes: p.Limits.Processes, Observe: true, Self: sa.init, Guard: len(pl.Guarded) > 0,
-		LoopbackOnly: true}
+		LoopbackOnly: true, UnixConnect: len(p.Network.AllowUnixSockets) > 0}
 	if !b.test.noLandlock {
 		rules := pl.landlockRules(p)
 		cfg.Landlock = &rules

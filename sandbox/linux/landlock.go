@@ -52,10 +52,11 @@ func (pl *plan) landlockRules(p *workspace.Policy) landlock.Rules {
 			r.ReadAllow = append(r.ReadAllow, w)
 		}
 	}
-	// /proc is the run's own procfs (its own PID namespace): its files
-	// are the run's processes' (echo 1 > /proc/self/oom_score_adj), and
-	// procfs makes no names, so writing there is the kernel's to judge.
-	r.Writable = append(r.Writable, "/proc")
+	r.ReadAllow = dedupe(r.ReadAllow)
+	// The sandbox's own /proc is bwrap's, writable under the mounts too
+	// (the kernel's own checks decide there: oom_score_adj of one's own
+	// processes, say): the same here.
+	r.WriteFiles = append(r.WriteFiles, "/proc")
 	return r.WithDevices()
 }
 

@@ -60,7 +60,6 @@ func (pl *plan) addMissing(path string, src workspace.Source) {
 // sandbox refuses writes.
 func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
 	return &supervisor.Judge{
-		OwnProc:  true, // bwrap --unshare-pid --proc /proc
 		Writable: pl.Writable,
 		ReadOnly: append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...),
 		Hidden:   append(append([]string{}, pl.HiddenDirs...), pl.HiddenFiles...),
@@ -190,19 +189,6 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	}
 	if p.File != "" && !exists(p.File) && supervisor.UnderAny(p.File, pl.Writable) {
 		pl.addMissing(p.File, workspace.Source{})
-	}
-	// cordon's own directories, where the user keeps them in a writable
-	// place: a config directory made from inside would hold the user's
-	// defaults at the next run, trusted as theirs, and a state directory a
-	// trust store. Existing ones are hidden (credential set).
-	for _, d := range []string{p.ConfigDir, p.StateDir} {
-		switch {
-		case d == "" || exists(d) || !supervisor.UnderAny(d, pl.Writable):
-		case exists(filepath.Dir(d)):
-			pl.addMissing(d+"/", workspace.Source{})
-		default:
-			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: d}) // no placeholder without a parent
-		}
 	}
 
 	// Hidden: deny_read; reopened: allow_read.

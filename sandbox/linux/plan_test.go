@@ -286,3 +286,47 @@ func TestNestedWritableFromDescriptors(t *testing.T) {
 		t.Fatal("a nested writable place swapped for a link to /etc was opened")
 	}
 }
+
+// TestPlanProtectsEveryName: each of DESIGN's protected names, written
+// out here (not workspace.ProtectedNames), is read-only where it exists
+// below the workspace and covered where it is missing at the root. The
+// attack tests in cmd/cordon try them for real; this is the quick check
+// the mutation gate runs first.
+func TestPlanProtectsEveryName(t *testing.T) {
+	names := []string{".sandbox.toml", ".git/hooks", ".git/config", ".gitmodules", ".vscode", ".idea", ".nvim.lua",
+		".nvimrc", ".exrc", ".envrc", ".mcp.json", ".claude", ".bashrc", ".bash_profile", ".profile", ".zshrc",
+		".zprofile", ".gitconfig", ".ripgreprc"}
+	f := newPlanFixture(t)
+	for _, n := range names {
+		switch n {
+		case ".git/hooks", ".vscode", ".idea", ".claude":
+			f.file(t, filepath.Join(f.root, "deep", n, "x"))
+		default:
+			f.file(t, filepath.Join(f.root, "deep", n))
+		}
+	}
+	p := f.load(t, "")
+	os.Remove(filepath.Join(f.root, ".sandbox.toml"))
+	os.RemoveAll(filepath.Join(f.root, "src"))
+	os.RemoveAll(filepath.Join(f.root, ".git/hooks"))
+	os.Remove(filepath.Join(f.root, ".git/config"))
+	pl, err := buildPlan(p, "/tmp/x", scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, m := range append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...) {
+		covered[m] = true
+	}
+	for _, g := range pl.Guarded {
+		covered[g.Path] = true
+	}
+	for _, n := range names {
+		if deep := filepath.Join(f.root, "deep", n); !covered[deep] {
+			t.Errorf("%s exists and is not read-only", deep)
+		}
+		if top := filepath.Join(f.root, n); !covered[top] {
+			t.Errorf("%s is missing and not covered", top)
+		}
+	}
+}

@@ -4,8 +4,6 @@ package linux
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,25 +75,7 @@ func TestUnixSockets(t *testing.T) {
 	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
 		e := newLaunchEnv(t, u)
 		sock := filepath.Join(e.home, "agent.sock")
-		ln, err := net.Listen("unix", sock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		os.Chmod(sock, 0o777)
-		got := make(chan string, 4)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				b, _ := io.ReadAll(c)
-				c.Close()
-				got <- string(b)
-			}
-		}()
+		got := sandboxtest.UnixServer(t, sock)
 
 		if out := e.run("python3", "-c", unixClient, sock); !strings.Contains(out, "socket refused: 1") {
 			t.Fatalf("AF_UNIX socket not refused with EPERM by default:\n%s", out)

@@ -122,6 +122,9 @@ type Supervisor struct {
 	// DNS is where Pool.ServeDNS answers on the sandbox's loopback.
 	DNS    netip.AddrPort
 	Logger *slog.Logger
+	// NoContinue: a connect() that is not the capture's is made by the
+	// supervisor on the caller's socket, never continued (see proceed).
+	NoContinue bool
 
 	mu sync.Mutex // one connect+accept pair on Listener at a time
 }
@@ -226,11 +229,11 @@ func (s *Supervisor) Handle(ctx context.Context, nfd int, n *Notif) {
 		return
 	}
 	if !ok {
-		s.respond(nfd, n.ID, 0, true)
+		s.proceed(nfd, n)
 		return
 	}
 	if (s.Pool == nil || !s.Pool.Contains(dst.Addr())) && dst.Port() != 53 {
-		s.respond(nfd, n.ID, 0, true) // not ours: the namespace has only lo
+		s.proceed(nfd, n) // not ours: the namespace has only lo
 		return
 	}
 	target := int(n.Args[0])

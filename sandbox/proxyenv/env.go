@@ -39,7 +39,12 @@ func Env(base []string, port int, self string) []string {
 		"YARN_HTTP_PROXY", http, "YARN_HTTPS_PROXY", http,
 		"PIP_PROXY", http,
 		"JAVA_TOOL_OPTIONS", java,
-		"GIT_SSH_COMMAND", "ssh -o ProxyCommand='" + shellSafe(self) + " connect %h %p'",
+		// git's ssh is cordon git-ssh: listed ssh remotes go through the
+		// host's ssh (cordon checks pushes), any other through ssh with
+		// cordon connect as its ProxyCommand. The variant makes git pass
+		// OpenSSH's options (-p, -o SendEnv=GIT_PROTOCOL) to it.
+		"GIT_SSH_COMMAND", shellSafe(self) + " git-ssh",
+		"GIT_SSH_VARIANT", "ssh",
 		BridgeVar, "127.0.0.1:" + p,
 	}
 	names := map[string]bool{}

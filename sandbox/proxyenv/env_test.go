@@ -15,8 +15,8 @@ func TestEnv(t *testing.T) {
 		"ALL_PROXY": "socks5h://127.0.0.1:4321", "all_proxy": "socks5h://127.0.0.1:4321",
 		"NO_PROXY": NoProxy, "no_proxy": NoProxy, "npm_config_https_proxy": "http://127.0.0.1:4321",
 		"YARN_HTTPS_PROXY": "http://127.0.0.1:4321", "PIP_PROXY": "http://127.0.0.1:4321",
-		"GIT_SSH_COMMAND": "ssh -o ProxyCommand='/usr/local/bin/cordon connect %h %p'",
-		BridgeVar:         "127.0.0.1:4321",
+		"GIT_SSH_COMMAND": "/usr/local/bin/cordon git-ssh", "GIT_SSH_VARIANT": "ssh",
+		BridgeVar: "127.0.0.1:4321",
 	}
 	seen := map[string]int{}
 	for _, kv := range env {
@@ -35,7 +35,7 @@ func TestEnv(t *testing.T) {
 	if !strings.HasPrefix(java, "-Xmx1g ") || !strings.Contains(java, "-Dhttps.proxyPort=4321") {
 		t.Errorf("JAVA_TOOL_OPTIONS = %q", java)
 	}
-	if got := envValue(Env(nil, 1, "/tmp/my dir/cordon'x"), "GIT_SSH_COMMAND"); !strings.Contains(got, "ProxyCommand='cordon connect") {
+	if got := envValue(Env(nil, 1, "/tmp/my dir/cordon'x"), "GIT_SSH_COMMAND"); got != "cordon git-ssh" {
 		t.Errorf("unsafe path went into GIT_SSH_COMMAND: %q", got)
 	}
 }

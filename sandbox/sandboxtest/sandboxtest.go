@@ -6,6 +6,8 @@ package sandboxtest
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -201,4 +203,30 @@ func Within(t testing.TB, d time.Duration, what string, wait func()) {
 	case <-time.After(d):
 		t.Fatalf("%s did not happen within %v", what, d)
 	}
+}
+
+// UnixServer listens on a unix socket at path, connectable by anyone, and
+// sends what each connection wrote on the channel; it stops with the test.
+func UnixServer(t testing.TB, path string) <-chan string {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	os.Chmod(path, 0o777)
+	got := make(chan string, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			got <- string(b)
+		}
+	}()
+	return got
 }

@@ -33,6 +33,11 @@ type ObserverOptions struct {
 	// caller could change under the supervisor, then fails with ENOSYS, as
 	// on kernels before 5.6, and callers fall back to openat.
 	Guard bool
+	// UnixConnect hands every connect() to the supervisor, whatever its
+	// address length: with allow_unix_sockets the supervisor connects a
+	// unix socket itself, to a named socket only, and no connect()
+	// continues on memory the caller could change.
+	UnixConnect bool
 }
 
 // ObserverProgram is a second filter, stacked on the enforcing one, that
@@ -85,6 +90,13 @@ func ObserverProgram(opts ObserverOptions) ([]bpf.RawInstruction, error) {
 	}
 	// connect() with an IPv4 or IPv6 address: the network capture
 	// (netinside.Supervisor) steers pool addresses and DNS through the proxy.
+	if opts.UnixConnect {
+		prog = append(prog,
+			bpf.LoadAbsolute{Off: offNr, Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CONNECT, SkipFalse: 1},
+			notify,
+		)
+	}
 	prog = append(prog,
 		bpf.LoadAbsolute{Off: offNr, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CONNECT, SkipFalse: 4},

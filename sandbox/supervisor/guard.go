@@ -414,12 +414,13 @@ func (g *guardCall) targetReal(path string) (dir int, real, base string, errno u
 	if errno != 0 {
 		return -1, "", "", errno
 	}
-	if !g.o.judge.mayWrite(real) {
-		unix.Close(dir)
-		return -1, "", "", unix.EROFS
-	}
 	var st unix.Stat_t
-	if unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil && g.refuses(real, base) {
+	missing := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil
+	// Where the run may not write, a new name is refused; an existing one
+	// is left to the call, which then fails with EEXIST as the kernel
+	// would (mkdir -p of /usr/share), or, for a rename onto it, is
+	// refused by rename.
+	if missing && (!g.o.judge.mayWrite(real) || g.refuses(real, base)) {
 		unix.Close(dir)
 		return -1, "", "", unix.EROFS
 	}
@@ -647,6 +648,9 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 		return errno
 	}
 	defer unix.Close(ndir)
+	if !g.o.judge.mayWrite(nreal) {
+		return unix.EROFS // replacing an existing name: see Judge.mayWrite
+	}
 	// A directory brings everything below it into place: refuse a rename
 	// (or, in both directions, an exchange) that would land a name a
 	// guarded rule refuses, at any depth. The guard makes every new name

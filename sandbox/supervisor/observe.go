@@ -52,6 +52,9 @@ func (o *Observer) guarding() bool { return len(o.judge.Guarded) > 0 && o.guards
 // handles connect() notifications, guards runs the guard's threads.
 func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *GuardPool) *Observer {
 	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]int{}, done: make(chan struct{}), closed: make(chan struct{})}
+	if capture != nil && o.unixConnect() {
+		capture.NoContinue = true // see unixconnect.go
+	}
 	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		o.wake = [2]int{-1, -1}
 	}
@@ -132,12 +135,12 @@ func (o *Observer) loop() {
 			}
 			return
 		}
-		if req.Nr == unix.SYS_CONNECT && o.capture != nil {
+		if req.Nr == unix.SYS_CONNECT && (o.capture != nil || o.unixConnect()) {
 			n := req
 			o.inflight.Add(1)
 			go func() {
 				defer o.inflight.Done()
-				o.capture.Handle(ctx, o.fd, &n)
+				o.connect(ctx, &n)
 			}()
 			continue
 		}
@@ -312,10 +315,6 @@ type Judge struct {
 	// with any, the observer makes every new name itself (guard.go).
 	Guarded []workspace.PathRule
 	Policy  *workspace.Policy // for naming the deciding rule
-	// OwnProc: /proc inside is the run's own procfs (its own PID
-	// namespace), so its files are the run's processes' and writing them
-	// (echo 1 > /proc/self/oom_score_adj) is the kernel's to judge.
-	OwnProc bool
 }
 
 // landing is where a write to path lands: the links the host sees, followed.

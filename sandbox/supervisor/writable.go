@@ -4,12 +4,12 @@ package supervisor
 
 // mayWrite reports whether the directory dir (a real path inside the
 // sandbox) lies in a place the run may write: a writable place, the
-// run's temp dir, or the sandbox's own /dev. The guard makes names on
+// run's temp dir, or the sandbox's own /dev and /proc (where the kernel's
+// own checks decide, as the judge's report does). The guard makes names on
 // the host, where neither the caller's Landlock layer nor (for a path
 // that leaves the writable binds) anything but the mounts applies; it
 // holds Landlock's line itself, so that a mistake in the mounts does not
 // let the guard write where the layer under them would refuse.
 func (j *Judge) mayWrite(dir string) bool {
-	return UnderAny(dir, j.Writable) || (j.TempDir != "" && Within(j.TempDir, dir)) || Within("/dev", dir) ||
-		(j.OwnProc && Within("/proc", dir))
+	return UnderAny(dir, j.Writable) || (j.TempDir != "" && Within(j.TempDir, dir)) || Within("/dev", dir) || Within("/proc", dir)
 }

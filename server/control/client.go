@@ -33,6 +33,8 @@ type Run struct {
 	pending map[int64]chan proxy.Answer
 	closed  bool
 	done    chan struct{}
+	stopped chan struct{} // closed when the session asks to end the run
+	stop    sync.Once
 }
 
 // Open announces a run to the session serving root, if any. It returns
@@ -87,7 +89,7 @@ func Open(ctx context.Context, runtimeDir, root string, h Hello) (*Run, error) {
 		return nil, fmt.Errorf("control: unexpected %q", m.Type)
 	}
 	_ = c.SetDeadline(time.Time{})
-	r := &Run{ID: m.RunID, conn: c, pending: map[int64]chan proxy.Answer{}, done: make(chan struct{})}
+	r := &Run{ID: m.RunID, conn: c, pending: map[int64]chan proxy.Answer{}, done: make(chan struct{}), stopped: make(chan struct{})}
 	go r.read(sc)
 	return r, nil
 }
@@ -99,7 +101,14 @@ func (r *Run) read(sc interface {
 	defer r.shut()
 	for sc.Scan() {
 		var m message
-		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Type != typeAnswer {
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		if m.Type == typeStop {
+			r.stop.Do(func() { close(r.stopped) })
+			continue
+		}
+		if m.Type != typeAnswer {
 			continue
 		}
 		r.mu.Lock()
@@ -167,6 +176,10 @@ func (r *Run) Approve(ctx context.Context, q proxy.Question) (proxy.Answer, erro
 		return proxy.Deny, ctx.Err()
 	}
 }
+
+// Stopped is closed when the editor asks to end the run (sandbox/stop):
+// the caller cancels it.
+func (r *Run) Stopped() <-chan struct{} { return r.stopped }
 
 // Violation reports one blocked access to the editor.
 func (r *Run) Violation(v sandbox.Violation) {

@@ -24,11 +24,13 @@ type fakeHandler struct {
 	questions  []proxy.Question
 	answer     proxy.Answer
 	block      chan struct{}
+	stop       func()
 }
 
-func (h *fakeHandler) Begin(hello Hello) (string, error) {
+func (h *fakeHandler) Begin(hello Hello, stop func()) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.stop = stop
 	if strings.Contains(hello.Cwd, "refuse") {
 		return "", errors.New("outside")
 	}
@@ -102,6 +104,16 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if a, _ := r.Approve(ctx, proxy.Question{Host: "bad\x00host", Port: 443}); a != proxy.Deny {
 		t.Fatalf("a bad host was not denied: %q", a)
+	}
+	// The session asks the run to end.
+	h.mu.Lock()
+	stopRun := h.stop
+	h.mu.Unlock()
+	stopRun()
+	select {
+	case <-r.Stopped():
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not reach the client")
 	}
 	r.Violation(sandbox.Violation{Kind: sandbox.KindWrite, Target: "/etc/x", Command: "forged"})
 	r.Violation(sandbox.Violation{Kind: "policy", Target: "/etc/x"}) // not a kind: dropped

@@ -67,8 +67,9 @@ func Listen(runtimeDir, root string) (net.Listener, error) {
 // given has been checked: the peer is the user, the host canonical, the
 // port in range, the violation's kind one of the four.
 type Handler interface {
-	// Begin registers a run and names it; an error refuses it.
-	Begin(h Hello) (runID string, err error)
+	// Begin registers a run and names it; an error refuses it. stop asks
+	// the client to end the run (it may be called any time, also after End).
+	Begin(h Hello, stop func()) (runID string, err error)
 	// Approve asks the user about q (RunID and Command filled in from the
 	// run, never from the client's question). ctx ends with the run.
 	Approve(ctx context.Context, q proxy.Question) proxy.Answer
@@ -151,7 +152,7 @@ func serveConn(ctx context.Context, c net.Conn, h Handler) error {
 		_ = write(message{Type: typeRefused, Error: err.Error()})
 		return err
 	}
-	runID, err := h.Begin(hello)
+	runID, err := h.Begin(hello, func() { _ = write(message{Type: typeStop}) })
 	if err != nil {
 		_ = write(message{Type: typeRefused, Error: err.Error()})
 		return err

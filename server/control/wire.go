@@ -18,7 +18,8 @@ const (
 )
 
 // Message types. A connection is one run: hello → welcome (or refused),
-// then any number of approve → answer and violation, then end or EOF.
+// then any number of approve → answer and violation, then end or EOF. The
+// session may send stop at any time: the client ends the run.
 const (
 	typeHello     = "hello"
 	typeWelcome   = "welcome"
@@ -27,6 +28,7 @@ const (
 	typeAnswer    = "answer"
 	typeViolation = "violation"
 	typeEnd       = "end"
+	typeStop      = "stop" // session → client: end the run (sandbox/stop)
 )
 
 // Hello describes the run a client is about to start.

@@ -143,6 +143,25 @@ for (const [who, uid] of users) test(`control room ${who}`, { timeout: 120000 },
     assert.ok(res.structuredContent.violations.some((v) => v.target === 'asked-in-editor.test:80'));
   }
 
+  // sandbox/stop ends a routed run: the editor stops a cordon shell -c.
+  const startedAt = Date.now();
+  // (Stopped once it runs: a cancel in cordon's first few milliseconds of
+  // set-up is lost by the backend today, see the README's known limits.)
+  const marker = path.join(w.ws, 'sleeper-started');
+  const sleeper = shellC(w, 'touch sleeper-started; sleep 30; echo not stopped');
+  let routedRun;
+  for (let i = 0; i < 400 && !routedRun; i++) {
+    const st2 = await conn.sendRequest('sandbox/status');
+    routedRun = fs.existsSync(marker) && st2.runs.find((x) => x.origin === 'shell' && x.command.startsWith('touch sleeper-started'));
+    if (!routedRun) await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.ok(routedRun, 'the routed run is listed');
+  assert.deepEqual(await conn.sendRequest('sandbox/stop', { runId: routedRun.runId }), {});
+  const stopped = await sleeper;
+  assert.ok(Date.now() - startedAt < 20000, 'sandbox/stop did not end the run');
+  assert.equal(stopped.stdout, '');
+  assert.notEqual(stopped.code, 0);
+
   // Routed runs leave the list when they end.
   let after;
   for (let i = 0; i < 100; i++) {

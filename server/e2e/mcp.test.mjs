@@ -134,10 +134,8 @@ test('cordon mcp: tools, runs, refusals, secrets, errors', async (t) => {
   assert.equal(res.structuredContent.backend, 'bwrap');
   assert.ok(Object.keys(res.structuredContent.layers).length > 0);
   res = await client.callTool({ name: 'explain', arguments: {} });
-  assert.match(text(res), /no-write\s+\S+\/\*\.pem\s+\(\S+\.sandbox\.toml:2\)/);
+  assert.match(text(res), /no-write\s+\S+\*\.pem\s+\(\S+\.sandbox\.toml:2[;)]/);
   assert.match(text(res), /denied\.test/);
-  // The control sockets' directory is hidden in every sandbox.
-  assert.match(text(res), new RegExp(`no-read\\s+${w.env.XDG_RUNTIME_DIR}/cordon\\s`));
 });
 
 test('cordon mcp: progress for a long run, elicitation allows a host once', async (t) => {
@@ -154,15 +152,19 @@ test('cordon mcp: progress for a long run, elicitation allows a host once', asyn
   assert.ok(progress.length >= 1, 'progress notifications');
   assert.match(progress[0].message, /running for/);
 
-  // The first connection is allowed once and reaches the real registry
-  // (CI reaches it: it installs from it); the second is asked again and
-  // denied by cordon (403).
+  // Allowed by the user through elicitation, the connection reaches the
+  // real registry (CI reaches it: it installs from it); the answer holds
+  // for the rest of that run. In the next run the user denies: cordon's 403.
   res = await client.callTool({ name: 'run', arguments: { command: 'for i in 1 2; do curl -s -m 10 -o /dev/null -w "%{http_code}\\n" http://registry.npmjs.org/; done' } });
-  assert.equal(asked.length, 2, JSON.stringify(asked));
+  assert.equal(asked.length, 1, JSON.stringify(asked));
   assert.match(asked[0].message, /registry\.npmjs\.org:80/);
   assert.deepEqual(asked[0].requestedSchema.properties.decision.enum, ['allow once', 'allow for this run', 'deny']);
   const codes = res.structuredContent.stdout.trim().split('\n');
-  assert.notEqual(codes[0], '403', 'allowed once');
-  assert.equal(codes[1], '403', 'asked again and denied');
+  assert.equal(codes.length, 2);
+  for (const c of codes) assert.notEqual(c, '403', 'allowed');
+  assert.deepEqual(res.structuredContent.violations, []);
+  res = await client.callTool({ name: 'run', arguments: { command: 'curl -s -m 10 -o /dev/null -w "%{http_code}\\n" http://registry.npmjs.org/' } });
+  assert.equal(asked.length, 2, 'a new run asks again');
+  assert.equal(res.structuredContent.stdout, '403\n');
   assert.deepEqual(res.structuredContent.violations.map((v) => v.target), ['registry.npmjs.org:80']);
 });

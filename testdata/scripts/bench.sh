@@ -60,6 +60,17 @@ print(f"  cordon / bare bwrap                    = {co/bw:5.2f}x   (target <= 1.
 print(f"  cordon / bwrap, namespaces and mounts  = {co/mounts:5.2f}x   (cordon's own cost on top of bwrap)")
 print(f"  srt / cordon                           = {srt/co:5.1f}x   (target >= 30x)")
 PY
+echo "== agent entry points: cordon shell -c against cordon run, $runs runs each"
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/shell.json" \
+  -n "cordon run -- true" "$cordon run -w $ws -- true" \
+  -n "cordon shell -c true" "$cordon shell -c true" >/dev/null
+python3 - "$out/shell.json" <<'PY'
+import json, statistics, sys
+r = {x["command"]: statistics.median(x["times"]) * 1000 for x in json.load(open(sys.argv[1]))["results"]}
+run, sh = r["cordon run -- true"], r["cordon shell -c true"]
+print(f"  cordon run -- true     median {run:8.2f} ms")
+print(f"  cordon shell -c true   median {sh:8.2f} ms   ({sh/run:4.2f}x: bash inside instead of true, and the control-socket probe)")
+PY
 echo "== the deny_write guard: a command making 500 files, 10 runs each"
 guarded=$(mktemp -d /tmp/cordon-bench-guard.XXXXXX)
 printf '[filesystem]\ndeny_write = ["*.pem"]\n' >"$guarded/.sandbox.toml"

@@ -24,6 +24,10 @@ vim.api.nvim_create_user_command("CordonCancel", function()
   cordon().cancel()
 end, { nargs = 0, desc = "Cancel the last cordon run" })
 
+vim.api.nvim_create_user_command("CordonTerminal", function(a)
+  cordon().terminal(a.args)
+end, { nargs = "*", complete = "shellcmd", desc = "Open a sandboxed terminal (cordon shell); with a command, run it there" })
+
 vim.api.nvim_create_user_command("CordonRuns", function()
   cordon().show_runs()
 end, { nargs = 0, desc = "List this session's cordon runs; their blocked accesses go to the quickfix list" })

@@ -138,7 +138,12 @@ export async function openPolicy(host: Host | undefined, uri?: vscode.Uri): Prom
     void vscode.window.showWarningMessage('cordon: open a folder first; the policy lives at its root');
     return undefined;
   }
-  const binary = host?.binary?.();
+  let binary: string | undefined;
+  try {
+    binary = host?.binary?.();
+  } catch {
+    binary = undefined;
+  }
   if (!binary) {
     void vscode.window.showErrorMessage('cordon: the cordon binary is not available (cordon.path) to write the starter policy');
     return undefined;

@@ -8,6 +8,9 @@ import { auditLogPath, POLICY_FILE } from './policy';
 import { ServerCommand } from './protocol';
 import { StatusBar, stateOf, type PolicyState } from './status';
 import { CordonTaskProvider, TASK_TYPE } from './tasks';
+import { registerTerminalProfile } from './terminal';
+import { registerTool } from './lmtool';
+import { registerMcpProvider } from './mcp';
 
 // Extension owns the one server process and the UI around it.
 class Extension implements Host, vscode.Disposable {
@@ -24,10 +27,6 @@ class Extension implements Host, vscode.Disposable {
     return this.bar.state;
   }
 
-  binary(): string | undefined {
-    return this.binaryPath;
-  }
-
   // explainText is `cordon explain` of a folder's live policy.
   async explainText(root: string | undefined): Promise<string> {
     try {
@@ -36,6 +35,18 @@ class Extension implements Host, vscode.Disposable {
     } catch (err) {
       return `cordon: cannot explain the policy: ${err instanceof Error ? err.message : String(err)}\n`;
     }
+  }
+
+  // binary is the cordon executable: the one the server was started
+  // with, else resolved the same way (it throws when there is none).
+  binary(): string {
+    if (this.binaryPath) return this.binaryPath;
+    const folders = vscode.workspace.workspaceFolders;
+    return resolveBinary(vscode.workspace.getConfiguration('cordon').get<string>('path'), process.env, folders?.[0]?.uri.fsPath);
+  }
+
+  version(): string {
+    return String(vscode.extensions?.getExtension?.('cordon-dev.cordon')?.packageJSON?.version ?? '0');
   }
 
   client(): CordonClient {
@@ -140,6 +151,8 @@ export async function activate(ctx: vscode.ExtensionContext): Promise<void> {
   if (vscode.workspace.onDidGrantWorkspaceTrust) {
     ctx.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void ext.refreshStatus()));
   }
+  // Agents: a sandboxed terminal profile, the cordon_run tool, cordon mcp.
+  ctx.subscriptions.push(...registerTerminalProfile(ext), ...registerTool(ext), ...registerMcpProvider(ext));
   ctx.subscriptions.push(
     vscode.languages.onDidChangeDiagnostics(() => void ext.refreshStatus()),
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -48,6 +48,8 @@ type Config struct {
 	Processes int    `json:"nproc,omitempty"`
 	Self      string `json:"self,omitempty"`  // the cordon binary as seen inside, for `cordon connect`
 	Guard     bool   `json:"guard,omitempty"` // the observer makes every new name (seccomp.ObserverOptions)
+	// UnixConnect: the observer gets every connect() (allow_unix_sockets).
+	UnixConnect bool `json:"unixConnect,omitempty"`
 	// Env is the descriptor holding the command's environment
 	// (EncodeEnv); 0: the stage's own. The host passes it this way so that
 	// no host-side process (bwrap) ever runs with it.
@@ -181,7 +183,7 @@ func Main(args []string) int {
 		msg.Landlock = st.ABI
 	}
 	if cfg.Observe {
-		fd, err := installObserver(cfg.Guard)
+		fd, err := installObserver(cfg.Guard, cfg.UnixConnect)
 		if err != nil {
 			return fail(err)
 		}

@@ -37,7 +37,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -123,21 +122,29 @@ func run(only string, timeout time.Duration, keep bool) error {
 			}
 		}
 	}
+	// One run per package for the top-level patterns; a pattern naming
+	// subtests runs on its own (-run splits at "/" before "|").
 	byPkg := map[string][]string{}
-	var pkgs []string
+	var runs []testRef
 	for _, tr := range base {
+		if strings.Contains(tr.run, "/") {
+			runs = append(runs, tr)
+			continue
+		}
 		if byPkg[tr.pkg] == nil {
-			pkgs = append(pkgs, tr.pkg)
+			runs = append(runs, testRef{pkg: tr.pkg})
 		}
 		byPkg[tr.pkg] = append(byPkg[tr.pkg], tr.run)
 	}
-	sort.Strings(pkgs)
-	for _, pkg := range pkgs {
-		pattern := strings.Join(byPkg[pkg], "|")
-		fmt.Printf("baseline %s -run '%s'\n", pkg, pattern)
-		res := goTest(scratch, pkg, pattern, timeout*2)
+	for _, r := range runs {
+		pattern := r.run
+		if pattern == "" {
+			pattern = strings.Join(byPkg[r.pkg], "|")
+		}
+		fmt.Printf("baseline %s -run '%s'\n", r.pkg, pattern)
+		res := goTest(scratch, r.pkg, pattern, timeout*2, true)
 		if res.status != passed {
-			return fmt.Errorf("baseline %s -run %q %s unmutated:\n%s", pkg, pattern, res.status, tail(res.out, 60))
+			return fmt.Errorf("baseline %s -run %q %s unmutated:\n%s", r.pkg, pattern, res.status, tail(res.out, 60))
 		}
 	}
 
@@ -172,40 +179,86 @@ func apply(scratch string, m mutation, timeout time.Duration) (verdict, detail s
 			return "error", err.Error()
 		}
 	}
-	deadline := time.Now().Add(timeout)
 	if m.every {
-		deadline = time.Now().Add(timeout * time.Duration(len(m.tests)))
+		return applyEvery(scratch, m, timeout)
 	}
-	var caughtBy []string
+	deadline := time.Now().Add(timeout)
 	for _, tr := range m.tests {
 		left := time.Until(deadline)
 		if left <= 0 {
 			return "HANG", "no time left for " + tr.pkg + " " + tr.run
 		}
-		res := goTest(scratch, tr.pkg, tr.run, left)
+		res := goTest(scratch, tr.pkg, tr.run, left, true)
 		switch res.status {
 		case failed:
-			by := strings.Join(res.failures, ", ") + " (" + tr.pkg + ")"
-			if !m.every {
-				return "caught", "by " + by
-			}
-			caughtBy = append(caughtBy, by)
-			continue
-		case passed:
-			if m.every {
-				return "SURVIVED", tr.pkg + " " + tr.run + " passed"
-			}
-			continue
+			return "caught", "by " + strings.Join(res.failures, ", ") + " (" + tr.pkg + ")"
 		case hung:
 			return "HANG", tr.pkg + " " + tr.run + ":\n" + tail(res.out, 30)
 		case broken:
 			return "BROKEN", "the mutation does not build (" + tr.pkg + "):\n" + tail(res.out, 20)
 		}
 	}
-	if m.every {
-		return "caught", "by every test: " + strings.Join(caughtBy, "; ")
-	}
 	return "SURVIVED", "every test passed"
+}
+
+var wholeTest = regexp.MustCompile(`^\^(Test\w+)\$$`)
+
+// applyEvery runs an every-row's tests, one go test per package (one
+// build of it): each named test must fail.
+func applyEvery(scratch string, m mutation, timeout time.Duration) (verdict, detail string) {
+	type group struct {
+		pkg   string
+		names []string // whole-test patterns' names; nil: run alone
+		run   string
+	}
+	var groups []group
+	at := map[string]int{}
+	for _, tr := range m.tests {
+		name := wholeTest.FindStringSubmatch(tr.run)
+		if name == nil {
+			groups = append(groups, group{pkg: tr.pkg, run: tr.run})
+			continue
+		}
+		i, ok := at[tr.pkg]
+		if !ok {
+			i = len(groups)
+			at[tr.pkg] = i
+			groups = append(groups, group{pkg: tr.pkg})
+		}
+		groups[i].names = append(groups[i].names, name[1])
+	}
+	var caughtBy []string
+	for _, g := range groups {
+		pattern := g.run
+		if g.names != nil {
+			pattern = "^(" + strings.Join(g.names, "|") + ")$"
+		}
+		res := goTest(scratch, g.pkg, pattern, timeout, false)
+		switch res.status {
+		case passed:
+			return "SURVIVED", g.pkg + " " + pattern + " passed"
+		case hung:
+			return "HANG", g.pkg + " " + pattern + ":\n" + tail(res.out, 30)
+		case broken:
+			return "BROKEN", "the mutation does not build (" + g.pkg + "):\n" + tail(res.out, 20)
+		}
+		for _, name := range g.names {
+			var by []string
+			for _, f := range res.failures {
+				if f == name || strings.HasPrefix(f, name+"/") {
+					by = append(by, f)
+				}
+			}
+			if by == nil {
+				return "SURVIVED", name + " (" + g.pkg + ") passed"
+			}
+			caughtBy = append(caughtBy, strings.Join(by, ", "))
+		}
+		if g.names == nil {
+			caughtBy = append(caughtBy, strings.Join(res.failures, ", "))
+		}
+	}
+	return "caught", "by every test: " + strings.Join(caughtBy, "; ")
 }
 
 type status string
@@ -228,10 +281,15 @@ var failLine = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
 // goTest runs one package's matching tests with a deadline. go test's own
 // -timeout fires first, so a hang prints where it hung; the kill of the
 // whole process group is the backstop.
-func goTest(dir, pkg, pattern string, limit time.Duration) testResult {
+func goTest(dir, pkg, pattern string, limit time.Duration, failfast bool) testResult {
 	ctx, cancel := context.WithTimeout(context.Background(), limit+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-failfast", "-timeout", limit.String(), "-run", pattern, pkg)
+	args := []string{"test", "-count=1", "-timeout", limit.String(), "-run", pattern}
+	if failfast {
+		args = append(args, "-failfast")
+	}
+	args = append(args, pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -61,6 +61,9 @@ local function on_output(_, params)
   end
   if r then
     r.view:append(params.data)
+    if r.capture then
+      r.capture(params.stream, params.data)
+    end
   end
 end
 
@@ -161,17 +164,44 @@ local function buf_root(bufnr)
   return policy.root(vim.fn.fnamemodify(name, ":p:h"))
 end
 
--- run runs a shell string under /bin/sh -c in the sandbox of the current
--- buffer's root and streams its output into a scratch buffer. on_done, if
--- given, gets the result (or nil, err).
-function M.run(cmd, on_done)
-  local client, root = M.client(buf_root(0))
+-- run runs cmd (a shell string for /bin/sh -c, or an argv list) in the
+-- sandbox of the current buffer's root (or of opts.cwd) and streams its
+-- output into a scratch buffer. See |cordon-api|: opts = { cwd, env,
+-- timeout_ms, label, open_window, on_output = function(stream, data) };
+-- on_exit(result) gets the result with exit_code, violations, stdout and
+-- stderr (or nil, err). The older form run(cmd, on_done) still works.
+function M.run(cmd, opts, on_exit)
+  if type(opts) == "function" then
+    opts, on_exit = nil, opts
+  end
+  opts = opts or {}
+  local on_done = on_exit
+  local start_root = opts.cwd and policy.root(opts.cwd) or buf_root(0)
+  local client, root = M.client(start_root)
   if not client then
     notify("cordon: no server", vim.log.levels.ERROR)
+    if on_done then
+      on_done(nil, { message = "no server" })
+    end
     return nil
   end
-  local view = runmod.new(cmd, S.opts.open_window, S.place)
-  local entry = { view = view, started = vim.loop.hrtime() }
+  local label = opts.label or (type(cmd) == "table" and table.concat(cmd, " ") or cmd)
+  local open_window = S.opts.open_window
+  if opts.open_window ~= nil then
+    open_window = opts.open_window
+  end
+  local view = runmod.new(label, open_window, S.place)
+  local out = { stdout = {}, stderr = {} }
+  local entry = {
+    view = view,
+    started = vim.loop.hrtime(),
+    capture = function(stream, data)
+      table.insert(out[stream == "stderr" and "stderr" or "stdout"], data)
+      if opts.on_output then
+        opts.on_output(stream, data)
+      end
+    end,
+  }
   table.insert(S.pending, entry)
   local function finish()
     for i, p in ipairs(S.pending) do
@@ -184,6 +214,7 @@ function M.run(cmd, on_done)
       S.by_id[entry.run_id] = nil
     end
   end
+  local params = { command = cmd, cwd = opts.cwd or root, label = label, env = opts.env, timeoutMs = opts.timeout_ms }
   -- complete runs once per run: from the reply, or from M.cancel (Neovim
   -- drops the callback of a request it cancelled).
   local function complete(err, res)
@@ -193,7 +224,7 @@ function M.run(cmd, on_done)
     entry.completed = true
     finish()
     local rec = {
-      cmd = cmd,
+      cmd = label,
       root = root,
       bufnr = view.buf,
       run_id = entry.run_id,
@@ -207,7 +238,7 @@ function M.run(cmd, on_done)
       M.remember(rec)
       if rec.cancelled then
         view:line("[cordon] cancelled: every process of the run was killed")
-        notify("cordon: " .. cmd .. ": cancelled")
+        notify("cordon: " .. label .. ": cancelled")
       else
         view:line("[cordon] run failed: " .. rec.error)
         notify("cordon: run failed: " .. rec.error, vim.log.levels.ERROR)
@@ -221,20 +252,24 @@ function M.run(cmd, on_done)
     end
     rec.run_id, rec.exit_code, rec.violations = res.runId, res.exitCode, res.violations or {}
     M.remember(rec)
+    res.exit_code, res.run_id = res.exitCode, res.runId
+    res.violations = res.violations or {}
+    res.stdout = table.concat(out.stdout)
+    res.stderr = table.concat(out.stderr)
     for _, v in ipairs(res.violations or {}) do
       view:line(runmod.describe_violation(v))
     end
     view:line(("[cordon] exit code %d"):format(res.exitCode))
     vim.api.nvim_buf_set_var(view.buf, "cordon_exit_code", res.exitCode)
     M.last = { bufnr = view.buf, run_id = res.runId, exit_code = res.exitCode, violations = res.violations or {} }
-    notify(("cordon: %s: exit code %d"):format(cmd, res.exitCode), res.exitCode == 0 and vim.log.levels.INFO or vim.log.levels.WARN)
+    notify(("cordon: %s: exit code %d"):format(label, res.exitCode), res.exitCode == 0 and vim.log.levels.INFO or vim.log.levels.WARN)
     if on_done then
       on_done(res)
     end
     vim.cmd("doautocmd <nomodeline> User CordonRunDone")
   end
   entry.complete = complete
-  local ok, req = client.request("sandbox/run", { command = cmd, cwd = root, label = cmd }, function(err, res)
+  local ok, req = client.request("sandbox/run", params, function(err, res)
     complete(err, res)
   end, view.buf)
   if not ok then
@@ -530,6 +565,15 @@ function M.setup(opts)
   end
   vim.api.nvim_create_autocmd("VimLeavePre", { group = group, callback = M.stop })
 end
+
+-- terminal opens a sandboxed terminal buffer (`cordon shell`); see
+-- |:CordonTerminal|.
+function M.terminal(cmd, opts)
+  return require("cordon.agents").terminal(M, cmd, opts)
+end
+
+-- _buf_root is the workspace root of a buffer, for cordon.agents.
+M._buf_root = buf_root
 
 -- _state is for tests and :checkhealth.
 function M._state()
