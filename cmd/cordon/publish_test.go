@@ -62,15 +62,21 @@ func get(url string) (string, error) {
 // run.
 func TestPublishE2E(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		pub, pub6, hidden, taken := freePort(t), freePort(t), freePort(t), freePort(t)
-		hostLn, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", taken))
-		if err != nil {
-			t.Fatal(err)
+		pub, pub6, hidden, taken, taken6 := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
+		// The host's own servers: one on 127.0.0.1:taken, one on
+		// [::1]:taken6. Neither port may then reach the sandbox by
+		// either address (a client of the host's server resolving
+		// localhost to the other one would reach the sandbox's).
+		for _, a := range []string{fmt.Sprintf("127.0.0.1:%d", taken), fmt.Sprintf("[::1]:%d", taken6)} {
+			hostLn, err := net.Listen("tcp", a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer hostLn.Close()
+			go http.Serve(hostLn, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "the host's own server\n") }))
 		}
-		defer hostLn.Close()
-		go http.Serve(hostLn, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "the host's own server\n") }))
 
-		e.write(".sandbox.toml", fmt.Sprintf("[network]\npublish = [\"%d\", \"%d\", \"%d\"]\n", pub, pub6, taken))
+		e.write(".sandbox.toml", fmt.Sprintf("[network]\npublish = [\"%d\", \"%d\", \"%d\", \"%d\"]\n", pub, pub6, taken, taken6))
 		e.write("www/index.html", "served from the sandbox\n")
 		e.trust()
 		if r := e.cordon("", "explain", "-w", e.ws); !strings.Contains(r.stdout, fmt.Sprintf("publish  sandbox :%d on the host's localhost:%d", pub, pub)) {
@@ -84,15 +90,17 @@ python3 -m http.server %[1]d --bind 127.0.0.1 >/dev/null 2>&1 &
 python3 -m http.server %[2]d --bind ::1 >/dev/null 2>&1 &
 python3 -m http.server %[3]d --bind 127.0.0.1 >/dev/null 2>&1 &
 python3 -m http.server %[4]d --bind 127.0.0.1 >/dev/null 2>&1 &
+python3 -m http.server %[5]d --bind 127.0.0.1 >/dev/null 2>&1 &
 for i in $(seq 200); do
   curl -sf -m 2 http://127.0.0.1:%[1]d/ >/dev/null && curl -sf -m 2 'http://[::1]:%[2]d/' >/dev/null &&
-    curl -sf -m 2 http://127.0.0.1:%[3]d/ >/dev/null && curl -sf -m 2 http://127.0.0.1:%[4]d/ >/dev/null && break
+    curl -sf -m 2 http://127.0.0.1:%[3]d/ >/dev/null && curl -sf -m 2 http://127.0.0.1:%[4]d/ >/dev/null &&
+    curl -sf -m 2 http://127.0.0.1:%[5]d/ >/dev/null && break
   sleep 0.1
 done
 echo "inside hidden: $(curl -sS -m 2 http://127.0.0.1:%[3]d/index.html)"
 touch ../ready
 for i in $(seq 600); do [ -e ../stop ] && break; sleep 0.1; done
-kill %%1 %%2 %%3 %%4`, pub, pub6, hidden, taken)
+kill %%1 %%2 %%3 %%4 %%5`, pub, pub6, hidden, taken, taken6)
 		done := make(chan result, 1)
 		go func() { done <- e.sandboxed(script) }()
 		waitFile(t, ready, done)
@@ -112,6 +120,14 @@ kill %%1 %%2 %%3 %%4`, pub, pub6, hidden, taken)
 		}
 		if body, err := get(fmt.Sprintf("http://127.0.0.1:%d/index.html", taken)); err != nil || body != "the host's own server\n" {
 			t.Errorf("a published port the host holds already: %q, %v (want the host's own server)", body, err)
+		}
+		if body, err := get(fmt.Sprintf("http://[::1]:%d/index.html", taken6)); err != nil || body != "the host's own server\n" {
+			t.Errorf("a published port the host holds on ::1: %q, %v (want the host's own server)", body, err)
+		}
+		for _, url := range []string{fmt.Sprintf("http://[::1]:%d/index.html", taken), fmt.Sprintf("http://127.0.0.1:%d/index.html", taken6)} {
+			if body, err := get(url); err == nil {
+				t.Errorf("%s reached the sandbox though the host holds the port on its other loopback address: %q", url, body)
+			}
 		}
 		if ip := nonLoopbackIPv4(); ip != "" {
 			if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, fmt.Sprint(pub)), 2*time.Second); err == nil {

@@ -173,22 +173,19 @@ func (b *bridge) startPublish(connFD, refFD int) {
 	b.connector = c
 	b.mu.Unlock()
 	for _, port := range b.netSpec.Publish {
-		for _, addr := range []struct{ network, host string }{{"tcp4", "127.0.0.1"}, {"tcp6", "::1"}} {
-			ln, err := net.Listen(addr.network, net.JoinHostPort(addr.host, strconv.Itoa(port)))
-			if err != nil {
-				// Info: a background dev server holding the port makes
-				// every other run of the workspace find it taken.
-				b.logger.Info("publish: not published on the host", "port", port, "addr", addr.host, "err", err)
-				if addr.network == "tcp4" {
-					break // taken: the port stays whoever's it is
-				}
-				continue
-			}
+		lns, err := listenLoopback(port)
+		if err != nil {
+			// Info: a background dev server holding the port makes
+			// every other run of the workspace find it taken.
+			b.logger.Info("publish: not published on the host", "port", port, "err", err)
+			continue
+		}
+		for _, ln := range lns {
 			b.mu.Lock()
 			if b.closed {
 				b.mu.Unlock()
 				ln.Close()
-				return
+				continue
 			}
 			b.listeners = append(b.listeners, ln)
 			b.mu.Unlock()
@@ -196,6 +193,28 @@ func (b *bridge) startPublish(connFD, refFD int) {
 			go b.servePublished(ln, c, port)
 		}
 	}
+}
+
+// listenLoopback listens on the host's 127.0.0.1:port and [::1]:port, or
+// on 127.0.0.1 alone when the host has no IPv6 loopback. Either address
+// in use on the host refuses the port: with the other one published,
+// clients of the host's own server that resolve localhost to that
+// address would reach the sandbox's server instead.
+func listenLoopback(port int) ([]net.Listener, error) {
+	p := strconv.Itoa(port)
+	ln4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", p))
+	if err != nil {
+		return nil, err
+	}
+	ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", p))
+	switch {
+	case err == nil:
+		return []net.Listener{ln4, ln6}, nil
+	case errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.EAFNOSUPPORT):
+		return []net.Listener{ln4}, nil
+	}
+	ln4.Close()
+	return nil, err
 }
 
 func (b *bridge) servePublished(ln net.Listener, c *connector, port int) {
