@@ -57,6 +57,9 @@ func Explain(p *Policy) string {
 	for _, r := range p.Network.AllowUnixSockets {
 		fmt.Fprintf(&b, "  socket   %-40s (%s)\n", r.Path, r.Source)
 	}
+	for _, r := range p.Network.Publish {
+		fmt.Fprintf(&b, "  publish  %-40s (%s)\n", fmt.Sprintf("sandbox :%d on the host's localhost:%d", r.Port, r.Port), r.Source)
+	}
 
 	b.WriteString("\ngit\n")
 	if len(p.Git.Remotes) == 0 {

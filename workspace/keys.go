@@ -71,6 +71,10 @@ func Tables() []Table {
 			{Name: "allow_unix_sockets", kind: kindStrings, Value: "socket paths", schema: strs(ref("path")),
 				Doc:     "Exactly these unix sockets, connected by cordon (a widening); no globs.",
 				Example: `["/run/user/1000/ssh-agent.sock"]`},
+			{Name: "publish", kind: kindStrings, Value: "ports",
+				schema:  strs(map[string]any{"type": "string", "pattern": `^[0-9]{1,5}$`}),
+				Doc:     "Ports a sandboxed server listens on (127.0.0.1 or ::1 inside) made reachable from the host's localhost:PORT while the run lives, so your browser can open the agent's dev server (a widening: it exposes a port on the host). cordon listens on the host's loopback only and skips a port already taken there.",
+				Example: `["5173"]`},
 		}},
 		{Name: "git", Doc: "git through cordon: the credential stays on the host. Every entry is a widening (it applies once you trust the file).", Keys: []Key{
 			{Name: "remotes", kind: kindStrings, Value: "remote URLs",

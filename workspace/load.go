@@ -166,6 +166,7 @@ func applyAll(p *Policy, f *File) {
 	p.Network.Allow = append(p.Network.Allow, f.Network.Allow...)
 	p.Network.Deny = append(p.Network.Deny, f.Network.Deny...)
 	p.Network.AllowUnixSockets = append(p.Network.AllowUnixSockets, f.Network.AllowUnixSockets...)
+	p.Network.Publish = append(p.Network.Publish, f.Network.Publish...)
 	if f.HasUnknown {
 		p.Network.Unknown, p.Network.UnknownSource = f.Network.Unknown, f.Network.UnknownSource
 	}
@@ -209,6 +210,11 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 			p.Network.AllowUnixSockets = append(p.Network.AllowUnixSockets, r)
 		}
 	}
+	for _, r := range ws.Network.Publish {
+		if coveredPublish(user, r) {
+			p.Network.Publish = append(p.Network.Publish, r)
+		}
+	}
 	if ws.HasUnknown && !(ws.Network.Unknown == UnknownAsk && p.Network.Unknown == UnknownDeny) {
 		p.Network.Unknown, p.Network.UnknownSource = ws.Network.Unknown, ws.Network.UnknownSource
 	}
@@ -250,6 +256,11 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 	for _, r := range ws.Network.AllowUnixSockets {
 		if !coveredSocket(user, r) {
 			out = append(out, Widening{Kind: "unix-socket", Target: r.Path, Source: r.Source})
+		}
+	}
+	for _, r := range ws.Network.Publish {
+		if !coveredPublish(user, r) {
+			out = append(out, Widening{Kind: "publish", Target: fmt.Sprintf("localhost:%d", r.Port), Source: r.Source})
 		}
 	}
 	for _, e := range ws.Env.Pass {
@@ -391,6 +402,19 @@ func coveredSocket(user *File, r PathRule) bool {
 	}
 	for _, u := range user.Network.AllowUnixSockets {
 		if u.Path == r.Path {
+			return true
+		}
+	}
+	return false
+}
+
+// coveredPublish: the user's own file publishes the port already.
+func coveredPublish(user *File, r PortRule) bool {
+	if user == nil {
+		return false
+	}
+	for _, u := range user.Network.Publish {
+		if u.Port == r.Port {
 			return true
 		}
 	}

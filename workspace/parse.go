@@ -115,6 +115,15 @@ func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 			p.errorAt(pos{r.Source.Line, r.Source.Col}, "allow_unix_sockets takes socket paths, not globs")
 		}
 	}
+	for i, s := range p.strings(tables, "network", "publish") {
+		src := p.source(p.loc.elem([]string{"network", "publish"}, i))
+		port, err := strconv.Atoi(s)
+		if err != nil || port < 1 || port > 65535 || strconv.Itoa(port) != s {
+			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("network.publish %q: want a port number from 1 to 65535, like \"5173\"", s))
+			continue
+		}
+		f.Network.Publish = append(f.Network.Publish, PortRule{Port: port, Source: src})
+	}
 	if u, ok := tables["network"]["unknown"].(string); ok {
 		src := p.source(p.loc.value([]string{"network", "unknown"}))
 		switch Unknown(u) {

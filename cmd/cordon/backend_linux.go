@@ -27,6 +27,8 @@ func runHidden(args []string) (code int, ok bool) {
 	switch args[0] {
 	case initstage.Arg:
 		return initstage.Main(args[1:]), true
+	case initstage.ConnectArg:
+		return initstage.ConnectMain(), true
 	case linux.ReapArg:
 		return linux.ReapMain(args[1:]), true
 	case linux.LayersArg:

@@ -283,6 +283,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
+		cfg.Publish = len(spec.Network.Publish) > 0
 	}
 	cfg.TTY = spec.TTY
 	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}

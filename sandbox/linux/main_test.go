@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 		switch os.Args[1] {
 		case initstage.Arg:
 			os.Exit(initstage.Main(os.Args[2:]))
+		case initstage.ConnectArg:
+			os.Exit(initstage.ConnectMain())
 		case ReapArg:
 			os.Exit(ReapMain(os.Args[2:]))
 		case LayersArg:
