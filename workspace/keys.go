@@ -53,6 +53,9 @@ func Tables() []Table {
 			{Name: "allow_read", kind: kindStrings, Value: "paths", schema: ref("paths"),
 				Doc:     "Readable again inside a deny_read. Inside the credential set it is a widening.",
 				Example: `["~/.aws/config"]`},
+			{Name: "cache", kind: kindStrings, Value: "directory paths", schema: strs(ref("path")),
+				Doc:     "Directories writable copy-on-write: reads see the host's, writes land in this workspace's own layer in cordon's state directory and never reach the host (no widening; cordon cache clean drops the layers). The usual toolchain caches (~/.npm, ~/.cache, ~/go/pkg, ~/.cargo/registry and git, ~/.m2/repository, ~/.gradle/caches, ~/.bun/install/cache, ~/.config/go) are in this list by default. No globs.",
+				Example: `["~/.local/share/mytool"]`},
 		}},
 		{Name: "network", Doc: "Commands have no network of their own: every connection goes through cordon's proxy, which allows, denies or asks per host and port.", Keys: []Key{
 			{Name: "allow", kind: kindStrings, Value: "hosts", schema: ref("hosts"),

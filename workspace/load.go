@@ -56,6 +56,9 @@ func Load(opts LoadOptions) (*Policy, error) {
 	for _, c := range CredentialPaths(d) {
 		p.Filesystem.DenyRead = append(p.Filesystem.DenyRead, PathRule{Pattern: c, Path: c})
 	}
+	for _, c := range DefaultCaches(d) {
+		p.Filesystem.Cache = append(p.Filesystem.Cache, PathRule{Pattern: c, Path: c})
+	}
 
 	if root == d.Home || root == "/" {
 		p.Warnings = append(p.Warnings, Diagnostic{File: file, Line: 1, Col: 1, Severity: SeverityWarning,
@@ -159,6 +162,7 @@ func applyAll(p *Policy, f *File) {
 	fs.DenyWrite = append(fs.DenyWrite, f.Filesystem.DenyWrite...)
 	fs.DenyRead = append(fs.DenyRead, f.Filesystem.DenyRead...)
 	fs.AllowRead = append(fs.AllowRead, f.Filesystem.AllowRead...)
+	fs.Cache = append(fs.Cache, f.Filesystem.Cache...)
 	p.Network.Allow = append(p.Network.Allow, f.Network.Allow...)
 	p.Network.Deny = append(p.Network.Deny, f.Network.Deny...)
 	p.Network.AllowUnixSockets = append(p.Network.AllowUnixSockets, f.Network.AllowUnixSockets...)
@@ -182,6 +186,9 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 	fs := &p.Filesystem
 	fs.DenyWrite = append(fs.DenyWrite, ws.Filesystem.DenyWrite...)
 	fs.DenyRead = append(fs.DenyRead, ws.Filesystem.DenyRead...)
+	// A cache is no widening: its writes stay in this workspace's layer
+	// and never reach the host.
+	fs.Cache = append(fs.Cache, ws.Filesystem.Cache...)
 	p.Network.Deny = append(p.Network.Deny, ws.Network.Deny...)
 	for _, r := range ws.Filesystem.AllowWrite {
 		if !widensWrite(p, user, r) {

@@ -100,6 +100,12 @@ func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 	fs.DenyWrite = p.paths(tables, "filesystem", "deny_write")
 	fs.DenyRead = p.paths(tables, "filesystem", "deny_read")
 	fs.AllowRead = p.paths(tables, "filesystem", "allow_read")
+	fs.Cache = p.paths(tables, "filesystem", "cache")
+	for _, r := range fs.Cache {
+		if HasGlob(r.Path) {
+			p.errorAt(pos{r.Source.Line, r.Source.Col}, "cache takes directory paths, not globs")
+		}
+	}
 
 	f.Network.Allow = p.hosts(tables, "network", "allow")
 	f.Network.Deny = p.hosts(tables, "network", "deny")

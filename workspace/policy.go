@@ -58,6 +58,9 @@ type Filesystem struct {
 	DenyWrite  []PathRule
 	DenyRead   []PathRule // includes the credential set (Source.IsDefault)
 	AllowRead  []PathRule
+	// Cache directories are writable copy-on-write: reads see the host's,
+	// writes land in a layer of this workspace's own (DefaultCaches first).
+	Cache []PathRule
 }
 
 // Network is the [network] table.

@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 			os.Exit(initstage.ConnectMain())
 		case ReapArg:
 			os.Exit(ReapMain(os.Args[2:]))
+		case LayersArg:
+			os.Exit(LayersMain(os.Args[2:]))
 		case launchArg:
 			os.Exit(launchMain(os.Args[2:]))
 		}
