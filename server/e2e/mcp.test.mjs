@@ -140,7 +140,8 @@ test('cordon mcp: tools, runs, refusals, secrets, errors', async (t) => {
 
 test('cordon mcp: progress for a long run, elicitation allows a host once', async (t) => {
   const w = workspace();
-  const decisions = ['allow once', 'deny'];
+  // 'allow once' is one connection; 'allow for this run' holds for the run.
+  const decisions = ['allow for this run', 'deny'];
   const { client, asked } = await connect(t, w, {
     elicit: () => ({ action: 'accept', content: { decision: decisions.shift() ?? 'deny' } }),
   });
