@@ -22,6 +22,9 @@ const (
 	AllowAlways Answer = "allow-always" // and the policy gains an allow rule
 	Deny        Answer = "deny"         // this run may not
 	DenyAlways  Answer = "deny-always"  // and the policy gains a deny rule
+	// AllowConnection allows this one connection only: the next one asks
+	// again (an approver whose user chose so, as cordon mcp offers).
+	AllowConnection Answer = "allow-connection"
 )
 
 // Actions a Decision records.
@@ -51,6 +54,11 @@ type Approver interface {
 type TimedApprover interface {
 	ApproveAt(ctx context.Context, q Question) (Answer, time.Time, error)
 }
+
+// ErrNotAsked is what an Approver returns when there is nobody to ask (no
+// terminal): the unknown host is then denied by the default, as if no
+// approver had been set, and reported so, not as the user's answer.
+var ErrNotAsked = errors.New("nobody to ask")
 
 // ApproverFunc adapts a function to Approver.
 type ApproverFunc func(ctx context.Context, q Question) (Answer, error)
@@ -184,6 +192,10 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 		answer, at, err := d.ask(ctx, Question{RunID: d.cfg.RunID, Command: d.cfg.Command, Host: host, Port: port})
 		dec.Answer, dec.AnsweredAt = answer, at
 		switch {
+		case errors.Is(err, ErrNotAsked):
+			dec.Asked, dec.Answer, dec.AnsweredAt = false, "", time.Time{}
+			dec.Rule = pol.Network.UnknownSource
+			return deny("default-deny")
 		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 			dec.Answer = Deny
 			return deny("timeout")
@@ -191,9 +203,11 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 			dec.Answer = Deny
 			return deny("approval-error")
 		}
-		d.mu.Lock()
-		d.answered[key] = answered{answer: answer, at: at}
-		d.mu.Unlock()
+		if answer != AllowConnection {
+			d.mu.Lock()
+			d.answered[key] = answered{answer: answer, at: at}
+			d.mu.Unlock()
+		}
 		if !allows(answer) {
 			return deny("approval")
 		}
@@ -234,7 +248,7 @@ func (d *decider) decide(ctx context.Context, rawHost string, port int) (target,
 	return deny("private-address")
 }
 
-func allows(a Answer) bool { return a == AllowOnce || a == AllowAlways }
+func allows(a Answer) bool { return a == AllowOnce || a == AllowAlways || a == AllowConnection }
 
 func printable(r rune) rune {
 	if r < 0x20 || r == 0x7f {
@@ -313,7 +327,7 @@ func (d *decider) ask(ctx context.Context, q Question) (Answer, time.Time, error
 		answer = Deny
 	}
 	switch answer {
-	case AllowOnce, AllowAlways, Deny:
+	case AllowOnce, AllowAlways, Deny, AllowConnection:
 	case DenyAlways:
 		answer = Deny // the policy edit is the approver's; here it is a deny
 	default:

@@ -174,3 +174,43 @@ func TestAnswerHoldsForTheRun(t *testing.T) {
 		})
 	}
 }
+
+// With nobody to ask, an unknown host is the default's refusal, not "denied
+// by you".
+func TestNobodyToAsk(t *testing.T) {
+	pol := policy(t, "[network]\nunknown = \"ask\"\n")
+	h := newHarness(t, pol, ApproverFunc(func(ctx context.Context, q Question) (Answer, error) { return Deny, ErrNotAsked }), nil)
+	h.net.serve("new.test", "203.0.113.91", 80, "127.0.0.1:9")
+	c := h.dial()
+	resp, body := roundTrip(t, c, bufio.NewReader(c), "GET http://new.test/ HTTP/1.1\r\nHost: new.test\r\n\r\n")
+	c.Close()
+	d := h.s.Decisions()
+	if resp.StatusCode != 403 || len(d) != 1 || d[0].Reason != "default-deny" || d[0].Asked || strings.Contains(body, "by you") {
+		t.Fatalf("%d %q %+v", resp.StatusCode, body, d)
+	}
+}
+
+// allow-connection (cordon mcp's "allow once") is asked again on the next
+// connection.
+func TestAllowConnectionAsksAgain(t *testing.T) {
+	var hits atomic.Int32
+	srv := upstream(t, &hits)
+	pol := policy(t, "[network]\nunknown = \"ask\"\n")
+	var asked atomic.Int32
+	h := newHarness(t, pol, ApproverFunc(func(ctx context.Context, q Question) (Answer, error) {
+		asked.Add(1)
+		return AllowConnection, nil
+	}), nil)
+	h.net.serve("new.test", "203.0.113.92", 80, srv.Listener.Addr().String())
+	c := h.client(nil)
+	for i := 0; i < 2; i++ {
+		resp, err := c.Get("http://new.test/")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	if asked.Load() != 2 {
+		t.Fatalf("asked %d times, want once per connection", asked.Load())
+	}
+}

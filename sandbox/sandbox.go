@@ -49,6 +49,10 @@ type Network struct {
 	// MirrorPorts are host loopback ports mirrored to the sandbox's own
 	// loopback (from localhost:PORT rules).
 	MirrorPorts []int
+	// Publish are ports on the sandbox's loopback made reachable from
+	// the host's loopback (127.0.0.1 and ::1) while the run lives, from
+	// [network] publish.
+	Publish []int
 	// Serve, when set, takes each connection the command opens to the
 	// bridge in process, instead of relaying it to ProxySocket: one
 	// splice hop less (download ratio 0.37 → 0.67, CONNECT set-up

@@ -26,7 +26,7 @@ func TestCompleteAt(t *testing.T) {
 	doc := "# policy\n[network]\nallow = [\"a.example\"]\nunknown = \n\n[fil\n"
 	// A key of [network] not given yet, then the tables not present.
 	got := labels(completeAt(doc, at(4, 0), false))
-	if !strings.HasPrefix(got, "deny allow_unix_sockets [filesystem] [git] [env] [limits]") || strings.Contains(got, "allow ") || strings.Contains(got, "[network]") {
+	if !strings.HasPrefix(got, "deny allow_unix_sockets publish [filesystem] [git] [env] [limits]") || strings.Contains(got, "allow ") || strings.Contains(got, "[network]") {
 		t.Errorf("keys at a new line of [network]: %q", got)
 	}
 	// An enumerated value after "=", replacing what was typed.

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -28,6 +29,26 @@ func CredentialPaths(d Dirs) []string {
 		out = append(out, filepath.Join(d.Home, r))
 	}
 	return append(out, d.ConfigDir, d.StateDir)
+}
+
+// DefaultCaches are the per-user toolchain caches and tool state that are
+// writable copy-on-write in every sandbox: without them npm, go, pip and
+// cargo fail or complain on every command. $XDG_CACHE_HOME replaces
+// ~/.cache when set. Go's are ~/go/pkg (the module cache and the checksum
+// database's, pkg/mod and pkg/sumdb) and ~/.config/go (telemetry, go env -w).
+func DefaultCaches(d Dirs) []string {
+	cache := filepath.Join(d.Home, ".cache")
+	if v := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(v) {
+		cache = filepath.Clean(v)
+	}
+	out := []string{cache}
+	for _, r := range []string{
+		".npm", "go/pkg", ".cargo/registry", ".cargo/git", ".m2/repository",
+		".gradle/caches", ".bun/install/cache", ".config/go",
+	} {
+		out = append(out, filepath.Join(d.Home, r))
+	}
+	return out
 }
 
 // IsSecretEnv reports whether an environment variable looks like a secret

@@ -28,7 +28,7 @@ func Explain(p *Policy) string {
 	for _, f := range p.Folders[1:] {
 		fmt.Fprintf(&b, "  write    %-40s (default: a workspace folder)\n", f)
 	}
-	fmt.Fprintf(&b, "  write    %-40s (default)\n", "a private temp dir ($TMPDIR)")
+	fmt.Fprintf(&b, "  write    %-40s (default)\n", "/tmp, private to this workspace ($TMPDIR)")
 	section := func(verb string, rs []PathRule) {
 		for _, r := range rs {
 			src := r.Source.String()
@@ -42,6 +42,7 @@ func Explain(p *Policy) string {
 	section("no-write", p.Filesystem.DenyWrite)
 	section("no-read", p.Filesystem.DenyRead)
 	section("read", p.Filesystem.AllowRead)
+	section("cache", p.Filesystem.Cache)
 	fmt.Fprintf(&b, "  protect  %-40s (default: never writable or creatable)\n", strings.Join(ProtectedNames(), " "))
 
 	b.WriteString("\nnetwork\n")
@@ -55,6 +56,9 @@ func Explain(p *Policy) string {
 	fmt.Fprintf(&b, "  deny     %-40s (default: unless a rule names them)\n", "loopback, private, link-local, metadata")
 	for _, r := range p.Network.AllowUnixSockets {
 		fmt.Fprintf(&b, "  socket   %-40s (%s)\n", r.Path, r.Source)
+	}
+	for _, r := range p.Network.Publish {
+		fmt.Fprintf(&b, "  publish  %-40s (%s)\n", fmt.Sprintf("sandbox :%d on the host's localhost:%d", r.Port, r.Port), r.Source)
 	}
 
 	b.WriteString("\ngit\n")

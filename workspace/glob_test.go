@@ -153,6 +153,7 @@ func FuzzParse(f *testing.F) {
 		"[network\n", "x = 1\n", "[filesystem]\ndeny_read = [\"a/[b\"]\n",
 		"network = { allow = [\"a.example\", 'b.example:1'] }\nfilesystem.deny_read = [\"\"\"x\"\"\"]\n",
 		"[env.set]\nA = '''\n[network]'''\n[[limits]]\n",
+		"[network]\npublish = [\"5173\", \"65535\", \"0\"]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -171,6 +172,12 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			for _, r := range append(f.Network.Allow, f.Network.Deny...) {
+				srcs = append(srcs, r.Source)
+			}
+			for _, r := range f.Network.Publish {
+				if r.Port < 1 || r.Port > 65535 {
+					t.Fatalf("published port %d", r.Port)
+				}
 				srcs = append(srcs, r.Source)
 			}
 			for _, s := range srcs {

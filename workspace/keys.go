@@ -53,6 +53,9 @@ func Tables() []Table {
 			{Name: "allow_read", kind: kindStrings, Value: "paths", schema: ref("paths"),
 				Doc:     "Readable again inside a deny_read. Inside the credential set it is a widening.",
 				Example: `["~/.aws/config"]`},
+			{Name: "cache", kind: kindStrings, Value: "directory paths", schema: strs(ref("path")),
+				Doc:     "Directories writable copy-on-write: reads see the host's, writes land in this workspace's own layer in cordon's state directory and never reach the host (no widening; cordon cache clean drops the layers). The usual toolchain caches (~/.npm, ~/.cache, ~/go/pkg, ~/.cargo/registry and git, ~/.m2/repository, ~/.gradle/caches, ~/.bun/install/cache, ~/.config/go) are in this list by default. No globs.",
+				Example: `["~/.local/share/mytool"]`},
 		}},
 		{Name: "network", Doc: "Commands have no network of their own: every connection goes through cordon's proxy, which allows, denies or asks per host and port.", Keys: []Key{
 			{Name: "allow", kind: kindStrings, Value: "hosts", schema: ref("hosts"),
@@ -68,6 +71,10 @@ func Tables() []Table {
 			{Name: "allow_unix_sockets", kind: kindStrings, Value: "socket paths", schema: strs(ref("path")),
 				Doc:     "Exactly these unix sockets, connected by cordon (a widening); no globs.",
 				Example: `["/run/user/1000/ssh-agent.sock"]`},
+			{Name: "publish", kind: kindStrings, Value: "ports",
+				schema:  strs(map[string]any{"type": "string", "pattern": `^[0-9]{1,5}$`}),
+				Doc:     "Ports a sandboxed server listens on (127.0.0.1 or ::1 inside) made reachable from the host's localhost:PORT while the run lives, so your browser can open the agent's dev server (a widening: it exposes a port on the host). cordon listens on the host's loopback only and skips a port already taken there.",
+				Example: `["5173"]`},
 		}},
 		{Name: "git", Doc: "git through cordon: the credential stays on the host. Every entry is a widening (it applies once you trust the file).", Keys: []Key{
 			{Name: "remotes", kind: kindStrings, Value: "remote URLs",

@@ -56,6 +56,9 @@ func Load(opts LoadOptions) (*Policy, error) {
 	for _, c := range CredentialPaths(d) {
 		p.Filesystem.DenyRead = append(p.Filesystem.DenyRead, PathRule{Pattern: c, Path: c})
 	}
+	for _, c := range DefaultCaches(d) {
+		p.Filesystem.Cache = append(p.Filesystem.Cache, PathRule{Pattern: c, Path: c})
+	}
 
 	if root == d.Home || root == "/" {
 		p.Warnings = append(p.Warnings, Diagnostic{File: file, Line: 1, Col: 1, Severity: SeverityWarning,
@@ -159,9 +162,11 @@ func applyAll(p *Policy, f *File) {
 	fs.DenyWrite = append(fs.DenyWrite, f.Filesystem.DenyWrite...)
 	fs.DenyRead = append(fs.DenyRead, f.Filesystem.DenyRead...)
 	fs.AllowRead = append(fs.AllowRead, f.Filesystem.AllowRead...)
+	fs.Cache = append(fs.Cache, f.Filesystem.Cache...)
 	p.Network.Allow = append(p.Network.Allow, f.Network.Allow...)
 	p.Network.Deny = append(p.Network.Deny, f.Network.Deny...)
 	p.Network.AllowUnixSockets = append(p.Network.AllowUnixSockets, f.Network.AllowUnixSockets...)
+	p.Network.Publish = append(p.Network.Publish, f.Network.Publish...)
 	if f.HasUnknown {
 		p.Network.Unknown, p.Network.UnknownSource = f.Network.Unknown, f.Network.UnknownSource
 	}
@@ -181,6 +186,9 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 	fs := &p.Filesystem
 	fs.DenyWrite = append(fs.DenyWrite, ws.Filesystem.DenyWrite...)
 	fs.DenyRead = append(fs.DenyRead, ws.Filesystem.DenyRead...)
+	// A cache is no widening: its writes stay in this workspace's layer
+	// and never reach the host.
+	fs.Cache = append(fs.Cache, ws.Filesystem.Cache...)
 	p.Network.Deny = append(p.Network.Deny, ws.Network.Deny...)
 	for _, r := range ws.Filesystem.AllowWrite {
 		if !widensWrite(p, user, r) {
@@ -200,6 +208,11 @@ func applyWorkspace(p *Policy, user, ws *File, trusted bool) {
 	for _, r := range ws.Network.AllowUnixSockets {
 		if coveredSocket(user, r) {
 			p.Network.AllowUnixSockets = append(p.Network.AllowUnixSockets, r)
+		}
+	}
+	for _, r := range ws.Network.Publish {
+		if coveredPublish(user, r) {
+			p.Network.Publish = append(p.Network.Publish, r)
 		}
 	}
 	if ws.HasUnknown && !(ws.Network.Unknown == UnknownAsk && p.Network.Unknown == UnknownDeny) {
@@ -243,6 +256,11 @@ func Widenings(p *Policy, user, ws *File) []Widening {
 	for _, r := range ws.Network.AllowUnixSockets {
 		if !coveredSocket(user, r) {
 			out = append(out, Widening{Kind: "unix-socket", Target: r.Path, Source: r.Source})
+		}
+	}
+	for _, r := range ws.Network.Publish {
+		if !coveredPublish(user, r) {
+			out = append(out, Widening{Kind: "publish", Target: fmt.Sprintf("localhost:%d", r.Port), Source: r.Source})
 		}
 	}
 	for _, e := range ws.Env.Pass {
@@ -384,6 +402,19 @@ func coveredSocket(user *File, r PathRule) bool {
 	}
 	for _, u := range user.Network.AllowUnixSockets {
 		if u.Path == r.Path {
+			return true
+		}
+	}
+	return false
+}
+
+// coveredPublish: the user's own file publishes the port already.
+func coveredPublish(user *File, r PortRule) bool {
+	if user == nil {
+		return false
+	}
+	for _, u := range user.Network.Publish {
+		if u.Port == r.Port {
 			return true
 		}
 	}

@@ -100,6 +100,12 @@ func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 	fs.DenyWrite = p.paths(tables, "filesystem", "deny_write")
 	fs.DenyRead = p.paths(tables, "filesystem", "deny_read")
 	fs.AllowRead = p.paths(tables, "filesystem", "allow_read")
+	fs.Cache = p.paths(tables, "filesystem", "cache")
+	for _, r := range fs.Cache {
+		if HasGlob(r.Path) {
+			p.errorAt(pos{r.Source.Line, r.Source.Col}, "cache takes directory paths, not globs")
+		}
+	}
 
 	f.Network.Allow = p.hosts(tables, "network", "allow")
 	f.Network.Deny = p.hosts(tables, "network", "deny")
@@ -108,6 +114,15 @@ func Parse(file string, data []byte, dirs Dirs, root string) (*File, error) {
 		if HasGlob(r.Path) {
 			p.errorAt(pos{r.Source.Line, r.Source.Col}, "allow_unix_sockets takes socket paths, not globs")
 		}
+	}
+	for i, s := range p.strings(tables, "network", "publish") {
+		src := p.source(p.loc.elem([]string{"network", "publish"}, i))
+		port, err := strconv.Atoi(s)
+		if err != nil || port < 1 || port > 65535 || strconv.Itoa(port) != s {
+			p.errorAt(pos{src.Line, src.Col}, fmt.Sprintf("network.publish %q: want a port number from 1 to 65535, like \"5173\"", s))
+			continue
+		}
+		f.Network.Publish = append(f.Network.Publish, PortRule{Port: port, Source: src})
 	}
 	if u, ok := tables["network"]["unknown"].(string); ok {
 		src := p.source(p.loc.value([]string{"network", "unknown"}))

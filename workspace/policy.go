@@ -58,6 +58,9 @@ type Filesystem struct {
 	DenyWrite  []PathRule
 	DenyRead   []PathRule // includes the credential set (Source.IsDefault)
 	AllowRead  []PathRule
+	// Cache directories are writable copy-on-write: reads see the host's,
+	// writes land in a layer of this workspace's own (DefaultCaches first).
+	Cache []PathRule
 }
 
 // Network is the [network] table.
@@ -67,6 +70,15 @@ type Network struct {
 	Unknown          Unknown
 	UnknownSource    Source
 	AllowUnixSockets []PathRule
+	// Publish are sandbox loopback ports reachable from the host's
+	// loopback while a run lives.
+	Publish []PortRule
+}
+
+// PortRule is one [network].publish entry.
+type PortRule struct {
+	Port   int
+	Source Source
 }
 
 // EnvVar is one [env].set entry.
@@ -97,7 +109,7 @@ type Limits struct {
 // Widening is something a workspace file allows beyond the user defaults,
 // which applies only once the file's content is trusted.
 type Widening struct {
-	Kind   string // "write", "read", "net", "env", "unix-socket", "git"
+	Kind   string // "write", "read", "net", "env", "unix-socket", "git", "publish"
 	Target string // the path, host[:port], variable name, or git entry
 	Source Source
 }

@@ -28,18 +28,31 @@ var toolchains = []toolchain{
 
 // StarterFor is the starter policy for the workspace at root: it also
 // suggests, commented out, the registries of the toolchains whose files
-// it finds there (package.json: the npm registry; go.mod: the Go module
+// it finds there or one directory down (package.json: the npm registry; go.mod: the Go module
 // proxy and checksum database; requirements.txt or pyproject.toml: the
 // Python package index; Cargo.toml: the crates registry). Allowing a host
 // widens the user's defaults, so it stays the user's choice (uncomment,
 // then cordon trust).
 func StarterFor(root string) []byte {
+	// The root and the directories right below it (a repository holding
+	// web/ and svc/ side by side).
+	dirs := []string{root}
+	if ents, err := os.ReadDir(root); err == nil {
+		for _, e := range ents {
+			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && e.Name() != "node_modules" && e.Name() != "vendor" {
+				dirs = append(dirs, filepath.Join(root, e.Name()))
+			}
+		}
+	}
 	var found []toolchain
 	for _, tc := range toolchains {
-		for _, f := range tc.files {
-			if fi, err := os.Stat(filepath.Join(root, f)); err == nil && fi.Mode().IsRegular() {
-				found = append(found, tc)
-				break
+	search:
+		for _, d := range dirs {
+			for _, f := range tc.files {
+				if fi, err := os.Lstat(filepath.Join(d, f)); err == nil && fi.Mode().IsRegular() {
+					found = append(found, tc)
+					break search
+				}
 			}
 		}
 	}

@@ -1,7 +1,10 @@
 package workspace
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -30,6 +33,11 @@ func (p *parser) warnings(f *File) []Diagnostic {
 		}
 		if p.root != "" && within(p.root, GlobBase(r.Path)) {
 			warn(r.Source, "allow_write %q is inside the workspace, which is writable already, so it changes nothing (deny_write still wins)", r.Pattern)
+		} else if !HasGlob(r.Path) && !within(p.dirs.Home, r.Path) && !missing(p.root) && missing(r.Path) {
+			// Inside the home cordon makes it (as the user) before a run;
+			// a workspace not on this machine cannot be judged;
+			// elsewhere it opens nothing until it exists.
+			warn(r.Source, "allow_write %q does not exist, so it opens nothing: create it first", r.Pattern)
 		}
 	}
 	for _, r := range f.Network.AllowUnixSockets {
@@ -78,4 +86,9 @@ func within(dir, p string) bool {
 		return true
 	}
 	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+func missing(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }

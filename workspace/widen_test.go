@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,5 +164,44 @@ func TestEnvSetIsWidening(t *testing.T) {
 	f.writeWS(t, "[env]\nset = { CI = \"2\" }\n")
 	if p := f.load(t); p.Trusted {
 		t.Fatalf("a different value than the user file's is trusted")
+	}
+}
+
+// [network].publish exposes a port on the host: a workspace file's entry
+// needs trust, unless the user file publishes the same port; a bad port is
+// an error on its line.
+func TestPublishIsWidening(t *testing.T) {
+	f := newFixture(t)
+	f.writeWS(t, "[network]\npublish = [\"5173\"]\n")
+	p := f.load(t)
+	if p.Trusted || len(p.Network.Publish) != 0 {
+		t.Fatalf("untrusted publish applied: trusted %v, publish %+v", p.Trusted, p.Network.Publish)
+	}
+	if len(p.Untrusted) != 1 || p.Untrusted[0].Kind != "publish" || p.Untrusted[0].Target != "localhost:5173" {
+		t.Fatalf("Untrusted = %v", p.Untrusted)
+	}
+	if err := (TrustStore{Dir: f.dirs.StateDir}).Trust(p.File, p.Hash); err != nil {
+		t.Fatal(err)
+	}
+	p = f.load(t)
+	if !p.Trusted || len(p.Network.Publish) != 1 || p.Network.Publish[0].Port != 5173 || p.Network.Publish[0].Source.Line != 2 {
+		t.Fatalf("trusted publish: trusted %v, publish %+v", p.Trusted, p.Network.Publish)
+	}
+	if !strings.Contains(Explain(p), "publish  sandbox :5173 on the host's localhost:5173") {
+		t.Errorf("Explain does not show the published port:\n%s", Explain(p))
+	}
+
+	f.writeUser(t, "[network]\npublish = [\"8080\"]\n")
+	f.writeWS(t, "[network]\npublish = [\"8080\"]\n")
+	if p := f.load(t); !p.Trusted || len(p.Network.Publish) != 2 {
+		t.Fatalf("a port the user file publishes: trusted %v, publish %+v", p.Trusted, p.Network.Publish)
+	}
+
+	for _, bad := range []string{"0", "65536", "05173", "localhost:5173", "-1", ""} {
+		_, err := Parse("/w/.sandbox.toml", []byte("[network]\npublish = [\""+bad+"\"]\n"), f.dirs, "/w")
+		var pe *PolicyError
+		if !errors.As(err, &pe) || len(pe.Diagnostics) != 1 || pe.Diagnostics[0].Line != 2 || !strings.Contains(pe.Diagnostics[0].Message, "port number") {
+			t.Errorf("publish %q: %v", bad, err)
+		}
 	}
 }

@@ -333,3 +333,18 @@ func TestStarterSuggestsRegistries(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A toolchain one directory down counts; one in node_modules does not.
+func TestStarterLooksOneLevelDown(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"svc/go.mod", "node_modules/x/package.json", "node_modules/Cargo.toml"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := string(StarterFor(root))
+	if !strings.Contains(s, `"proxy.golang.org:443", "sum.golang.org:443"]`) || strings.Contains(s, "crates") || strings.Contains(s, "npmjs") {
+		t.Fatalf("starter:\n%s", s)
+	}
+}

@@ -11,11 +11,15 @@ import (
 	"github.com/cordon-dev/cordon/sandbox/linux/initimage"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/sandbox/probe"
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 func newBackend(logger *slog.Logger) (sandbox.Backend, error) {
 	return linux.New(linux.Options{Logger: logger, InitImage: initimage.Image()}), nil
 }
+
+// cleanCaches drops the workspace's copy-on-write cache layers.
+func cleanCaches(p *workspace.Policy) (string, error) { return linux.CleanCaches(p) }
 
 // runHidden runs the stages cordon re-executes itself for inside the
 // sandbox. ok is false when args name none of them.
@@ -23,8 +27,12 @@ func runHidden(args []string) (code int, ok bool) {
 	switch args[0] {
 	case initstage.Arg:
 		return initstage.Main(args[1:]), true
+	case initstage.ConnectArg:
+		return initstage.ConnectMain(), true
 	case linux.ReapArg:
 		return linux.ReapMain(args[1:]), true
+	case linux.LayersArg:
+		return linux.LayersMain(args[1:]), true
 	}
 	return 0, false
 }

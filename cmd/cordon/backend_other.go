@@ -10,6 +10,7 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/probe"
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 func newBackend(*slog.Logger) (sandbox.Backend, error) {
@@ -17,6 +18,10 @@ func newBackend(*slog.Logger) (sandbox.Backend, error) {
 }
 
 func runHidden([]string) (int, bool) { return 0, false }
+
+func cleanCaches(*workspace.Policy) (string, error) {
+	return "", errors.New("no cache layers on " + runtime.GOOS)
+}
 
 // platformChecks are cordon doctor's findings where no backend is built.
 func platformChecks(ctx context.Context) []probe.Check { return probe.Run(ctx) }

@@ -499,8 +499,10 @@ func setUpHostNetwork(t *testing.T) *hostServers {
 			t.Fatalf("%v: %v\n%s", c, err, out)
 		}
 	}
-	// World-readable (not t.TempDir) so the unprivileged user reads the CA.
-	dir, err := os.MkdirTemp("", "cordon-net-e2e-")
+	// World-readable (not t.TempDir) so the unprivileged user reads the CA,
+	// and beside the binary, whose directory the sandbox sees (the host's
+	// /tmp it does not).
+	dir, err := os.MkdirTemp(filepath.Dir(cordonBin), "net-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -142,10 +143,28 @@ func TestAttackEnvSetReachesHost(t *testing.T) {
 	})
 }
 
-// lspRun starts `cordon lsp` in the env's workspace, sends one sandbox/run
-// with params and returns the run's stdout (from sandbox/output) and its
-// exit code. Requests from the server are answered with null.
-func (e *env) lspRun(params map[string]any) (stdout, stderrOut string, exitCode int) {
+// lspSession is a `cordon lsp` of the env's workspace, initialized, with
+// the run output it has streamed so far. Requests from the server are
+// answered with null.
+type lspSession struct {
+	e              *env
+	in             io.WriteCloser
+	r              *bufio.Reader
+	stderr         *strings.Builder
+	stdout, errOut string // sandbox/output of every run
+	next           int
+	close          func()
+}
+
+type lspMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  json.RawMessage `json:"error"`
+}
+
+func (e *env) lsp() *lspSession {
 	e.t.Helper()
 	cmd := exec.Command(cordonBin, "lsp")
 	cmd.Dir, cmd.Env = e.ws, e.environ()
@@ -161,85 +180,97 @@ func (e *env) lspRun(params map[string]any) (stdout, stderrOut string, exitCode 
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	s := &lspSession{e: e, in: in, r: bufio.NewReader(outPipe), stderr: &strings.Builder{}, next: 1}
+	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	defer func() {
-		in.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	send := func(msg map[string]any) {
-		msg["jsonrpc"] = "2.0"
-		b, _ := json.Marshal(msg)
-		fmt.Fprintf(in, "Content-Length: %d\r\n\r\n%s", len(b), b)
+	var once sync.Once
+	s.close = func() {
+		once.Do(func() {
+			in.Close()
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
 	}
-	r := bufio.NewReader(outPipe)
-	type message struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-		Params json.RawMessage `json:"params"`
-		Result json.RawMessage `json:"result"`
-		Error  json.RawMessage `json:"error"`
-	}
-	read := func() message {
-		n := -1
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				e.t.Fatalf("cordon lsp: %v; stderr:\n%s", err, stderr.String())
-			}
-			line = strings.TrimSpace(line)
-			if line == "" {
-				break
-			}
-			if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
-				n, _ = strconv.Atoi(v)
-			}
+	e.t.Cleanup(s.close)
+	s.request("initialize", map[string]any{"processId": nil, "rootUri": "file://" + e.ws, "capabilities": map[string]any{}})
+	s.send(map[string]any{"method": "initialized", "params": map[string]any{}})
+	return s
+}
+
+func (s *lspSession) send(msg map[string]any) {
+	msg["jsonrpc"] = "2.0"
+	b, _ := json.Marshal(msg)
+	fmt.Fprintf(s.in, "Content-Length: %d\r\n\r\n%s", len(b), b)
+}
+
+func (s *lspSession) read() lspMessage {
+	n := -1
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			s.e.t.Fatalf("cordon lsp: %v; stderr:\n%s", err, s.stderr.String())
 		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
-			e.t.Fatal(err)
+		line = strings.TrimSpace(line)
+		if line == "" {
+			break
 		}
-		var m message
-		if err := json.Unmarshal(b, &m); err != nil {
-			e.t.Fatal(err)
-		}
-		return m
-	}
-	await := func(id string) message {
-		for {
-			m := read()
-			switch {
-			case m.Method == "sandbox/output":
-				var o struct{ Stream, Data string }
-				json.Unmarshal(m.Params, &o)
-				if o.Stream == "stdout" {
-					stdout += o.Data
-				} else {
-					stderrOut += o.Data
-				}
-			case m.Method != "" && len(m.ID) > 0:
-				send(map[string]any{"id": m.ID, "result": nil})
-			case m.Method == "" && string(m.ID) == id:
-				if len(m.Error) > 0 {
-					e.t.Fatalf("request %s: %s", id, m.Error)
-				}
-				return m
-			}
+		if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+			n, _ = strconv.Atoi(v)
 		}
 	}
-	send(map[string]any{"id": 1, "method": "initialize", "params": map[string]any{
-		"processId": nil, "rootUri": "file://" + e.ws, "capabilities": map[string]any{}}})
-	await("1")
-	send(map[string]any{"method": "initialized", "params": map[string]any{}})
-	send(map[string]any{"id": 2, "method": "sandbox/run", "params": params})
-	res := await("2")
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.r, b); err != nil {
+		s.e.t.Fatal(err)
+	}
+	var m lspMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		s.e.t.Fatal(err)
+	}
+	return m
+}
+
+// request sends one request and returns its result, collecting the
+// output streamed meanwhile.
+func (s *lspSession) request(method string, params any) json.RawMessage {
+	s.e.t.Helper()
+	id := strconv.Itoa(s.next)
+	s.next++
+	s.send(map[string]any{"id": s.next - 1, "method": method, "params": params})
+	for {
+		m := s.read()
+		switch {
+		case m.Method == "sandbox/output":
+			var o struct{ Stream, Data string }
+			json.Unmarshal(m.Params, &o)
+			if o.Stream == "stdout" {
+				s.stdout += o.Data
+			} else {
+				s.errOut += o.Data
+			}
+		case m.Method != "" && len(m.ID) > 0:
+			s.send(map[string]any{"id": m.ID, "result": nil})
+		case m.Method == "" && string(m.ID) == id:
+			if len(m.Error) > 0 {
+				s.e.t.Fatalf("%s: %s", method, m.Error)
+			}
+			return m.Result
+		}
+	}
+}
+
+// lspRun starts `cordon lsp` in the env's workspace, sends one sandbox/run
+// with params and returns the run's stdout (from sandbox/output) and its
+// exit code.
+func (e *env) lspRun(params map[string]any) (stdout, stderrOut string, exitCode int) {
+	e.t.Helper()
+	s := e.lsp()
+	defer s.close()
+	res := s.request("sandbox/run", params)
 	var rr struct{ ExitCode int }
-	json.Unmarshal(res.Result, &rr)
-	return stdout, stderrOut, rr.ExitCode
+	json.Unmarshal(res, &rr)
+	return s.stdout, s.errOut, rr.ExitCode
 }
 
 // TestAttackRunEnvReachesHost is a client (or an agent's tool) passing

@@ -29,6 +29,7 @@ const usage = `usage:
   cordon doctor                   what this machine supports
   cordon init [-w DIR]            write a commented starter .sandbox.toml
   cordon trust [-w DIR]           approve the workspace policy's widenings
+  cordon cache clean [-w DIR]     drop the workspace's copy-on-write cache layers
   cordon version
 `
 
@@ -78,6 +79,8 @@ func run(args []string) int {
 		return cmdInit(rest)
 	case "trust":
 		return cmdTrust(rest)
+	case "cache":
+		return cmdCache(rest)
 	case "connect":
 		return runConnect(ctx, rest)
 	case "git-ssh":

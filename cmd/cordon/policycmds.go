@@ -143,3 +143,28 @@ func parseWorkspaceCommand(name string, args []string, withPolicy bool) (workspa
 	}
 	return opts, flags, 0
 }
+
+// cmdCache: `cordon cache clean [-w DIR]` drops the workspace's
+// copy-on-write cache layers; the next run starts from the host's caches.
+func cmdCache(args []string) int {
+	if len(args) == 0 || args[0] != "clean" {
+		fmt.Fprintln(os.Stderr, "usage: cordon cache clean [-w DIR]")
+		return 2
+	}
+	opts, _, code := parseWorkspaceCommand("cache clean", args[1:], false)
+	if code != 0 {
+		return code
+	}
+	pol, err := workspace.Load(opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cordon:", err)
+		return 1
+	}
+	dir, err := cleanCaches(pol)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cordon: cleaning the cache layers:", err)
+		return 1
+	}
+	fmt.Println("removed the cache layers of", pol.Root, "("+dir+")")
+	return 0
+}

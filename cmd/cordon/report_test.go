@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cordon-dev/cordon/sandbox"
@@ -51,7 +52,7 @@ func targets(m map[string]sandbox.Violation) []string {
 // is one report with a count.
 func TestReportedTargets(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		if err := os.MkdirAll(filepath.Join(e.home, "go", "pkg"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(e.home, "proj", "pkg"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"ro/**\"]\n")
@@ -59,16 +60,16 @@ func TestReportedTargets(t *testing.T) {
 		e.chown()
 		home := e.home
 		vs := e.violations(strings.Join([]string{
-			// ~/go exists and is read-only: mkdir -p finds go and pkg,
+			// ~/proj/pkg exists and is read-only: mkdir -p finds go and pkg,
 			// enters them and is refused mod. Many times, to give a late
 			// reading of its cwd every chance to show.
-			"for i in 1 2 3 4 5 6 7 8 9 10; do (cd " + home + " && mkdir -p go/pkg/mod/cache) 2>/dev/null; done",
+			"for i in 1 2 3 4 5 6 7 8 9 10; do (cd " + home + " && mkdir -p proj/pkg/mod/cache) 2>/dev/null; done",
 			"(cd " + e.ws + "/ro/sub && touch ../x) 2>/dev/null",
 			"(cd /usr/share && mkdir -p a/b/c) 2>/dev/null",
 			`/usr/bin/python3 -c 'import os; fd = os.open("/usr/lib", os.O_RDONLY); os.chdir("/"); os.open("cordon-probe", os.O_CREAT | os.O_WRONLY, dir_fd=fd)' 2>/dev/null`,
 		}, "\n"))
 		want := []string{
-			filepath.Join(home, "go/pkg/mod"),
+			filepath.Join(home, "proj/pkg/mod"),
 			filepath.Join(e.ws, "ro/x"),
 			"/usr/lib/cordon-probe",
 			"/usr/share/a",
@@ -77,11 +78,53 @@ func TestReportedTargets(t *testing.T) {
 		if got := targets(vs); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("reported:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 		}
-		if n := vs[filepath.Join(home, "go/pkg/mod")].Count; n < 10 {
+		if n := vs[filepath.Join(home, "proj/pkg/mod")].Count; n < 10 {
 			t.Errorf("ten refused mkdirs of one path counted %d", n)
 		}
 		if v := vs[filepath.Join(e.ws, "ro/x")]; v.Rule.Line != 2 {
 			t.Errorf("ro/x decided by %v, want the deny_write line", v.Rule)
+		}
+	})
+}
+
+// TestAllowWriteMissingDirectory: an allow_write directory that does not
+// exist yet is made (as the user) when it lies in the home, so the rule
+// opens what it names; elsewhere cordon check warns on its line.
+func TestAllowWriteMissingDirectory(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		cfg := filepath.Join(e.home, ".config", "cordon")
+		if err := os.MkdirAll(cfg, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		outside := filepath.Join("/var/lib", "cordon-test-missing-"+filepath.Base(filepath.Dir(e.home)))
+		policy := "[filesystem]\nallow_write = [\"~/tools/pkg/mod\", \"" + outside + "\"]\n"
+		if err := os.WriteFile(filepath.Join(cfg, "sandbox.toml"), []byte(policy), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.chown()
+		r := e.cordon("", "run", "--", "/bin/sh", "-c", "echo ok > ~/tools/pkg/mod/file && echo written")
+		if !strings.Contains(r.stdout, "written") || strings.Contains(r.stderr, "blocked") {
+			t.Fatalf("the missing allow_write directory was not opened: %q %s", r.stdout, r.stderr)
+		}
+		fi, err := os.Stat(filepath.Join(e.home, "tools/pkg/mod/file"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.user != nil {
+			if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != e.user.UID {
+				t.Errorf("made as uid %d, want the user's %d", st.Uid, e.user.UID)
+			}
+		}
+		if _, err := os.Lstat(outside); err == nil {
+			os.RemoveAll(outside)
+			t.Fatalf("cordon made %s outside the home", outside)
+		}
+		r = e.cordon("", "check", filepath.Join(cfg, "sandbox.toml"))
+		if want := ":2:"; !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "does not exist, so it opens nothing") {
+			t.Errorf("cordon check does not warn on the missing directory: %q", r.stdout)
+		}
+		if strings.Contains(r.stdout, "tools/pkg/mod") {
+			t.Errorf("cordon check warns on a directory it makes: %q", r.stdout)
 		}
 	})
 }

@@ -113,13 +113,13 @@ except OSError as e:
 // TMPDIR/claude-XXXX-cwd"`, with the user defaults allowing that TMPDIR.
 func TestShellClaudeCodeForm(t *testing.T) {
 	e := newEnv(t)
-	claudeTmp := filepath.Join(e.home, ".cache", "claude-tmp")
+	claudeTmp := filepath.Join(e.home, ".local", "share", "claude-tmp")
 	if err := os.MkdirAll(claudeTmp, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	defaults := filepath.Join(e.home, ".config", "cordon", "sandbox.toml")
 	os.MkdirAll(filepath.Dir(defaults), 0o755)
-	if err := os.WriteFile(defaults, []byte("[filesystem]\nallow_write = [\"~/.cache/claude-tmp\"]\n"), 0o644); err != nil {
+	if err := os.WriteFile(defaults, []byte("[filesystem]\nallow_write = [\"~/.local/share/claude-tmp\"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	snap := filepath.Join(e.home, ".claude", "shell-snapshots", "snapshot-bash-1.sh")

@@ -45,7 +45,7 @@ func (a *terminalApprover) Approve(ctx context.Context, q proxy.Question) (proxy
 	defer a.mu.Unlock()
 	tty, ok := openTerminal()
 	if !ok {
-		return proxy.Deny, nil
+		return proxy.Deny, proxy.ErrNotAsked // reported as the default's refusal, not as an answer
 	}
 	defer tty.Close()
 	fmt.Fprintf(tty, "cordon: %q wants to reach %s:%d, which no rule covers.\n  allow [o]nce, [a]lways for this run, or [N]o? ", q.Command, q.Host, q.Port)

@@ -14,11 +14,15 @@ import (
 
 // argvOptions is what bwrapArgs needs besides the plan.
 type argvOptions struct {
-	Dir        string // working directory inside
-	Init       string // the in-sandbox init stage: its image or the cordon binary
-	Hidden     string // an empty file nobody can read, bound over deny_read files
-	Runtime    string // cordon's runtime dir: hidden inside but for the run's own temp dir
-	Alive      bool   // pass initstage.FDAlive as --sync-fd
+	Dir     string // working directory inside
+	Init    string // the in-sandbox init stage: its image or the cordon binary
+	Hidden  string // an empty file nobody can read, bound over deny_read files
+	Runtime string // cordon's runtime dir: hidden inside but for the run's own temp dir
+	Alive   bool   // pass initstage.FDAlive as --sync-fd
+	// UID and GID, when Layers is set: the ids the command keeps inside,
+	// since bwrap then starts as root of cordon's layer namespace.
+	UID, GID   int
+	Layers     bool
 	InitConfig string // the init's encoded configuration
 	// PinFDs are bwrap's descriptors for Pinned directories and for
 	// writable places inside other writable places (see openPins); one
@@ -35,11 +39,15 @@ type argvOptions struct {
 func bwrapArgs(pl *plan, o argvOptions) []string {
 	a := []string{
 		// No privilege inside, even when cordon runs as root.
-		"--unshare-user", "--cap-drop", "ALL", "--disable-userns",
+		"--unshare-user",
+	}
+	if o.Layers {
+		a = append(a, "--uid", strconv.Itoa(o.UID), "--gid", strconv.Itoa(o.GID))
+	}
+	a = append(a, "--cap-drop", "ALL", "--disable-userns",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--unshare-net",
 		"--new-session", "--die-with-parent",
-		"--seccomp", strconv.Itoa(initstage.FDSeccomp),
-	}
+		"--seccomp", strconv.Itoa(initstage.FDSeccomp))
 	if o.Alive {
 		a = append(a, "--sync-fd", strconv.Itoa(initstage.FDAlive))
 	}
@@ -49,6 +57,15 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 		return append(a, o.Argv...)
 	}
 	a = append(a, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
+	if pl.PrivateTmp != "" {
+		a = append(a, "--bind", pl.PrivateTmp, "/tmp")
+		for _, e := range pl.TmpExposed {
+			a = append(a, "--ro-bind", e, e)
+		}
+	}
+	for _, l := range pl.Layers {
+		a = append(a, "--bind", l.Path, l.Path)
+	}
 	for _, w := range pl.Writable {
 		if fd, ok := o.PinFDs[w]; ok {
 			a = append(a, "--bind-fd", strconv.Itoa(fd), w)
@@ -63,7 +80,7 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 			a = append(a, "--bind", p, p)
 		}
 	}
-	if o.Runtime != "" {
+	if o.Runtime != "" && (pl.PrivateTmp == "" || !supervisor.Within("/tmp", o.Runtime) || supervisor.UnderAny(o.Runtime, pl.TmpExposed)) {
 		// Other workspaces' temp dirs, the placeholder registry and its
 		// locks live there: an empty tmpfs over it (after the writable
 		// binds, which may contain it), then the run's own temp dir back.

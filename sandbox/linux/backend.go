@@ -168,10 +168,20 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	if err != nil {
 		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	tempDir := filepath.Join(rt, "tmp-"+shortHash(p.Root))
+	// The private /tmp of the workspace lives in cordon's state dir (hidden
+	// inside every sandbox), kept across its runs; without a state dir, a
+	// private $TMPDIR in the runtime dir, as before.
+	tempDir, privateTmp := filepath.Join(rt, "tmp-"+shortHash(p.Root)), false
+	if p.StateDir != "" {
+		tempDir, privateTmp = filepath.Join(p.StateDir, "tmp", shortHash(p.Root)), true
+		sweepTemps(filepath.Dir(tempDir), tempDir, b.opts.Logger)
+	}
 	if err := os.MkdirAll(tempDir, 0o700); err != nil {
 		return nil, fmt.Errorf("private temp dir: %w", err)
 	}
+	now := time.Now()
+	_ = os.Chtimes(tempDir, now, now) // in use: not old
+
 	hidden := filepath.Join(rt, "hidden")
 	if err := ensureHidden(hidden); err != nil {
 		return nil, err
@@ -201,6 +211,18 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		ph.Release()
 		stopReaper()
 		return nil, err
+	}
+	if pl.Layers, pl.LayerAliases, err = planLayers(p, LayerRoot(p)); err != nil {
+		ph.Release()
+		stopReaper()
+		return nil, err
+	}
+	if privateTmp {
+		exposed := []string{p.Home, initPath}
+		if d := filepath.Dir(initPath); d != "/tmp" {
+			exposed = append(exposed, d) // tools installed beside cordon
+		}
+		pl.privateTmp(tempDir, exposed)
 	}
 	covered, uncovered, err := ph.Create(pl.Missing, pl.Writable)
 	if err != nil {
@@ -247,11 +269,21 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		LoopbackOnly: true, UnixConnect: len(p.Network.AllowUnixSockets) > 0}
 	if !b.test.noLandlock {
 		rules := pl.landlockRules(p)
+		if b.test.noMounts && pl.PrivateTmp != "" {
+			// Without the mounts nothing is bound at /tmp: the run's
+			// temp dir is the private one where it lies on the host.
+			for i, w := range rules.Writable {
+				if w == "/tmp" {
+					rules.Writable[i] = pl.PrivateTmp
+				}
+			}
+		}
 		cfg.Landlock = &rules
 	}
 	if spec.Network != nil {
 		cfg.Network = true
 		cfg.Mirror = spec.Network.MirrorPorts
+		cfg.Publish = len(spec.Network.Publish) > 0
 	}
 	cfg.TTY = spec.TTY
 	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}
@@ -261,7 +293,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	// The command's environment reaches the command only: bwrap runs with
 	// sandbox.HostEnv, and the init stage reads this descriptor (not the
 	// command line, which every local user can read in /proc).
-	envFile, err := dataFile("cordon-env", initstage.EncodeEnv(commandEnv(spec.Env, p, sa.tempDir)))
+	inside := sa.tempDir
+	if pl.PrivateTmp != "" {
+		inside = "/tmp"
+	}
+	envFile, err := dataFile("cordon-env", initstage.EncodeEnv(commandEnv(spec.Env, p, inside)))
 	if err != nil {
 		return nil, fmt.Errorf("command environment: %w", err)
 	}
@@ -294,8 +330,19 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
 		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
+		Layers: len(pl.Layers) > 0, UID: os.Getuid(), GID: os.Getgid(),
 	})
 	cmd := exec.Command(sa.bwrap, args...)
+	if len(pl.Layers) > 0 {
+		// The small image (or cordon) mounts the layers in a namespace of
+		// its own and execs bwrap there (layers.go), both with HostEnv.
+		helper := sa.init
+		if stage != sa.init {
+			helper = stage // the image, inherited as FDImage
+		}
+		la := initstage.LayersArgv(helper, sa.bwrap, pl.Layers, args)
+		cmd = exec.Command(la[0], la[1:]...)
+	}
 	cmd.Env = sandbox.HostEnv()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, setup.stdout, setup.bwrap
 	if cmd.Stdin == nil {
@@ -305,10 +352,32 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	// bwrap dies with us (Pdeathsig), and takes the sandbox with it
 	// (--die-with-parent; its PID namespace ends with its init).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if len(pl.Layers) > 0 {
+		// Root of this namespace only: the host's uid and gid, nothing else.
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+	}
 	err = cmd.Start()
+	for try := 0; errors.Is(err, syscall.ETXTBSY) && try < 20; try++ {
+		// The init image was written just now, and a child another
+		// goroutine forked meanwhile (the reaper's shell) may still hold
+		// the write descriptor until its own exec: Go's fork-exec race
+		// (golang/go#22315). It passes within milliseconds.
+		time.Sleep(5 * time.Millisecond)
+		again := *cmd
+		again.Process, again.ProcessState = nil, nil
+		cmd = exec.Command(again.Path, again.Args[1:]...)
+		cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = again.Env, again.Stdin, again.Stdout, again.Stderr
+		cmd.ExtraFiles, cmd.SysProcAttr = again.ExtraFiles, again.SysProcAttr
+		err = cmd.Start()
+	}
 	setup.started()
 	if err != nil {
 		hostEnd.Close()
+		if len(pl.Layers) > 0 && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EUSERS)) {
+			return nil, fmt.Errorf("cannot make the user namespace for the cache layers (%v); nothing was run: %s", err, probe.UsernsFix())
+		}
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
 	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr}

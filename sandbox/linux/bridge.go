@@ -32,6 +32,7 @@ type bridge struct {
 	guards  *supervisor.GuardPool
 
 	stopCapture []func()
+	connector   *connector // nil: no published port
 	obs         *supervisor.Observer
 	ready       chan struct{} // closed once the hand-off is handled
 	reached     bool          // the init stage handed off, set up (set before ready closes)
@@ -88,6 +89,17 @@ func (b *bridge) receive() {
 	if h.Capture && len(fds) >= 2 {
 		capture = b.startCapture(fds[len(fds)-2], fds[len(fds)-1])
 		fds = fds[:len(fds)-2]
+	}
+	if h.Connector && len(fds) >= 2 {
+		// fds[0], the proxy listener, was made by the stage before any of
+		// the command's code ran: its namespace is the sandbox's.
+		connFD := fds[len(fds)-1]
+		fds = fds[:len(fds)-1]
+		if b.netSpec != nil && len(b.netSpec.Publish) > 0 {
+			b.startPublish(connFD, fds[0])
+		} else {
+			unix.Close(connFD)
+		}
 	}
 	if obsFD >= 0 {
 		if b.judge != nil {
@@ -276,6 +288,10 @@ func (b *bridge) close() {
 	for _, stop := range b.stopCapture {
 		stop()
 	}
+	if b.connector != nil {
+		// Wakes a relay waiting on the connector; closed after the wait.
+		_ = unix.Shutdown(b.connector.fd, unix.SHUT_RDWR)
+	}
 	for _, ln := range b.listeners {
 		ln.Close()
 	}
@@ -285,4 +301,7 @@ func (b *bridge) close() {
 	b.mu.Unlock()
 	_ = b.control.Close()
 	b.wg.Wait()
+	if b.connector != nil {
+		unix.Close(b.connector.fd)
+	}
 }

@@ -25,8 +25,12 @@ func TestMain(m *testing.M) {
 		switch os.Args[1] {
 		case initstage.Arg:
 			os.Exit(initstage.Main(os.Args[2:]))
+		case initstage.ConnectArg:
+			os.Exit(initstage.ConnectMain())
 		case ReapArg:
 			os.Exit(ReapMain(os.Args[2:]))
+		case LayersArg:
+			os.Exit(LayersMain(os.Args[2:]))
 		case launchArg:
 			os.Exit(launchMain(os.Args[2:]))
 		}

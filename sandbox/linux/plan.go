@@ -28,6 +28,16 @@ type plan struct {
 	Reopened                []string // allow_read paths bound back read-only inside hidden dirs
 	Pinned                  []string // writable dirs bound onto themselves so they cannot be renamed away
 	TempDir                 string
+	// PrivateTmp, when set, is the host directory bound at /tmp: the host's
+	// /tmp is then not visible inside, but for TmpExposed (read-only: a
+	// home or cordon's own binaries that live there) and the writable
+	// places below /tmp, bound back over it.
+	PrivateTmp string
+	TmpExposed []string
+	// Layers are the copy-on-write cache directories (layers.go), and
+	// LayerAliases their paths as named through links.
+	Layers       []layer
+	LayerAliases []string
 	// Guarded are the deny_write rules a name made during the run could
 	// match (globs, and paths whose parent does not exist yet): mounts
 	// cannot cover names that do not exist, so the observer makes every
@@ -59,11 +69,21 @@ func (pl *plan) addMissing(path string, src workspace.Source) {
 // judge is what the host-side supervisor needs of the plan: where the
 // sandbox refuses writes.
 func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
+	writable := append([]string{}, pl.Writable...)
+	for _, l := range pl.Layers {
+		writable = append(writable, l.Path)
+	}
+	writable = append(writable, pl.LayerAliases...)
+	temp := pl.TempDir
+	if pl.PrivateTmp != "" {
+		temp = "/tmp"
+	}
 	return &supervisor.Judge{
-		Writable: pl.Writable,
+		Writable: writable,
 		ReadOnly: append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...),
 		Hidden:   append(append([]string{}, pl.HiddenDirs...), pl.HiddenFiles...),
-		TempDir:  pl.TempDir,
+		TempDir:  temp,
+		Exposed:  pl.TmpExposed,
 		Guarded:  pl.Guarded,
 		Policy:   p,
 	}
@@ -84,7 +104,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			globWrite = append(globWrite, r.Path)
 			continue
 		}
-		if exists(r.Path) {
+		if exists(r.Path) || makeInHome(p, r.Path) == nil {
 			writable = append(writable, r.Path)
 		}
 	}
@@ -485,6 +505,46 @@ func staysInside(path string, dirs, files []string) bool {
 		}
 	}
 	return false
+}
+
+// privateTmp makes the host directory dir the sandbox's /tmp: the places
+// below the host's /tmp that the run needs (writable ones, and exposed,
+// read-only) are bound back over it, and every other mount the plan
+// would make there is dropped (nothing there to cover, and bwrap would
+// make its mount point inside dir).
+func (pl *plan) privateTmp(dir string, exposed []string) {
+	pl.PrivateTmp = dir
+	for _, e := range dedupe(exposed) {
+		if supervisor.Within("/tmp", e) && e != "/tmp" && exists(e) && !supervisor.UnderAny(e, pl.Writable) {
+			pl.TmpExposed = append(pl.TmpExposed, e)
+		}
+	}
+	pl.TmpExposed = outermost(pl.TmpExposed)
+	var seen []string
+	seen = append(append(seen, pl.Writable...), pl.TmpExposed...)
+	for _, l := range pl.Layers {
+		seen = append(seen, l.Path)
+	}
+	keep := func(paths []string) []string {
+		var out []string
+		for _, p := range paths {
+			if !supervisor.Within("/tmp", strings.TrimSuffix(p, "/")) || supervisor.UnderAny(strings.TrimSuffix(p, "/"), seen) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	pl.Writable = keep(pl.Writable)
+	// The private temp dir is /tmp itself now, not a place of its own.
+	var w []string
+	for _, p := range pl.Writable {
+		if p != pl.TempDir {
+			w = append(w, p)
+		}
+	}
+	pl.Writable = w
+	pl.ReadOnly, pl.Missing, pl.Pinned = keep(pl.ReadOnly), keep(pl.Missing), keep(pl.Pinned)
+	pl.HiddenDirs, pl.HiddenFiles, pl.Reopened = keep(pl.HiddenDirs), keep(pl.HiddenFiles), keep(pl.Reopened)
 }
 
 func nonEmpty(paths ...string) []string {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -310,7 +309,10 @@ type Judge struct {
 	Writable []string // bound read-write
 	ReadOnly []string // bound read-only over writable places (placeholders included)
 	Hidden   []string // hidden directories and files (deny_read)
-	TempDir  string   // the run's private temp dir
+	TempDir  string   // the run's private temp dir ("/tmp" when it is the sandbox's /tmp)
+	// Exposed are read-only places inside TempDir (the host's, bound back
+	// over a private /tmp), writable only where Writable says so.
+	Exposed []string
 	// Guarded are the deny_write rules for names that do not exist yet:
 	// with any, the observer makes every new name itself (guard.go).
 	Guarded []workspace.PathRule
@@ -353,7 +355,10 @@ func (j *Judge) refuses(path string) (bool, workspace.Source) {
 			return true, ruleFor(j.Policy.Filesystem.DenyWrite)
 		}
 	}
-	if !UnderAny(path, j.Writable) && !strings.HasPrefix(path, j.TempDir) {
+	if UnderAny(path, j.Writable) {
+		return false, workspace.Source{}
+	}
+	if UnderAny(path, j.Exposed) || j.TempDir == "" || !Within(j.TempDir, path) {
 		return true, workspace.Source{}
 	}
 	return false, workspace.Source{}

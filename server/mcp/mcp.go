@@ -385,7 +385,7 @@ func (s *server) elicit(ctx context.Context, ss *sdk.ServerSession, q proxy.Ques
 	}
 	switch res.Content["decision"] {
 	case choiceOnce:
-		return proxy.AllowOnce, nil
+		return proxy.AllowConnection, nil // this connection only, as the choice says
 	case choiceRun:
 		return proxy.AllowAlways, nil
 	}

@@ -153,7 +153,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		Stdout:  req.Stdout,
 		Stderr:  req.Stderr,
 		Timeout: req.Timeout,
-		Network: &sandbox.Network{ProxySocket: sess.SocketPath(), MirrorPorts: MirrorPorts(pol), Serve: sess.ServeConn},
+		Network: &sandbox.Network{ProxySocket: sess.SocketPath(), MirrorPorts: MirrorPorts(pol), Publish: PublishPorts(pol), Serve: sess.ServeConn},
 		Label:   label,
 		TTY:     req.TTY,
 	})
@@ -189,6 +189,19 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		TimedOut:   res.TimedOut,
 		Violations: append([]sandbox.Violation(nil), seen...),
 	}, nil
+}
+
+// PublishPorts lists the ports of [network] publish, each once.
+func PublishPorts(p *workspace.Policy) []int {
+	var ports []int
+	seen := map[int]bool{}
+	for _, r := range p.Network.Publish {
+		if !seen[r.Port] {
+			seen[r.Port] = true
+			ports = append(ports, r.Port)
+		}
+	}
+	return ports
 }
 
 // MirrorPorts lists the host loopback ports the policy allows by an explicit

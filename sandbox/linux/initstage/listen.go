@@ -39,6 +39,13 @@ func openBridge(cfg Config) (msg Handoff, fds []int, err error) {
 			fds, msg.Mirror = append(fds, fd), append(msg.Mirror, port)
 		}
 	}
+	if cfg.Publish {
+		fd, err := startConnector()
+		if err != nil {
+			return msg, fds, err
+		}
+		fds, msg.Connector = append(fds, fd), true
+	}
 	if cfg.Observe {
 		// The connect() capture (netinside): a listener and a DNS socket
 		// on this namespace's loopback, served by the host.

@@ -43,6 +43,7 @@ type Config struct {
 	Network   bool   `json:"net,omitempty"`
 	Observe   bool   `json:"observe,omitempty"` // hand a write observer to the host
 	Mirror    []int  `json:"mirror,omitempty"`  // host loopback ports mirrored onto the sandbox's loopback
+	Publish   bool   `json:"publish,omitempty"` // start the connector (ports published on the host's loopback)
 	Memory    int64  `json:"mem,omitempty"`
 	Processes int    `json:"nproc,omitempty"`
 	Self      string `json:"self,omitempty"`  // the cordon binary as seen inside, for `cordon connect`
@@ -120,15 +121,16 @@ func DecodeConfig(s string) (Config, error) {
 
 // Handoff is the stage's one message to the host, sent with the
 // descriptors it made, in this order: the proxy listener, the mirrors,
-// then (Capture) the capture listener and the DNS socket, then
+// then (Connector) the connector's socket, then (Capture) the capture listener and the DNS socket, then
 // (Observer) the observer's notification listener.
 type Handoff struct {
-	Proxy    int    `json:"proxy"`              // port of the proxy listener on 127.0.0.1
-	Mirror   []int  `json:"mirror,omitempty"`   // ports, in the order of the descriptors after the proxy's
-	Observer bool   `json:"observer,omitempty"` // the last descriptor is the write observer's listener
-	Capture  bool   `json:"capture,omitempty"`  // before the observer's: the capture listener and the DNS socket
-	Landlock int    `json:"landlock,omitempty"` // the Landlock ABI in force; 0: no Landlock layer
-	Error    string `json:"error,omitempty"`
+	Proxy     int    `json:"proxy"`               // port of the proxy listener on 127.0.0.1
+	Mirror    []int  `json:"mirror,omitempty"`    // ports, in the order of the descriptors after the proxy's
+	Connector bool   `json:"connector,omitempty"` // after the mirrors: the connector's socket (startConnector)
+	Observer  bool   `json:"observer,omitempty"`  // the last descriptor is the write observer's listener
+	Capture   bool   `json:"capture,omitempty"`   // before the observer's: the capture listener and the DNS socket
+	Landlock  int    `json:"landlock,omitempty"`  // the Landlock ABI in force; 0: no Landlock layer
+	Error     string `json:"error,omitempty"`
 }
 
 // Main runs the stage with the arguments after Arg: CONFIG -- ARGV...

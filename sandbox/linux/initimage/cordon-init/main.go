@@ -12,6 +12,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == initstage.LayersArg {
+		os.Exit(initstage.LayersMain(os.Args[2:]))
+	}
+	if len(os.Args) == 2 && os.Args[1] == initstage.ConnectArg {
+		os.Exit(initstage.ConnectMain())
+	}
 	if len(os.Args) < 2 || os.Args[1] != initstage.Arg {
 		fmt.Fprintln(os.Stderr, "cordon-init: the sandbox init stage of cordon; it runs only inside cordon run")
 		os.Exit(125)
