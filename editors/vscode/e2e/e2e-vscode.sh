@@ -4,13 +4,15 @@
 # ~600 MB from npm) and outside the default CI: make e2e-vscode.
 #
 # usage: editors/vscode/e2e/e2e-vscode.sh /path/to/cordon /path/to/cordon.vsix
-# Leaves screenshots in editors/vscode/.e2e/shots/.
+# Leaves screenshots in editors/vscode/.e2e/shots/ (and the sandboxed
+# terminal's text, 5b-sandboxed-terminal.txt).
 set -eu
 cordon=${1:?usage: e2e-vscode.sh CORDON VSIX}
 vsix=${2:?usage: e2e-vscode.sh CORDON VSIX}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 e2e=$root/editors/vscode/.e2e
 mkdir -p "$e2e/shots"
+rm -f "$e2e/shots/"*  # no stale failure.png from an earlier run
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 
 # System packages: code-server's native modules need libkrb5; Playwright
@@ -46,6 +48,8 @@ cat >"$data/User/settings.json" <<JSON
   "cordon.path": "$cordon",
   "workbench.startupEditor": "none",
   "security.workspace.trust.enabled": false,
+  "terminal.integrated.gpuAcceleration": "off",
+  "terminal.integrated.profiles.linux": { "cordon-shell": { "path": "$cordon", "args": ["shell", "-l"] } },
   "telemetry.telemetryLevel": "off",
   "extensions.autoCheckUpdates": false,
   "extensions.autoUpdate": false
