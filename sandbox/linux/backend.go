@@ -380,7 +380,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		}
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr}
+	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -556,6 +556,7 @@ type process struct {
 	stderr   io.Writer // the command's
 	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
+	layers   []layer // their per-run work directories go when the run ends
 	timer    *time.Timer
 	done     chan struct{}
 	logger   *slog.Logger
@@ -583,6 +584,7 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		observed := p.bridge.violations()
 		p.bridge.close()
 		p.ph.Release()
+		removeWorkDirs(p.layers)
 		if p.reaper != nil {
 			p.reaper.Close()
 		}

@@ -94,11 +94,20 @@ func planLayers(p *workspace.Policy, layerRoot string) (layers []layer, aliases 
 			continue // the user's allow_write makes it the host's own, written through
 		}
 		base := filepath.Join(layerRoot, strings.Trim(strings.ReplaceAll(strings.TrimPrefix(d, p.Home), "/", "-"), "-")+"-"+shortHash(d)[:8])
-		l := layer{Path: d, Upper: filepath.Join(base, "upper"), Work: filepath.Join(base, "work")}
-		for _, dir := range []string{l.Upper, l.Work} {
+		l := layer{Path: d, Upper: filepath.Join(base, "upper")}
+		works := filepath.Join(base, "work")
+		for _, dir := range []string{l.Upper, works} {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, nil, fmt.Errorf("cache layer for %s: %w", d, err)
 			}
+		}
+		// A work directory per run: overlayfs empties its work directory
+		// at every mount, so two runs of one workspace mounting at once
+		// over one of them fail (ENOENT). The run removes its own
+		// (removeWorkDirs); one a killed cordon left is swept after a day.
+		sweepWorkDirs(works, 24*time.Hour)
+		if l.Work, err = os.MkdirTemp(works, "run-"); err != nil {
+			return nil, nil, fmt.Errorf("cache layer for %s: %w", d, err)
 		}
 		layers = append(layers, l)
 	}
@@ -176,4 +185,31 @@ func writableByRule(p *workspace.Policy, dir string) bool {
 		}
 	}
 	return false
+}
+
+// sweepWorkDirs removes the per-run work directories in dir older than
+// age: runs that ended without removing theirs. The layers live in
+// cordon's state directory, which no sandbox can reach.
+func sweepWorkDirs(dir string, age time.Duration) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), "run-") && time.Since(fi.ModTime()) > age {
+			_ = removeWorkDir(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// removeWorkDirs removes the run's work directories once its overlays are
+// gone (they live in the run's own mount namespace).
+func removeWorkDirs(layers []layer) {
+	for _, l := range layers {
+		_ = removeWorkDir(l.Work)
+	}
+}
+
+// removeWorkDir removes one; overlayfs leaves a "work" directory of mode
+// 0 inside, which must be made searchable before it can be emptied.
+func removeWorkDir(dir string) error {
+	_ = os.Chmod(filepath.Join(dir, "work"), 0o700)
+	return os.RemoveAll(dir)
 }
