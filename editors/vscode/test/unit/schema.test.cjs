@@ -8,8 +8,8 @@ const assert = require('node:assert/strict');
 const schema = require('../../schemas/sandbox.schema.json');
 
 const contract = {
-  filesystem: ['allow_write', 'deny_write', 'deny_read', 'allow_read'],
-  network: ['allow', 'deny', 'unknown', 'allow_unix_sockets'],
+  filesystem: ['allow_write', 'deny_write', 'deny_read', 'allow_read', 'cache'],
+  network: ['allow', 'deny', 'unknown', 'allow_unix_sockets', 'publish'],
   git: ['remotes', 'push', 'allow_force', 'allow_delete'],
   env: ['pass', 'set'],
   limits: ['timeout', 'memory', 'processes'],
