@@ -195,8 +195,9 @@ func TestPlanCordonDirs(t *testing.T) {
 	p := &workspace.Policy{Root: filepath.Join(home, "ws"), Folders: []string{filepath.Join(home, "ws")}, Home: home, StateDir: state, ConfigDir: config}
 	os.MkdirAll(p.Root, 0o755)
 	p.Filesystem.AllowWrite = []workspace.PathRule{{Path: base}, {Path: filepath.Join(state, "scan")}}
-	// As Load makes it: cordon's directories are in the credential set.
-	p.Filesystem.DenyRead = []workspace.PathRule{{Path: config}, {Path: state}}
+	// The missing config dir as Load lists it (credential set); the state
+	// dir left out of it, so that its read-only bind is this plan's own.
+	p.Filesystem.DenyRead = []workspace.PathRule{{Path: config}}
 	pl, err := buildPlan(p, "/tmp/x", scanner{})
 	if err != nil {
 		t.Fatal(err)
@@ -204,8 +205,8 @@ func TestPlanCordonDirs(t *testing.T) {
 	if !supervisor.UnderAny(state, pl.Writable) || contains(pl.Writable, filepath.Join(state, "scan")) {
 		t.Errorf("writable %v: want the home's parent, not the state dir", pl.Writable)
 	}
-	if !contains(pl.ReadOnly, state) && !contains(pl.HiddenDirs, state) {
-		t.Errorf("state dir neither read-only nor hidden: %v %v", pl.ReadOnly, pl.HiddenDirs)
+	if !contains(pl.ReadOnly, state) {
+		t.Errorf("state dir not read-only: %v", pl.ReadOnly)
 	}
 	// Covered by a placeholder or by the guard (a missing credential-set
 	// path is the guard's: it must not be made from inside).
