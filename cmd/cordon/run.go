@@ -114,15 +114,8 @@ func (h hostRun) run(ctx context.Context, logger *slog.Logger) int {
 		defer room.Close()
 		// sandbox/stop in the editor ends this run.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
+		ctx, cancel = room.StopContext(ctx)
 		defer cancel()
-		go func() {
-			select {
-			case <-room.Stopped():
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 	case !errors.Is(err, control.ErrNoSession):
 		// A socket that is not the user's: say so, and ask as with no editor.
 		fmt.Fprintf(os.Stderr, "cordon: not using the editor session: %v\n", err)

@@ -181,6 +181,20 @@ func (r *Run) Approve(ctx context.Context, q proxy.Question) (proxy.Answer, erro
 // the caller cancels it.
 func (r *Run) Stopped() <-chan struct{} { return r.stopped }
 
+// StopContext is ctx, also cancelled when the editor stops the run
+// (sandbox/stop); call cancel when the run ends.
+func (r *Run) StopContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-r.Stopped():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 // Violation reports one blocked access to the editor.
 func (r *Run) Violation(v sandbox.Violation) {
 	v.RunID = r.ID

@@ -178,15 +178,8 @@ func (s *server) run(ctx context.Context, req *sdk.CallToolRequest, in RunInput)
 			defer room.Close()
 			// sandbox/stop in the editor ends this run.
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithCancel(ctx)
+			ctx, cancel = room.StopContext(ctx)
 			defer cancel()
-			go func() {
-				select {
-				case <-room.Stopped():
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
 		case !errors.Is(err, control.ErrNoSession):
 			s.opts.Logger.Warn("editor session", "err", err)
 		}
