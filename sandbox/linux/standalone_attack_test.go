@@ -132,6 +132,11 @@ func standaloneSteps() []step {
 		{name: "renameinto", sh: `echo evil > r1 && mv r1 .git/hooks/post-checkout`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/post-checkout") }},
 		{name: "renameprotected", sh: `echo evil > r2 && mv r2 .bashrc`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".bashrc") }},
 		{name: "hardlink", sh: `ln .git/config hl && echo x >> hl`, attack: true, effect: gitConfigChanged},
+		{name: "cdhook", sh: `cd .git/hooks && echo x > post-merge`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/post-merge") }},
+		{name: "linkeddir", sh: `ln -s .git gl && echo x > gl/hooks/post-commit`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/post-commit") }},
+		{name: "grantedlink", sh: `ln -s ../.git/config src/c && echo x >> src/c`, attack: true, effect: gitConfigChanged},
+		{name: "procfd", sh: `exec 3<.git/config && echo x >> /proc/self/fd/3`, attack: true, effect: gitConfigChanged},
+		{name: "movehooks", sh: `mv .git/hooks .git/h2 && echo x > .git/h2/moved && mv .git/h2 .git/hooks`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/moved") || f.exists(".git/h2") }},
 		{name: "globnew", sh: `echo k > keys/new.pem`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists("keys/new.pem") }},
 		{name: "globexisting", sh: `echo k >> keys/a.pem`, attack: true, effect: func(f *standaloneFixture) bool {
 			return f.content(filepath.Join(f.ws, "keys/a.pem")) != "key\n"
