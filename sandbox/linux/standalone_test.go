@@ -73,3 +73,86 @@ func TestStandaloneCarving(t *testing.T) {
 		t.Errorf("rules not required or not scoped: %+v", r)
 	}
 }
+
+// TestStandaloneZones: a deny_write glob makes its base a file zone
+// (existing files writable, no name made but by the supervisor), the
+// existing matches are not granted at all, and without the supervisor the
+// plan is refused with the rule named.
+func TestStandaloneZones(t *testing.T) {
+	f := newPlanFixture(t)
+	p := f.load(t, "[filesystem]\ndeny_write = [\"keys/*.pem\"]\n")
+	st, err := PlanStandalone(p, StandaloneOptions{Guard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(f.root, "keys")
+	if !slices.Contains(st.GuardDirs, keys) || !slices.Contains(st.Rules.FileZones, filepath.Join(keys, "sub")) {
+		t.Errorf("keys should be split and keys/sub a file zone: guard %v, zones %v", st.GuardDirs, st.Rules.FileZones)
+	}
+	for _, g := range append(append(append([]string{}, st.Rules.SplitDirs...), st.Rules.SplitFiles...), st.Rules.FileZones...) {
+		if supervisor.Within(keys, g) && strings.HasSuffix(g, ".pem") {
+			t.Errorf("an existing match is granted: %s", g)
+		}
+		if supervisor.Within(g, keys) {
+			t.Errorf("the glob's base is granted whole by %s", g)
+		}
+	}
+	_, err = PlanStandalone(p, StandaloneOptions{Guard: false})
+	if err == nil || !strings.Contains(err.Error(), "keys/*.pem") || !strings.Contains(err.Error(), ".sandbox.toml:2") {
+		t.Errorf("without the supervisor: want the rule named, got %v", err)
+	}
+	// Even with no rule of the workspace's, the protected names need the
+	// supervisor: refused without it, never run with less.
+	p = f.load(t, "")
+	if _, err := PlanStandalone(p, StandaloneOptions{Guard: false}); err == nil || !strings.Contains(err.Error(), "protected") {
+		t.Errorf("protected names without the supervisor: %v", err)
+	}
+}
+
+// TestStandaloneEnv: the private temp dir and the redirected caches win
+// over the caller's variables; secrets are scrubbed as under bwrap.
+func TestStandaloneEnv(t *testing.T) {
+	f := newPlanFixture(t)
+	t.Setenv("XDG_CACHE_HOME", "")
+	p := f.load(t, "")
+	st, err := PlanStandalone(p, StandaloneOptions{Guard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := st.CommandEnv([]string{"GOCACHE=/host/cache", "TMPDIR=/tmp", "GITHUB_TOKEN=x", "PATH=/bin"}, p)
+	get := func(k string) []string {
+		var out []string
+		for _, kv := range env {
+			if strings.HasPrefix(kv, k+"=") {
+				out = append(out, kv[len(k)+1:])
+			}
+		}
+		return out
+	}
+	for k, want := range map[string]string{
+		"TMPDIR":           st.TempDir,
+		"GOCACHE":          filepath.Join(f.dirs.StateDir, "caches", shortHash(p.Root), "xdg-cache", "go-build"),
+		"XDG_CACHE_HOME":   filepath.Join(f.dirs.StateDir, "caches", shortHash(p.Root), "xdg-cache"),
+		"npm_config_cache": filepath.Join(f.dirs.StateDir, "caches", shortHash(p.Root), ".npm"),
+		"GOMODCACHE":       filepath.Join(f.dirs.StateDir, "caches", shortHash(p.Root), "go-pkg", "mod"),
+		"PATH":             "/bin",
+	} {
+		if got := get(k); len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %v, want [%s]", k, got, want)
+		}
+	}
+	if got := get("GITHUB_TOKEN"); len(got) != 0 {
+		t.Errorf("a secret passed: %v", got)
+	}
+	for _, c := range st.Caches {
+		if !slices.Contains(st.Rules.SplitDirs, c.Dir) || !slices.Contains(st.Judge.Writable, c.Dir) {
+			t.Errorf("cache dir %s is not writable", c.Dir)
+		}
+		if !slices.Contains(st.Rules.ReadAllow, c.Dir) {
+			t.Errorf("cache dir %s is not readable again inside the state dir", c.Dir)
+		}
+	}
+	if !slices.Contains(st.ReadOnlyCaches, filepath.Join(f.home, ".cargo/registry")) {
+		t.Errorf("cargo's cache should be listed read-only: %v", st.ReadOnlyCaches)
+	}
+}
