@@ -36,6 +36,7 @@ func newStandaloneFixture(t *testing.T, u *sandboxtest.User, policy string) *sta
 		"ws/src/main.go":                  "package main\n",
 		"ws/build/old.o":                  "o",
 		"ws/keys/a.pem":                   "key\n",
+		"ws/certs/sub/readme":             "certs\n",
 		"home/.aws/credentials":           "AKIA-secret\n",
 		"outside/f":                       "host\n",
 	}
@@ -115,7 +116,7 @@ func standaloneSteps() []step {
 		{name: "granted", sh: `echo d > src/x && mv src/x src/y && mv src/y y && rm y`},
 		{name: "rebuild", sh: `rm -rf build && mkdir build && echo e > build/o && cat build/o`},
 		{name: "gitdir", sh: `echo i > .git/index.lock && mv .git/index.lock .git/index && echo j > .git/objects/ab/new`},
-		{name: "keysother", sh: `echo k > keys/ok.txt`},
+		{name: "keysother", sh: `echo k > keys/ok.txt && echo c > certs/sub/ok.txt && echo c >> certs/sub/readme`},
 		{name: "goodlink", sh: `echo z > t1 && ln -s t1 lnk && echo w >> lnk && cat t1`},
 		{name: "tmp", sh: `echo t > "$TMPDIR/t" && cat "$TMPDIR/t"`},
 
@@ -138,6 +139,7 @@ func standaloneSteps() []step {
 		{name: "procfd", sh: `exec 3<.git/config && echo x >> /proc/self/fd/3`, attack: true, effect: gitConfigChanged},
 		{name: "movehooks", sh: `mv .git/hooks .git/h2 && echo x > .git/h2/moved && mv .git/h2 .git/hooks`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/moved") || f.exists(".git/h2") }},
 		{name: "globnew", sh: `echo k > keys/new.pem`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists("keys/new.pem") }},
+		{name: "globdeep", sh: `echo c > certs/sub/new.crt`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists("certs/sub/new.crt") }},
 		{name: "globexisting", sh: `echo k >> keys/a.pem`, attack: true, effect: func(f *standaloneFixture) bool {
 			return f.content(filepath.Join(f.ws, "keys/a.pem")) != "key\n"
 		}},
@@ -173,7 +175,7 @@ func TestStandaloneFilesystem(t *testing.T) {
 	if landlock.ABI() < 3 {
 		sandboxtest.Skip(t, "this kernel has no Landlock ABI 3: the standalone backend cannot run here")
 	}
-	policy := "[filesystem]\ndeny_write = [\"keys/*.pem\"]\n"
+	policy := "[filesystem]\ndeny_write = [\"keys/*.pem\", \"certs/**/*.crt\"]\n"
 	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
 		steps := standaloneSteps()
 		script := func(f *standaloneFixture) string {
