@@ -118,6 +118,8 @@ func standaloneSteps() []step {
 		{name: "gitdir", sh: `echo i > .git/index.lock && mv .git/index.lock .git/index && echo j > .git/objects/ab/new`},
 		{name: "keysother", sh: `echo k > keys/ok.txt && echo c > certs/sub/ok.txt && echo c >> certs/sub/readme`},
 		{name: "goodlink", sh: `echo z > t1 && ln -s t1 lnk && echo w >> lnk && cat t1`},
+		{name: "procchmodown", sh: `echo m > m && exec 3<m && chmod 600 /proc/self/fd/3`},
+		{name: "gitinit", sh: `git init -q repo && cd repo && echo a > a && git add a && git -c user.name=a -c user.email=a@b commit -qm a && git log --oneline | grep -q a`},
 		{name: "tmp", sh: `echo t > "$TMPDIR/t" && cat "$TMPDIR/t"`},
 
 		// Attacks on protected paths inside the workspace.
@@ -137,6 +139,10 @@ func standaloneSteps() []step {
 		{name: "linkeddir", sh: `ln -s .git gl && echo x > gl/hooks/post-commit`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/post-commit") }},
 		{name: "grantedlink", sh: `ln -s ../.git/config src/c && echo x >> src/c`, attack: true, effect: gitConfigChanged},
 		{name: "procfd", sh: `exec 3<.git/config && echo x >> /proc/self/fd/3`, attack: true, effect: gitConfigChanged},
+		{name: "procchmod", sh: `exec 3<.sandbox.toml && chmod 604 /proc/self/fd/3`, attack: true, effect: func(f *standaloneFixture) bool {
+			fi, err := os.Stat(filepath.Join(f.ws, ".sandbox.toml"))
+			return err == nil && fi.Mode().Perm() == 0o604
+		}},
 		{name: "movehooks", sh: `mv .git/hooks .git/h2 && echo x > .git/h2/moved && mv .git/h2 .git/hooks`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/moved") || f.exists(".git/h2") }},
 		{name: "globnew", sh: `echo k > keys/new.pem`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists("keys/new.pem") }},
 		{name: "globdeep", sh: `echo c > certs/sub/new.crt`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists("certs/sub/new.crt") }},

@@ -350,6 +350,16 @@ func (g *guardCall) utimes(path string, flags int) unix.Errno {
 // metadata changes what path names (following links unless flags says
 // not to) with set, on a descriptor of ours, where the run may write.
 func (g *guardCall) metadata(path string, flags int, set func(fd int) unix.Errno) unix.Errno {
+	if m := magicFD.FindStringSubmatch(cleanAbs(path)); m != nil {
+		// One of the caller's descriptors by name (glibc's lchmod and
+		// fchmodat fallbacks chmod "/proc/self/fd/N"): that file, judged
+		// where it lies; another process's descriptors are not the run's.
+		n, ok := g.ownFD(m)
+		if !ok {
+			return unix.EPERM
+		}
+		return g.o.onCallerFD(g.req, n, set)
+	}
 	var (
 		dir       int
 		real      string
@@ -382,6 +392,27 @@ func (g *guardCall) metadata(path string, flags int, set func(fd int) unix.Errno
 	}
 	defer unix.Close(fd)
 	return set(fd)
+}
+
+// ownFD is the caller's descriptor number a magicFD match names, false
+// when it names another process's.
+func (g *guardCall) ownFD(m []string) (int, bool) {
+	var n string
+	switch {
+	case m[1] != "":
+		n = map[string]string{"in": "0", "out": "1", "err": "2"}[m[1]]
+	case m[2] != "":
+		n = m[2]
+	default:
+		n = m[3]
+		clean := cleanAbs(g.paths[0])
+		pid := strings.Split(strings.TrimPrefix(clean, "/proc/"), "/")[0]
+		if pid != "self" && pid != "thread-self" && pid != statusFields(g.proc, "Tgid")[0] && pid != strconv.Itoa(int(g.req.Pid)) {
+			return 0, false
+		}
+	}
+	v, err := strconv.Atoi(n)
+	return v, err == nil
 }
 
 // utimesFD sets the times of the file fd (O_PATH will do) names; nil
@@ -417,7 +448,7 @@ func chmodFD(fd int, mode uint32) unix.Errno {
 // on the file it names, performed on a descriptor of ours (the caller
 // could put another file at that number after a check).
 func (o *Observer) fchmod(req *netinside.Notif) unix.Errno {
-	return o.onCallerFD(req, func(fd int) unix.Errno { return chmodFD(fd, uint32(req.Args[1])) })
+	return o.onCallerFD(req, int(int32(req.Args[0])), func(fd int) unix.Errno { return chmodFD(fd, uint32(req.Args[1])) })
 }
 
 // futimens is utimensat(2) on the descriptor argument itself.
@@ -436,14 +467,14 @@ func (o *Observer) futimens(req *netinside.Notif) unix.Errno {
 			return unix.EFAULT
 		}
 	}
-	return o.onCallerFD(req, func(fd int) unix.Errno { return utimesFD(fd, times) })
+	return o.onCallerFD(req, int(int32(req.Args[0])), func(fd int) unix.Errno { return utimesFD(fd, times) })
 }
 
-// onCallerFD applies set to the file the caller's descriptor argument 0
-// names, opened again here, where the run may write it.
-func (o *Observer) onCallerFD(req *netinside.Notif, set func(fd int) unix.Errno) unix.Errno {
+// onCallerFD applies set to the file the caller's descriptor n names,
+// opened again here, where the run may write it.
+func (o *Observer) onCallerFD(req *netinside.Notif, n int, set func(fd int) unix.Errno) unix.Errno {
 	proc := "/proc/" + strconv.Itoa(int(req.Pid))
-	fd, err := unix.Open(proc+"/fd/"+strconv.Itoa(int(int32(req.Args[0]))), unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(proc+"/fd/"+strconv.Itoa(n), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return unix.EBADF
 	}
