@@ -144,6 +144,12 @@ func standaloneSteps() []step {
 			return err == nil && fi.Mode().Perm() == 0o604
 		}},
 		{name: "movehooks", sh: `mv .git/hooks .git/h2 && echo x > .git/h2/moved && mv .git/h2 .git/hooks`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/moved") || f.exists(".git/h2") }},
+		// A link swapped between a granted place and a protected one while
+		// writes go through it: a write the supervisor hands back to the
+		// kernel is judged again there, by Landlock, at the end of the
+		// links as they are then.
+		{name: "race", sh: `mkdir -p src/hooks; (for i in $(seq 60); do ln -sfn src/hooks rx; ln -sfn .git/hooks rx; done) & while kill -0 $! 2>/dev/null; do echo evil 2>/dev/null > rx/pre-applypatch; done; test -e .git/hooks/pre-applypatch`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists(".git/hooks/pre-applypatch") }},
+		{name: "raceran", sh: `test -e src/hooks/pre-applypatch`}, // the writes went through the link's granted side: the race was run
 		{name: "globnew", sh: `echo k > keys/new.pem`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists("keys/new.pem") }},
 		{name: "globdeep", sh: `echo c > certs/sub/new.crt`, attack: true, effect: func(f *standaloneFixture) bool { return f.exists("certs/sub/new.crt") }},
 		{name: "globexisting", sh: `echo k >> keys/a.pem`, attack: true, effect: func(f *standaloneFixture) bool {
