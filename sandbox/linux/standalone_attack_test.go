@@ -252,3 +252,26 @@ func TestStandaloneFilesystem(t *testing.T) {
 		}
 	})
 }
+
+// TestStandaloneLinkedHomeRun: a home named through a link (/home ->
+// /var/home) keeps the private temp dir writable and readable and the
+// credential unreadable, for a real process under the layers.
+func TestStandaloneLinkedHomeRun(t *testing.T) {
+	if landlock.ABI() < 3 {
+		sandboxtest.Skip(t, "this kernel has no Landlock ABI 3: the standalone backend cannot run here")
+	}
+	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
+		f := newStandaloneFixture(t, u, "")
+		real := f.home + "-real"
+		if err := os.Rename(f.home, real); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(real, f.home); err != nil {
+			t.Fatal(err)
+		}
+		out := f.run(t, false, `echo t > "$TMPDIR/t" && cat "$TMPDIR/t" && echo "tmp:$?"; cat "$HOME/.aws/credentials"; echo "read:$?"`)
+		if !strings.Contains(out, "tmp:0") || strings.Contains(out, "AKIA") || strings.Contains(out, "read:0") {
+			t.Errorf("with a linked home:\n%s", out)
+		}
+	})
+}
