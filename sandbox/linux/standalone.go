@@ -122,6 +122,14 @@ func PlanStandalone(p *workspace.Policy, opts StandaloneOptions) (*Standalone, e
 	if p == nil {
 		return nil, errors.New("no policy")
 	}
+	// The supervisor judges real paths, and the protected paths and rules
+	// are named under the folders as given: a folder named through a link
+	// would leave every rule on a name that no real path carries.
+	for _, f := range append([]string{p.Root}, p.Folders...) {
+		if real, err := filepath.EvalSymlinks(f); err != nil || real != filepath.Clean(f) {
+			return nil, fmt.Errorf("workspace folder %s is named through a symbolic link (real path %q): the Landlock backend needs its real path", f, real)
+		}
+	}
 	tempDir, err := standaloneTempDir(p)
 	if err != nil {
 		return nil, fmt.Errorf("private temp dir: %w", err)

@@ -192,3 +192,21 @@ func TestStandaloneLinkedHome(t *testing.T) {
 		}
 	}
 }
+
+// TestStandaloneLinkedWorkspace: a workspace folder named through a link
+// is refused (its rules would name paths no real path carries), never
+// planned with its protected paths missed.
+func TestStandaloneLinkedWorkspace(t *testing.T) {
+	f := newPlanFixture(t)
+	link := filepath.Join(filepath.Dir(f.root), "ws-link")
+	if err := os.Symlink(f.root, link); err != nil {
+		t.Fatal(err)
+	}
+	p, err := workspace.Load(workspace.LoadOptions{Root: link, Dirs: f.dirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PlanStandalone(p, StandaloneOptions{Guard: true}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("a linked workspace folder: want a refusal, got %v", err)
+	}
+}
