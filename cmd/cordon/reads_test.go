@@ -19,6 +19,11 @@ import (
 // allowed files reports nothing. Each command runs alone, so that "one"
 // is the whole run's report.
 func TestReadsReported(t *testing.T) {
+	// Outside /tmp, so that the Landlock layer's read line holds here
+	// too (inside, /tmp is the run's private one, writable as a whole,
+	// and Landlock carves no denied path out of a writable place): the
+	// masks must be opened through it.
+	t.Setenv("TMPDIR", "/var/tmp")
 	asBoth(t, func(t *testing.T, e *env) {
 		e.write(".sandbox.toml", "[filesystem]\ndeny_read = [\"secrets\", \"*.key\"]\n")
 		e.write("secrets/token", "s3cret-dir")
