@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -68,10 +67,7 @@ type Masks struct {
 	done    chan struct{}
 	// Unwatched says why reads are not reported (the masks still hide).
 	Unwatched error
-
-	mu    sync.Mutex
-	seen  map[string]int // target → index in found
-	found []sandbox.Violation
+	found     found
 }
 
 type maskWatch struct {
@@ -92,7 +88,7 @@ func MakeMasks(parent string, specs []MaskSpec) (*Masks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("masks: %w", err)
 	}
-	m := &Masks{dir: dir, sources: map[string]string{}, watches: map[int32]maskWatch{}, seen: map[string]int{}, done: make(chan struct{})}
+	m := &Masks{dir: dir, sources: map[string]string{}, watches: map[int32]maskWatch{}, done: make(chan struct{})}
 	if err := m.make(specs); err != nil {
 		m.Remove()
 		return nil, err
@@ -261,21 +257,8 @@ func (m *Masks) events(buf []byte) {
 		if name != "" {
 			target = filepath.Join(w.path, name)
 		}
-		m.report(sandbox.Violation{Kind: sandbox.KindRead, Target: target, Rule: w.rule})
+		m.found.add(sandbox.Violation{Kind: sandbox.KindRead, Target: target, Rule: w.rule})
 	}
-}
-
-// report records a read once per target, counting repeats.
-func (m *Masks) report(v sandbox.Violation) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if i, ok := m.seen[v.Target]; ok {
-		m.found[i].Count++
-		return
-	}
-	m.seen[v.Target] = len(m.found)
-	v.Time, v.Count = time.Now(), 1
-	m.found = append(m.found, v)
 }
 
 // Source is the mask bound over the hidden path p.
@@ -330,9 +313,7 @@ func (m *Masks) Stop() []sandbox.Violation {
 	}
 	go m.ino.Close()
 	m.ino = nil
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.found
+	return m.found.all()
 }
 
 // Remove removes the run's masks (the sandbox's mounts of them are gone).
