@@ -210,3 +210,29 @@ func TestStandaloneLinkedWorkspace(t *testing.T) {
 		t.Errorf("a linked workspace folder: want a refusal, got %v", err)
 	}
 }
+
+// TestStandaloneLinkedRule: an allow_write (or deny_write) named through
+// a link (/home -> /var/home) is refused with the rule named: planned at
+// its name, the protected paths inside the real place would be missed.
+// Named by its real path, the same place plans, carved.
+func TestStandaloneLinkedRule(t *testing.T) {
+	f := newPlanFixture(t)
+	proj := filepath.Join(filepath.Dir(f.home), "real-proj")
+	f.file(t, filepath.Join(proj, ".git/hooks/pre-commit"))
+	link := filepath.Join(f.home, "proj")
+	if err := os.Symlink(proj, link); err != nil {
+		t.Fatal(err)
+	}
+	p := f.load(t, "[filesystem]\nallow_write = [\""+link+"\"]\n")
+	if _, err := PlanStandalone(p, StandaloneOptions{Guard: true}); err == nil || !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), ".sandbox.toml:2") {
+		t.Errorf("allow_write through a link: want a refusal naming the rule, got %v", err)
+	}
+	p = f.load(t, "[filesystem]\nallow_write = [\""+proj+"\"]\n")
+	st, err := PlanStandalone(p, StandaloneOptions{Guard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(st.GuardDirs, proj) || !slices.Contains(st.Judge.ReadOnly, filepath.Join(proj, ".git/hooks")) {
+		t.Errorf("the real place is not carved around its hooks: guard %v", st.GuardDirs)
+	}
+}
