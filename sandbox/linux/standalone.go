@@ -169,11 +169,13 @@ func (st *Standalone) carve(p *workspace.Policy, pl *plan, opts StandaloneOption
 		}
 	}
 	writable = outermost(dedupe(writable))
-	// A rule named through a link reaching a writable place (allow_write
-	// ~/proj with /home a link) is planned at its name, which no real path
-	// the supervisor and the ruleset judge carries: its protected paths
-	// would be missed. Refused, the rule named: its real path works.
-	rules := append(append([]workspace.PathRule(nil), p.Filesystem.AllowWrite...), p.Filesystem.DenyWrite...)
+	// A deny rule named through a link into a writable place (deny_write
+	// ~/proj/x with ~/proj a link, allow_write there) is planned at its
+	// name, which no real path the supervisor and the ruleset judge
+	// carries: it would be missed. Refused, the rule named: its real path
+	// works. (The writable places themselves are scanned at their real
+	// paths: buildPlan.)
+	rules := append(append([]workspace.PathRule(nil), p.Filesystem.DenyWrite...), p.Filesystem.DenyRead...)
 	for _, r := range rules {
 		base := filepath.Clean(workspace.GlobBase(r.Path))
 		if real := resolveExisting(base); real != base && supervisor.UnderAny(real, writable) {
