@@ -22,8 +22,8 @@ type plan struct {
 	// Placeholders are missing protected paths to create and cover
 	// ("/"-suffixed: directories).
 	Missing []string
-	// HiddenDirs become empty read-only directories; HiddenFiles become an
-	// unreadable empty file.
+	// HiddenDirs and HiddenFiles are covered by the run's masks: empty,
+	// read-only directories and files whose opens are reported (maskSpecs).
 	HiddenDirs, HiddenFiles []string
 	Reopened                []string // allow_read paths bound back read-only inside hidden dirs
 	Pinned                  []string // writable dirs bound onto themselves so they cannot be renamed away
