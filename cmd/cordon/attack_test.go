@@ -561,7 +561,8 @@ func TestAttackEveryProtectedName(t *testing.T) {
 		e.write("sub/.git/hooks/pre-commit", "orig")
 		e.write("sub/.git/config", "orig")
 		deep = append(deep, "sub/.git/hooks/pre-commit", "sub/.git/config")
-		cmds = append(cmds, "mkdir .git/hooks && echo evil > .git/hooks/pre-commit", "echo evil > .git/config",
+		// mknod (mkfifo) makes a name too: the guard must see it.
+		cmds = append(cmds, "mkfifo .exrc", "mkdir .git/hooks && echo evil > .git/hooks/pre-commit", "echo evil > .git/config",
 			"echo evil > sub/.git/hooks/pre-commit", "echo evil > sub/.git/hooks/post-checkout", "echo evil >> sub/.git/config")
 		e.chown()
 		r := e.sandboxed(attempts(cmds...))

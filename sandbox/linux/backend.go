@@ -44,12 +44,6 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// ReapArg is the hidden subcommand of the placeholder reaper.
-const ReapArg = supervisor.ReapArg
-
-// ReapMain is the reaper subcommand.
-func ReapMain(args []string) int { return supervisor.ReapMain(args) }
-
 // Backend is the bubblewrap backend.
 type Backend struct {
 	opts   Options
@@ -191,30 +185,11 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	if p.StateDir != "" {
 		sc.cacheDir = filepath.Join(p.StateDir, "scan")
 	}
-	// Plan under the placeholder locks: see lockPlaceholders.
-	regDir := filepath.Join(rt, "placeholders")
-	ph, err := supervisor.LockPlaceholders(regDir, p.Root)
-	if err != nil {
-		return nil, err
-	}
-	// The reaper starts now, beside the planning, rather than after
-	// bwrap: its fork and exec then cost the run no time of its own.
-	reaper := make(chan *os.File, 1)
-	go func() { reaper <- supervisor.StartReaper(b.opts.Logger, initPath, regDir, ph.Key()) }()
-	stopReaper := func() {
-		if w := <-reaper; w != nil {
-			w.Close()
-		}
-	}
 	pl, err := buildPlan(p, tempDir, sc)
 	if err != nil {
-		ph.Release()
-		stopReaper()
 		return nil, err
 	}
 	if pl.Layers, pl.LayerAliases, err = planLayers(p, LayerRoot(p)); err != nil {
-		ph.Release()
-		stopReaper()
 		return nil, err
 	}
 	if privateTmp {
@@ -224,29 +199,14 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		}
 		pl.privateTmp(tempDir, exposed)
 	}
-	covered, uncovered, err := ph.Create(pl.Missing, pl.Writable)
-	if err != nil {
-		stopReaper()
-		return nil, err
-	}
-	pl.Missing = covered
-	pl.guard(uncovered)
-	// From here on, every failure must release the placeholders.
-	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
-	if err != nil {
-		ph.Release()
-		stopReaper()
-		return nil, err
-	}
-	proc.reaper = <-reaper
-	return proc, nil
+	return b.start(ctx, spec, pl, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
 }
 
 type startArgs struct {
 	bwrap, init, dir, hidden, tempDir string
 }
 
-func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *supervisor.Placeholders, sa startArgs) (*process, error) {
+func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, sa startArgs) (*process, error) {
 	p := spec.Policy
 	filter, err := seccomp.Program(seccomp.Options{AllowUnixSockets: len(p.Network.AllowUnixSockets) > 0})
 	if err != nil {
@@ -286,7 +246,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		cfg.Publish = len(spec.Network.Publish) > 0
 	}
 	cfg.TTY = spec.TTY
-	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}
+	stage, extra := sa.init, []*os.File{seccompFile, initEnd}
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
 	}
@@ -328,7 +288,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
-		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
+		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden),
 		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
 		Layers: len(pl.Layers) > 0, UID: os.Getuid(), GID: os.Getgid(),
 	})
@@ -361,7 +321,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	err = cmd.Start()
 	for try := 0; errors.Is(err, syscall.ETXTBSY) && try < 20; try++ {
 		// The init image was written just now, and a child another
-		// goroutine forked meanwhile (the reaper's shell) may still hold
+		// goroutine forked meanwhile may still hold
 		// the write descriptor until its own exec: Go's fork-exec race
 		// (golang/go#22315). It passes within milliseconds.
 		time.Sleep(5 * time.Millisecond)
@@ -380,7 +340,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		}
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers}
+	pr := &process{cmd: cmd, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -551,10 +511,8 @@ func shortHash(s string) string {
 // process is one running sandbox.
 type process struct {
 	cmd      *exec.Cmd
-	ph       *supervisor.Placeholders
 	setup    *setupLog
 	stderr   io.Writer // the command's
-	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
 	layers   []layer // their per-run work directories go when the run ends
 	timer    *time.Timer
@@ -583,11 +541,7 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		// seen every call.
 		observed := p.bridge.violations()
 		p.bridge.close()
-		p.ph.Release()
 		removeWorkDirs(p.layers)
-		if p.reaper != nil {
-			p.reaper.Close()
-		}
 		res := &sandbox.Result{Violations: observed}
 		var ee *exec.ExitError
 		switch {

@@ -21,9 +21,12 @@ import (
 
 // The guard: deny_write rules hold for names that do not exist yet.
 //
-// A read-only bind covers a path that exists (or a placeholder made for
-// one); a glob like "*.pem" names paths nobody can list in advance. So
-// when the plan has such rules (plan.Guarded), the observer is told about
+// A read-only bind covers a path that exists; a glob like "*.pem" names
+// paths nobody can list in advance, and a protected name that does not
+// exist yet (.envrc, .vscode/) has no inode a bind could land on but a
+// placeholder made on the host, which would show in the workspace and in
+// git status for as long as the run lives. So when the plan has such
+// rules (plan.Guarded), the observer is told about
 // every call that makes a new name and makes the name itself, on its own
 // copy of the path: the kernel never reads the caller's memory again, so
 // another thread changing the path after the check changes nothing (the
@@ -389,7 +392,12 @@ func (g *guardCall) refuses(real, base string) bool {
 	if base == "." || base == ".." {
 		return false
 	}
-	name := strings.TrimSuffix(real, "/") + "/" + base
+	return g.guardedName(strings.TrimSuffix(real, "/") + "/" + base)
+}
+
+// guardedName reports whether a guarded rule holds for name, and records
+// the refusal.
+func (g *guardCall) guardedName(name string) bool {
 	for _, r := range g.o.judge.Guarded {
 		if Within(r.Path, name) || workspace.Match(r.Path, name) {
 			g.o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: name, Rule: r.Source})
@@ -397,6 +405,18 @@ func (g *guardCall) refuses(real, base string) bool {
 		}
 	}
 	return false
+}
+
+// noParent is the answer to a call whose parent directory does not
+// exist: within a guarded directory that is not there (.vscode/x when
+// .vscode is missing) it is the guard's refusal, EROFS and reported, as
+// it is for the directory itself; elsewhere the kernel's ENOENT. The
+// errno alone changes: the call is refused either way.
+func (g *guardCall) noParent(path string, errno unix.Errno) unix.Errno {
+	if errno == unix.ENOENT && strings.HasPrefix(path, "/") && g.guardedName(cleanAbs(path)) {
+		return unix.EROFS
+	}
+	return errno
 }
 
 // target opens the directory where a call would make path's last
@@ -412,7 +432,7 @@ func (g *guardCall) target(path string) (dir int, base string, errno unix.Errno)
 func (g *guardCall) targetReal(path string) (dir int, real, base string, errno unix.Errno) {
 	dir, real, base, errno = g.parent(path)
 	if errno != 0 {
-		return -1, "", "", errno
+		return -1, "", "", g.noParent(path, errno)
 	}
 	var st unix.Stat_t
 	missing := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil
@@ -456,7 +476,7 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 	for hops := 0; hops < 40; hops++ {
 		dir, real, base, errno := g.parent(path)
 		if errno != 0 {
-			return -1, 0, errno
+			return -1, 0, g.noParent(path, errno)
 		}
 		var st unix.Stat_t
 		err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW)

@@ -302,19 +302,21 @@ func (o *Observer) Stop() []sandbox.Violation {
 }
 
 // Judge knows where the sandbox refuses writes: everywhere but the
-// writable binds, and inside them the read-only binds, placeholders and
-// hidden places. It is built from the plan of the run (cordon's own view
-// of the policy snapshot), never from anything the sandbox reports.
+// writable binds, and inside them the read-only binds and hidden places
+// (and, for names not made yet, the guarded rules: guard.go). It is built
+// from the plan of the run (cordon's own view of the policy snapshot),
+// never from anything the sandbox reports.
 type Judge struct {
 	Writable []string // bound read-write
-	ReadOnly []string // bound read-only over writable places (placeholders included)
+	ReadOnly []string // bound read-only over writable places
 	Hidden   []string // hidden directories and files (deny_read)
 	TempDir  string   // the run's private temp dir ("/tmp" when it is the sandbox's /tmp)
 	// Exposed are read-only places inside TempDir (the host's, bound back
 	// over a private /tmp), writable only where Writable says so.
 	Exposed []string
-	// Guarded are the deny_write rules for names that do not exist yet:
-	// with any, the observer makes every new name itself (guard.go).
+	// Guarded are the deny_write rules and protected paths for names
+	// that do not exist yet: with any, the observer makes every new name
+	// itself (guard.go).
 	Guarded []workspace.PathRule
 	Policy  *workspace.Policy // for naming the deciding rule
 }
