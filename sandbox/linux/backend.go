@@ -525,6 +525,7 @@ type process struct {
 	mu       sync.Mutex
 	timedOut bool
 	killed   bool
+	exited   bool // bwrap has ended (and is about to be reaped)
 	// signalled: a signal was sent (it may have ended the run before the
 	// command started, which is no failed set-up).
 	signalled bool
@@ -532,6 +533,14 @@ type process struct {
 
 func (p *process) Wait() (*sandbox.Result, error) {
 	p.waitOnce.Do(func() {
+		// Wait for bwrap's end without reaping it, so that Kill knows
+		// when its process group may no longer be its own.
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, p.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		p.mu.Lock()
+		p.exited = true
+		p.mu.Unlock()
 		err := p.cmd.Wait()
 		close(p.done)
 		if p.timer != nil {
@@ -598,12 +607,57 @@ func (p *process) Signal(sig os.Signal) error {
 func (p *process) Kill() error {
 	p.mu.Lock()
 	p.killed = true
+	if !p.exited {
+		// A kill that lands while bwrap is still making the sandbox, when
+		// its child (the sandbox's init) has not yet set its own
+		// parent-death signal, would leave that child to run the command
+		// to its end: stop bwrap (so that it makes no more children),
+		// then kill its children and its process group. bwrap is not
+		// reaped yet (exited is set under p.mu before it is), and a
+		// stopped bwrap reaps none of its children, so none of these
+		// pids can be another process's.
+		if p.cmd.Process.Signal(syscall.SIGSTOP) == nil {
+			for _, c := range childrenOf(p.cmd.Process.Pid) {
+				_ = syscall.Kill(c, syscall.SIGKILL)
+			}
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
 	p.mu.Unlock()
 	err := p.cmd.Process.Signal(syscall.SIGKILL)
 	if errors.Is(err, os.ErrProcessDone) {
 		return nil
 	}
 	return err
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func limitSource(p *workspace.Policy) string {
