@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/landlock"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/sandbox/probe"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
@@ -199,11 +200,25 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		}
 		pl.privateTmp(tempDir, exposed)
 	}
-	return b.start(ctx, spec, pl, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
+	// Nothing to undo past this point but the masks.
+	masks, err := supervisor.MakeMasks(filepath.Join(rt, "masks"), pl.maskSpecs(p))
+	if err != nil {
+		return nil, err
+	}
+	if masks.Unwatched != nil {
+		b.opts.Logger.Warn("reads of hidden paths are not reported in this run", "err", masks.Unwatched)
+	}
+	proc, err := b.start(ctx, spec, pl, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir, masks: masks})
+	if err != nil {
+		masks.Remove()
+		return nil, err
+	}
+	return proc, nil
 }
 
 type startArgs struct {
 	bwrap, init, dir, hidden, tempDir string
+	masks                             *supervisor.Masks
 }
 
 func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, sa startArgs) (*process, error) {
@@ -236,6 +251,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, sa sta
 				if w == "/tmp" {
 					rules.Writable[i] = pl.PrivateTmp
 				}
+			}
+		}
+		if !b.test.noMounts {
+			for _, id := range sa.masks.Identities() {
+				rules.Masks = append(rules.Masks, landlock.Mask{Path: id.Path, Dev: id.Dev, Ino: id.Ino})
 			}
 		}
 		cfg.Landlock = &rules
@@ -289,7 +309,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, sa sta
 	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden),
-		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts, Masks: sa.masks,
 		Layers: len(pl.Layers) > 0, UID: os.Getuid(), GID: os.Getgid(),
 	})
 	cmd := exec.Command(sa.bwrap, args...)
@@ -340,7 +360,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, sa sta
 		}
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers}
+	pr := &process{cmd: cmd, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers, masks: sa.masks}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -482,7 +502,8 @@ func dataFile(name string, data []byte) (*os.File, error) {
 	return f, nil
 }
 
-// ensureHidden makes the empty, unreadable file bound over deny_read files.
+// ensureHidden makes the empty, unreadable file bwrapArgs binds over a
+// deny_read file that has no mask of its own.
 func ensureHidden(path string) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0)
 	if err == nil {
@@ -515,6 +536,7 @@ type process struct {
 	stderr   io.Writer // the command's
 	bridge   *bridge
 	layers   []layer // their per-run work directories go when the run ends
+	masks    *supervisor.Masks
 	timer    *time.Timer
 	done     chan struct{}
 	logger   *slog.Logger
@@ -548,7 +570,8 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		// The sandbox is gone: the hand-off is over and the observer has
 		// seen every call.
-		observed := p.bridge.violations()
+		observed := append(p.bridge.violations(), p.masks.Stop()...)
+		p.masks.Remove()
 		p.bridge.close()
 		removeWorkDirs(p.layers)
 		res := &sandbox.Result{Violations: observed}
