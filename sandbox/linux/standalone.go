@@ -187,8 +187,16 @@ func (st *Standalone) carve(p *workspace.Policy, pl *plan, opts StandaloneOption
 	// Protected: what no write may reach inside a writable place. The
 	// missing protected names are protected by path: nothing covers them
 	// here, and the supervisor refuses making them.
-	readOnly := append(append([]string(nil), pl.ReadOnly...), trimSlashes(pl.Missing)...)
+	readOnly := append(append([]string(nil), pl.ReadOnly...), pl.Missing...)
 	protected := append(append([]string(nil), readOnly...), hidden...)
+	// A guarded path with no glob is carved around like a protected one:
+	// its parent (or the nearest existing directory above it) is split,
+	// so only the supervisor makes names on the way to it.
+	for _, r := range pl.Guarded {
+		if !workspace.HasGlob(r.Path) {
+			protected = append(protected, filepath.Clean(r.Path))
+		}
+	}
 	var inside []string
 	for _, pr := range protected {
 		if supervisor.UnderAny(pr, writable) {
@@ -292,17 +300,17 @@ func resolveExisting(p string) string {
 }
 
 // guardZones are the directories (inside writable places) where a
-// guarded rule may match a name not made yet: a glob's base, or the
-// nearest existing directory above a missing path. The rules are
-// returned with them, for naming.
+// guarded glob may match a name not made yet: the glob's base, or the
+// nearest existing directory above it. The rules are returned with
+// them, for naming.
 func guardZones(guarded []workspace.PathRule, writable []string) ([]string, []workspace.PathRule) {
 	var zones []string
 	var rules []workspace.PathRule
 	for _, r := range guarded {
-		base := filepath.Clean(r.Path)
-		if workspace.HasGlob(r.Path) {
-			base = workspace.GlobBase(r.Path)
+		if !workspace.HasGlob(r.Path) {
+			continue // carved around as a protected path (carve)
 		}
+		base := workspace.GlobBase(r.Path)
 		hit := false
 		for _, w := range writable {
 			switch {

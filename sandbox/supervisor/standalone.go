@@ -183,7 +183,7 @@ func ruleFor(rules []workspace.PathRule, path string) workspace.Source {
 
 // standalone answers one write-intent call of a standalone run, on a
 // guard worker's thread.
-func (o *Observer) standalone(req *netinside.Notif) {
+func (o *Observer) standalone(req *netinside.Notif, mem memFiles) {
 	if !threadIsCapless() {
 		netinside.Respond(o.fd, req.ID, 0, unix.EPERM, false)
 		return
@@ -202,7 +202,7 @@ func (o *Observer) standalone(req *netinside.Notif) {
 		netinside.Respond(o.fd, req.ID, 0, 0, true) // nothing of ours (Landlock decides)
 		return
 	}
-	g, errno := o.openGuardCall(req)
+	g, errno := o.openGuardCall(req, mem)
 	if errno != 0 {
 		netinside.Respond(o.fd, req.ID, 0, errno, false)
 		return
