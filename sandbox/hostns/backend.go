@@ -96,6 +96,9 @@ func New(opts Options) *Backend {
 
 func (b *Backend) Name() string { return Name }
 
+// Weaker is what this backend holds less well than bwrap (see Weaker).
+func (b *Backend) Weaker() []string { return append([]string(nil), Weaker...) }
+
 // Layers names what every run has in force: "Landlock ABI 7", "seccomp
 // (no user namespaces: …)".
 func (b *Backend) Layers() []string {
