@@ -79,7 +79,6 @@ func (u unavailable) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Proc
 	return nil, u.err
 }
 
-
 // cleanCaches drops the workspace's copy-on-write cache layers.
 func cleanCaches(p *workspace.Policy) (string, error) { return linux.CleanCaches(p) }
 
