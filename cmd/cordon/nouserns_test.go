@@ -20,8 +20,9 @@ func (e *env) noUserns(args ...string) result {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		e.t.Fatalf("unshare (util-linux) is required: %v", err)
 	}
-	e.wrap = []string{"unshare", "-U", "-r", "sh", "-c", `echo 0 > /proc/sys/user/max_user_namespaces || exit 99; exec "$@"`, "sh"}
-	defer func() { e.wrap = nil }()
+	saved := e.wrap
+	e.wrap = noUsernsWrap
+	defer func() { e.wrap = saved }()
 	r := e.cordon("", args...)
 	if r.code == 99 {
 		e.t.Fatalf("could not simulate a machine without user namespaces:\n%s", r.stderr)

@@ -72,7 +72,7 @@ func KeeperMain(args []string) int {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fail(fmt.Errorf("subreaper: %w", err))
 	}
-	if _, err := landlock.Restrict(landlock.Rules{Scope: true, Require: true}); err != nil {
+	if err := landlock.RestrictScope(); err != nil {
 		return fail(err)
 	}
 	self, err := os.Executable()
