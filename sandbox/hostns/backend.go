@@ -168,21 +168,16 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	if !filepath.IsAbs(dir) {
 		return nil, fmt.Errorf("working directory %q is not absolute", dir)
 	}
-	tempDir := linux.PrivateTempDir(p, b.opts.Logger)
-	if err := os.MkdirAll(tempDir, 0o700); err != nil {
-		return nil, fmt.Errorf("private temp dir: %w", err)
-	}
-	now := time.Now()
-	_ = os.Chtimes(tempDir, now, now)
-
-	fsPlan, err := linux.PlanStandalone(p, tempDir)
+	fsPlan, err := linux.PlanStandalone(p, linux.StandaloneOptions{Guard: true})
 	if err != nil {
 		return nil, fmt.Errorf("the Landlock backend cannot enforce this policy: %w; nothing was run", err)
 	}
+	now := time.Now()
+	_ = os.Chtimes(fsPlan.TempDir, now, now) // in use: not old
 	rules := hostRules(fsPlan.Rules)
 
-	r := &run{b: b, spec: spec, judge: fsPlan.Judge, done: make(chan struct{})}
-	if err := r.start(ctx, initPath, dir, tempDir, rules); err != nil {
+	r := &run{b: b, spec: spec, judge: fsPlan.Judge, fs: fsPlan, done: make(chan struct{})}
+	if err := r.start(ctx, initPath, dir, rules); err != nil {
 		r.cleanup()
 		return nil, err
 	}
@@ -211,6 +206,7 @@ type run struct {
 	b     *Backend
 	spec  sandbox.Spec
 	judge *supervisor.Judge
+	fs    *linux.Standalone
 
 	cmd      *exec.Cmd
 	obs      *supervisor.Observer
@@ -230,7 +226,7 @@ type run struct {
 	killed   bool
 }
 
-func (r *run) start(ctx context.Context, initPath, dir, tempDir string, rules landlock.Rules) error {
+func (r *run) start(ctx context.Context, initPath, dir string, rules landlock.Rules) error {
 	p := r.spec.Policy
 	allowUnix := len(p.Network.AllowUnixSockets) > 0
 	filter, err := seccomp.Program(seccomp.Options{AllowUnixSockets: allowUnix, HostNetwork: true})
@@ -243,7 +239,7 @@ func (r *run) start(ctx context.Context, initPath, dir, tempDir string, rules la
 	}
 	defer filterFile.Close()
 
-	env := linux.CommandEnv(r.spec.Env, p, tempDir)
+	env := r.fs.CommandEnv(r.spec.Env, p)
 	capture := &netinside.Supervisor{Host: true, Logger: r.b.opts.Logger}
 	if n := r.spec.Network; n != nil {
 		ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})

@@ -116,6 +116,16 @@ func Restrict(r Rules) (Status, error) {
 			return Status{}, err
 		}
 	}
+	for _, split := range []struct {
+		paths  []string
+		rights uint64
+	}{{r.SplitDirs, writeRights(abi, r.Sockets)}, {r.FileZones, fileWriteRights(abi)}, {r.SplitFiles, fileWriteRights(abi)}} {
+		for _, p := range split.paths {
+			if err := b.addLinkFree(p, split.rights); err != nil {
+				return Status{}, err
+			}
+		}
+	}
 	if st.Connect {
 		for _, port := range r.ConnectPorts {
 			a := netPortAttr{allowed: netConnectTCP, port: uint64(port)}
@@ -158,6 +168,12 @@ func (b *builder) addPath(path string, rights uint64, optional, nofollow bool) e
 		return fmt.Errorf("landlock: %s: %w", path, err)
 	}
 	defer unix.Close(fd)
+	return b.addFD(fd, path, rights)
+}
+
+// addFD adds the rule for the opened path fd: rights trimmed to what the
+// kernel accepts for its type; a symbolic link gets none.
+func (b *builder) addFD(fd int, path string, rights uint64) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("landlock: %s: %w", path, err)
@@ -180,6 +196,24 @@ func (b *builder) addPath(path string, rights uint64, optional, nofollow bool) e
 		return fmt.Errorf("landlock: rule for %s: %w", path, e)
 	}
 	return nil
+}
+
+// addLinkFree grants rights on path's hierarchy, opened with no symbolic
+// link in any component; a path that no longer opens that way (or is
+// gone) is skipped: it is not the one the plan judged.
+func (b *builder) addLinkFree(path string, rights uint64) error {
+	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EACCES) {
+			return nil
+		}
+		return fmt.Errorf("landlock: %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	return b.addFD(fd, path, rights)
 }
 
 // grantRead grants reading dir's hierarchy minus the denied paths: whole

@@ -35,6 +35,18 @@ type Rules struct {
 	ReadDeny []string `json:"rd,omitempty"`
 	// ReadAllow are readable again inside ReadDeny (allow_read).
 	ReadAllow []string `json:"ra,omitempty"`
+	// The carving of writable places around protected paths, for a run
+	// with no mounts (the standalone backend): SplitDirs get every write
+	// right on their hierarchy, FileZones only the rights to write what
+	// exists (new names there are made by the supervisor, which judges
+	// them), SplitFiles (existing files directly in a split directory)
+	// the rights to write them. Each is opened with no symbolic link in
+	// any component (RESOLVE_NO_SYMLINKS): a link swapped in after the
+	// plan must not carry the grant to its target. What no longer opens
+	// that way is skipped, which fails closed.
+	SplitDirs  []string `json:"sd,omitempty"`
+	FileZones  []string `json:"fz,omitempty"`
+	SplitFiles []string `json:"sf,omitempty"`
 	// Sockets allows making pathname unix sockets in the writable
 	// places; without it bind() of one fails everywhere.
 	Sockets bool `json:"sock,omitempty"`
@@ -115,7 +127,7 @@ func Layer(abi int) string { return fmt.Sprintf("Landlock ABI %d", abi) }
 
 // Validate checks the paths: absolute and clean, as the host computed them.
 func (r *Rules) Validate() error {
-	for _, list := range [][]string{r.Writable, r.WriteFiles, r.ReadDeny, r.ReadAllow} {
+	for _, list := range [][]string{r.Writable, r.WriteFiles, r.ReadDeny, r.ReadAllow, r.SplitDirs, r.FileZones, r.SplitFiles} {
 		for _, p := range list {
 			if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.IndexByte(p, 0) >= 0 {
 				return fmt.Errorf("landlock: path %q is not absolute and clean", p)

@@ -119,7 +119,13 @@ func (s *Supervisor) connectHost(ctx context.Context, sock int, dst netip.AddrPo
 			return unix.ENETUNREACH
 		}
 	}
-	if !isPool {
+	switch {
+	case isPool:
+	case dst.Addr().IsLoopback():
+		// The host's loopback, as a localhost:PORT rule names it (the
+		// bwrap backend's mirrors ask the same): denied unless one does.
+		name = "localhost"
+	default:
 		name = dst.Addr().String()
 	}
 	up, err := s.DialProxy(ctx)

@@ -147,17 +147,15 @@ func Program(opts Options) ([]bpf.RawInstruction, error) {
 	emitJeq(unix.SYS_CLONE3, "enosys")
 	emitJeq(unix.SYS_OPENAT2, "enosys")
 	emitJeq(unix.SYS_CLONE, "clone")
-	switch {
-	case opts.HostNetwork:
+	if opts.HostNetwork {
 		emitJeq(unix.SYS_SOCKET, "hostsocket")
 		emitJeq(unix.SYS_SENDTO, "fastopen-3")
 		emitJeq(unix.SYS_SENDMSG, "fastopen-2")
 		emitJeq(unix.SYS_SENDMMSG, "fastopen-3")
-		if !opts.AllowUnixSockets {
-			emitJeq(unix.SYS_SOCKETPAIR, "socketpair")
-		}
-	case !opts.AllowUnixSockets:
+	} else if !opts.AllowUnixSockets {
 		emitJeq(unix.SYS_SOCKET, "socket")
+	}
+	if !opts.AllowUnixSockets {
 		emitJeq(unix.SYS_SOCKETPAIR, "socketpair")
 	}
 	modeLabel := func(c ModeCall) string { return fmt.Sprintf("mode-%d-%d", c.Flags, c.Mode) }
@@ -232,7 +230,7 @@ func Program(opts Options) ([]bpf.RawInstruction, error) {
 			eperm,
 			bpf.LoadAbsolute{Off: offArg(1), Size: 4},
 			bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: ^uint32(unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK)},
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SOCK_STREAM, SkipTrue: 1},
+			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.SOCK_STREAM, SkipFalse: 1},
 			eperm,
 			bpf.LoadAbsolute{Off: offArg(2), Size: 4},
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 2},

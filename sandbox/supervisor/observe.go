@@ -317,6 +317,15 @@ type Judge struct {
 	// with any, the observer makes every new name itself (guard.go).
 	Guarded []workspace.PathRule
 	Policy  *workspace.Policy // for naming the deciding rule
+	// Standalone: the run has no mount namespace (the standalone Landlock
+	// backend). Nothing but Landlock and this supervisor holds the line:
+	// the observer performs every write-intent call Landlock would refuse
+	// in a writable place (standalone.go), and applies ReadOnly and Hidden
+	// itself.
+	Standalone bool
+	// Granted are the hierarchies the Landlock ruleset grants every write
+	// right (standalone): calls there continue to the kernel.
+	Granted []string
 }
 
 // landing is where a write to path lands: the links the host sees, followed.
