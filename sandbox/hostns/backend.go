@@ -293,7 +293,7 @@ func (r *run) start(ctx context.Context, initPath, dir string, rules landlock.Ru
 		Memory: p.Limits.Memory, Processes: p.Limits.Processes,
 		Observe: true, Self: initPath, Guard: len(r.judge.Guarded) > 0, UnixConnect: allowUnix,
 		Landlock: &rules, TTY: r.spec.TTY,
-		Seccomp: initstage.FDSeccomp, DropCaps: true, NetConnect: true, Parent: os.Getpid(),
+		Seccomp: initstage.FDSeccomp, DropCaps: true, NetConnect: true, Standalone: true, Parent: os.Getpid(),
 		Env: 3 + 4, Stderr: 3 + 5,
 	}
 	cmd := exec.Command(initPath, append([]string{initstage.KeeperArg, cfg.Encode(), "--"}, r.spec.Argv...)...)

@@ -164,6 +164,23 @@ func (st *Standalone) carve(p *workspace.Policy, pl *plan, opts StandaloneOption
 		}
 	}
 	inside = dedupe(inside)
+	// A hidden path inside a writable place cannot be expressed: read is
+	// granted by hierarchy, so every directory on the way to it (the
+	// workspace root among them) would get read on its existing entries
+	// only, and every file made there later would be unreadable. Refused,
+	// never run with less (the bwrap backend hides it with a mount).
+	for _, h := range hidden {
+		if supervisor.UnderAny(h, writable) {
+			src := workspace.Source{}
+			for _, r := range p.Filesystem.DenyRead {
+				if supervisor.Within(filepath.Clean(r.Path), h) || workspace.Match(r.Path, h) {
+					src = r.Source
+					break
+				}
+			}
+			return fmt.Errorf("deny_read %s (%s) lies inside a writable place: without mounts, Landlock cannot keep it unreadable without making every file made later in the directories on the way to it unreadable too (the bwrap backend can; or keep it out of the workspace)", h, src)
+		}
+	}
 	zones, zoneRules := guardZones(pl.Guarded, writable)
 	if !opts.Guard {
 		if len(zoneRules) > 0 {
@@ -193,11 +210,9 @@ func (st *Standalone) carve(p *workspace.Policy, pl *plan, opts StandaloneOption
 		// terminal is open already on its descriptors).
 		WriteFiles: []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"},
 	}
-	// Reads: "/" minus every hidden path, wherever it lies (inside a
-	// writable place too: a name made later beside one is unreadable,
-	// which fails closed); allow_read and the writable places inside a
-	// hidden one (the temp dir and caches in cordon's state dir) readable
-	// again.
+	// Reads: "/" minus every hidden path (none inside a writable place:
+	// see above); allow_read and the writable places inside a hidden one
+	// (the temp dir and caches in cordon's state dir) readable again.
 	r.ReadDeny = dedupe(hidden)
 	r.ReadAllow = append(r.ReadAllow, pl.Reopened...)
 	for _, w := range writable {

@@ -20,10 +20,15 @@ func TestStandaloneCarving(t *testing.T) {
 	f.file(t, filepath.Join(f.root, "src/main.go"))
 	f.file(t, filepath.Join(f.root, ".git/objects/ab/cdef"))
 	f.file(t, filepath.Join(f.root, ".git/HEAD"))
-	p := f.load(t, "[filesystem]\ndeny_write = [\"config/prod.env\"]\ndeny_read = [\"secrets/token\"]\n")
 	f.file(t, filepath.Join(f.root, "config/prod.env"))
 	f.file(t, filepath.Join(f.root, "config/dev.env"))
-	p = f.load(t, "[filesystem]\ndeny_write = [\"config/prod.env\"]\ndeny_read = [\"secrets/token\"]\n")
+	// A deny_read inside the workspace cannot be expressed without
+	// mounts: refused, the rule named.
+	p := f.load(t, "[filesystem]\ndeny_write = [\"config/prod.env\"]\ndeny_read = [\"secrets/token\"]\n")
+	if _, err := PlanStandalone(p, StandaloneOptions{Guard: true}); err == nil || !strings.Contains(err.Error(), "secrets/token") || !strings.Contains(err.Error(), ".sandbox.toml:3") {
+		t.Errorf("deny_read inside the workspace: want a refusal naming the rule, got %v", err)
+	}
+	p = f.load(t, "[filesystem]\ndeny_write = [\"config/prod.env\"]\ndeny_read = [\"~/.config/x\"]\n")
 	st, err := PlanStandalone(p, StandaloneOptions{Guard: true})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +57,7 @@ func TestStandaloneCarving(t *testing.T) {
 		}
 	}
 	// Nothing protected is granted, by a rule on it or on an ancestor.
-	protected := ws(".git/hooks/pre-commit", ".git/config", ".git/hooks", "src/.vscode/settings.json", "config/prod.env", ".vscode", ".envrc", "secrets/token", ".sandbox.toml")
+	protected := ws(".git/hooks/pre-commit", ".git/config", ".git/hooks", "src/.vscode/settings.json", "config/prod.env", ".vscode", ".envrc", ".sandbox.toml")
 	for _, pr := range protected {
 		for _, g := range append(append(append([]string{}, r.SplitDirs...), r.SplitFiles...), r.FileZones...) {
 			if supervisor.Within(g, pr) {
@@ -63,7 +68,7 @@ func TestStandaloneCarving(t *testing.T) {
 			t.Errorf("the judge does not know %s is protected", pr)
 		}
 	}
-	if !slices.Contains(r.ReadDeny, filepath.Join(f.root, "secrets/token")) || !slices.Contains(r.ReadDeny, filepath.Join(f.home, ".ssh")) {
+	if !slices.Contains(r.ReadDeny, filepath.Join(f.home, ".ssh")) {
 		t.Errorf("read denials: %v", r.ReadDeny)
 	}
 	if !slices.Contains(r.ReadAllow, st.TempDir) || !strings.HasPrefix(st.TempDir, f.dirs.StateDir) {
@@ -71,5 +76,88 @@ func TestStandaloneCarving(t *testing.T) {
 	}
 	if !r.Require || !r.Scope {
 		t.Errorf("rules not required or not scoped: %+v", r)
+	}
+}
+
+// TestStandaloneZones: a deny_write glob makes its base a file zone
+// (existing files writable, no name made but by the supervisor), the
+// existing matches are not granted at all, and without the supervisor the
+// plan is refused with the rule named.
+func TestStandaloneZones(t *testing.T) {
+	f := newPlanFixture(t)
+	p := f.load(t, "[filesystem]\ndeny_write = [\"keys/*.pem\"]\n")
+	st, err := PlanStandalone(p, StandaloneOptions{Guard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(f.root, "keys")
+	if !slices.Contains(st.GuardDirs, keys) || !slices.Contains(st.Rules.FileZones, filepath.Join(keys, "sub")) {
+		t.Errorf("keys should be split and keys/sub a file zone: guard %v, zones %v", st.GuardDirs, st.Rules.FileZones)
+	}
+	for _, g := range append(append(append([]string{}, st.Rules.SplitDirs...), st.Rules.SplitFiles...), st.Rules.FileZones...) {
+		if supervisor.Within(keys, g) && strings.HasSuffix(g, ".pem") {
+			t.Errorf("an existing match is granted: %s", g)
+		}
+		if supervisor.Within(g, keys) {
+			t.Errorf("the glob's base is granted whole by %s", g)
+		}
+	}
+	_, err = PlanStandalone(p, StandaloneOptions{Guard: false})
+	if err == nil || !strings.Contains(err.Error(), "keys/*.pem") || !strings.Contains(err.Error(), ".sandbox.toml:2") {
+		t.Errorf("without the supervisor: want the rule named, got %v", err)
+	}
+	// Even with no rule of the workspace's, the protected names need the
+	// supervisor: refused without it, never run with less.
+	p = f.load(t, "")
+	if _, err := PlanStandalone(p, StandaloneOptions{Guard: false}); err == nil || !strings.Contains(err.Error(), "protected") {
+		t.Errorf("protected names without the supervisor: %v", err)
+	}
+}
+
+// TestStandaloneEnv: the private temp dir and the redirected caches win
+// over the caller's variables; secrets are scrubbed as under bwrap.
+func TestStandaloneEnv(t *testing.T) {
+	f := newPlanFixture(t)
+	t.Setenv("XDG_CACHE_HOME", "")
+	p := f.load(t, "")
+	st, err := PlanStandalone(p, StandaloneOptions{Guard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := st.CommandEnv([]string{"GOCACHE=/host/cache", "TMPDIR=/tmp", "GITHUB_TOKEN=x", "PATH=/bin"}, p)
+	get := func(k string) []string {
+		var out []string
+		for _, kv := range env {
+			if strings.HasPrefix(kv, k+"=") {
+				out = append(out, kv[len(k)+1:])
+			}
+		}
+		return out
+	}
+	for k, want := range map[string]string{
+		"TMPDIR":           st.TempDir,
+		"GOCACHE":          filepath.Join(f.dirs.StateDir, "caches", shortHash(p.Root), "xdg-cache", "go-build"),
+		"XDG_CACHE_HOME":   filepath.Join(f.dirs.StateDir, "caches", shortHash(p.Root), "xdg-cache"),
+		"npm_config_cache": filepath.Join(f.dirs.StateDir, "caches", shortHash(p.Root), ".npm"),
+		"GOMODCACHE":       filepath.Join(f.dirs.StateDir, "caches", shortHash(p.Root), "go-pkg", "mod"),
+		"PATH":             "/bin",
+	} {
+		if got := get(k); len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %v, want [%s]", k, got, want)
+		}
+	}
+	if got := get("GITHUB_TOKEN"); len(got) != 0 {
+		t.Errorf("a secret passed: %v", got)
+	}
+	for _, c := range st.Caches {
+		if !slices.Contains(st.Rules.SplitDirs, c.Dir) || !slices.Contains(st.Judge.Writable, c.Dir) {
+			t.Errorf("cache dir %s is not writable", c.Dir)
+		}
+		if !slices.Contains(st.Rules.ReadAllow, c.Dir) {
+			t.Errorf("cache dir %s is not readable again inside the state dir", c.Dir)
+		}
+	}
+	if !slices.Contains(st.ReadOnlyCaches, filepath.Join(f.home, ".cargo/registry")) {
+		t.Errorf("cargo's cache should be listed read-only: %v", st.ReadOnlyCaches)
 	}
 }

@@ -38,13 +38,18 @@ type Observer struct {
 	closed chan struct{}
 	wake   [2]int // a pipe: stop writes to it so the loop never polls on a timer
 
-	capture  *netinside.Supervisor // nil: connect() continues untouched
-	guards   *GuardPool            // the threads a guarding observer's loop runs on
-	inflight sync.WaitGroup
+	capture *netinside.Supervisor // nil: connect() continues untouched
+	// grantedIDs are the identities of judge.Granted (standalone.go).
+	grantedIDs map[fileID]bool
+	guards     *GuardPool // the threads a guarding observer's loop runs on
+	inflight   sync.WaitGroup
 }
 
 // guarding reports whether the observer makes new names itself (guard.go).
-func (o *Observer) guarding() bool { return len(o.judge.Guarded) > 0 && o.guards != nil }
+// A standalone run always does (standalone.go).
+func (o *Observer) guarding() bool {
+	return (len(o.judge.Guarded) > 0 || o.judge.Standalone) && o.guards != nil
+}
 
 // StartObserver supervises the seccomp listener fd (which it then owns)
 // for one run: judge says where writes are refused, capture (nil: none)
@@ -53,6 +58,9 @@ func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *
 	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]int{}, done: make(chan struct{}), closed: make(chan struct{})}
 	if capture != nil && o.unixConnect() {
 		capture.NoContinue = true // see unixconnect.go
+	}
+	if judge.Standalone {
+		o.grantedIDs = grantedIDs(judge.Granted)
 	}
 	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		o.wake = [2]int{-1, -1}
@@ -141,6 +149,10 @@ func (o *Observer) loop() {
 				defer o.inflight.Done()
 				o.connect(ctx, &n)
 			}()
+			continue
+		}
+		if o.judge.Standalone && o.guarding() {
+			o.standalone(&req)
 			continue
 		}
 		if o.guarding() && createsName(&req) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox/landlock"
 	"github.com/cordon-dev/cordon/sandbox/proxyenv"
+	"github.com/cordon-dev/cordon/sandbox/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,6 +81,9 @@ type Config struct {
 	Seccomp    int  `json:"seccomp,omitempty"`
 	DropCaps   bool `json:"dropCaps,omitempty"`
 	NetConnect bool `json:"netConnect,omitempty"`
+	// Standalone: the observer performs the write-intent calls Landlock
+	// cannot judge without mounts (seccomp.ObserverOptions.Standalone).
+	Standalone bool `json:"standalone,omitempty"`
 	// Parent is the host process that started the keeper: when it is
 	// already gone, the keeper refuses to start (see KeeperMain).
 	Parent int `json:"parent,omitempty"`
@@ -206,7 +210,7 @@ func Main(args []string) int {
 		}
 	}
 	if cfg.Observe {
-		fd, err := installObserver(cfg.Guard, cfg.UnixConnect, cfg.NetConnect)
+		fd, err := installObserver(seccomp.ObserverOptions{Guard: cfg.Guard, UnixConnect: cfg.UnixConnect, NetConnect: cfg.NetConnect, Standalone: cfg.Standalone})
 		if err != nil {
 			return fail(err)
 		}
