@@ -154,7 +154,7 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 			return nil, errors.New("an argument holds a NUL byte")
 		}
 	}
-	if p.Limits.Processes > 0 && os.Geteuid() == 0 {
+	if p.Limits.Processes > 0 && hostRoot() {
 		return nil, errors.New("limits.processes cannot be enforced when cordon runs as root (RLIMIT_NPROC does not apply to root)")
 	}
 	if err := b.Check(ctx); err != nil {
@@ -199,6 +199,25 @@ func hostRules(r landlock.Rules) landlock.Rules {
 	r.LimitConnect, r.ConnectPorts = true, nil
 	r.Scope, r.Require = true, true
 	return r
+}
+
+// hostRoot reports whether this process is root of the host's user
+// namespace, whose processes RLIMIT_NPROC does not count. Root of a user
+// namespace of its own (uid 0 mapped to another user) is counted.
+func hostRoot() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "0" {
+			return f[1] == "0"
+		}
+	}
+	return true
 }
 
 // run is one running sandbox.

@@ -76,6 +76,9 @@ func (e *env) launch(out io.Writer, script string) *exec.Cmd {
 	cmd.SysProcAttr.Setsid = true
 	cmd.Dir = e.ws
 	cmd.Stdout, cmd.Stderr = out, out
+	// Processes a broken run left behind may hold the output pipe open:
+	// Wait must still return.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}

@@ -76,5 +76,3 @@ func launchMain(args []string) int {
 	}
 	return res.ExitCode
 }
-
-
