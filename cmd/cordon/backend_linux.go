@@ -4,11 +4,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/hostns"
@@ -51,22 +55,75 @@ func newBackend(logger *slog.Logger) (sandbox.Backend, error) {
 
 // bwrapUnusable says why bubblewrap cannot make the namespaces the bwrap
 // backend needs here, or "" when it can: the cheap signs first, then
-// bwrap itself, once (sysctls, AppArmor and container profiles can each
-// forbid them, and only a try tells).
+// bwrap itself (sysctls, AppArmor and container profiles can each forbid
+// them, and only a try tells). The try's answer is kept for a while in
+// cordon's runtime dir, under everything it depends on, so that a
+// command does not pay one more bwrap start: a stale "works" only makes
+// the run fail with 125 and the fix, a stale "fails" runs the Landlock
+// backend.
 func bwrapUnusable() string {
-	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(b)) == "0" {
+	maxNS, _ := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	if strings.TrimSpace(string(maxNS)) == "0" {
 		return "user.max_user_namespaces = 0"
 	}
-	if _, err := exec.LookPath("bwrap"); err != nil {
+	path, err := exec.LookPath("bwrap")
+	if err != nil {
 		// Not a namespace matter: the bwrap backend refuses with how to
 		// install it (CORDON_BACKEND=landlock runs without it).
 		return ""
 	}
+	key := probeKey(path, maxNS)
+	cache := ""
+	if rt, err := linux.RuntimeDir(); err == nil && key != "" {
+		cache = filepath.Join(rt, "userns-probe")
+		if fi, err := os.Stat(cache); err == nil && time.Since(fi.ModTime()) < probeTTL {
+			if b, err := os.ReadFile(cache); err == nil {
+				if k, answer, ok := strings.Cut(string(b), "\n"); ok && k == key {
+					return answer
+				}
+			}
+		}
+	}
+	answer := ""
 	if c := probe.Userns(context.Background()); !c.OK {
 		line, _, _ := strings.Cut(c.Detail, "\n")
-		return strings.TrimPrefix(line, "bwrap: ")
+		answer = strings.TrimPrefix(line, "bwrap: ")
+		if answer == "" {
+			answer = "bwrap cannot create its namespaces"
+		}
 	}
-	return ""
+	if cache != "" {
+		tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
+		if os.WriteFile(tmp, []byte(key+"\n"+answer), 0o600) == nil {
+			_ = os.Rename(tmp, cache)
+		}
+	}
+	return answer
+}
+
+// probeTTL is how long a probe's answer is kept.
+const probeTTL = 10 * time.Minute
+
+// probeKey names what the probe's answer depends on: the user, the boot,
+// the namespace sysctls, AppArmor's restriction, the container and the
+// bwrap binary. "" when one cannot be read (then no answer is kept).
+func probeKey(bwrap string, maxNS []byte) string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for _, f := range []string{"/proc/sys/kernel/unprivileged_userns_clone", "/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "/proc/self/cgroup", "/proc/self/uid_map"} {
+		b, _ := os.ReadFile(f)
+		parts = append(parts, strings.TrimSpace(string(b)))
+	}
+	fi, err := os.Stat(bwrap)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return fmt.Sprintf("%d %s %s %s %d %d %x", os.Getuid(), strings.TrimSpace(string(boot)), strings.TrimSpace(string(maxNS)),
+		bwrap, fi.Size(), fi.ModTime().UnixNano(), sum[:8])
 }
 
 // unavailable is the backend when none can run: every run is refused
