@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 	"github.com/cordon-dev/cordon/workspace"
 )
 
@@ -38,7 +39,7 @@ func TestHelperDial(t *testing.T) {
 // directory even when the parent directory is world-accessible.
 func TestOtherUserCannotReachSocket(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("running the probe as another user needs root (CI runs this package as root too)")
+		sandboxtest.Skip(t, "not root: running the probe as another user needs root (CI runs it as root)")
 	}
 	// A world-readable place for both the socket directory's parent and a
 	// copy of this test binary the other user can execute.

@@ -280,7 +280,7 @@ func TestDenyAlways(t *testing.T) {
 				if err := c.request("sandbox/run", map[string]any{"command": "true"}, nil); err != nil {
 					t.Fatal(err)
 				}
-				if a := <-answers; a != proxy.Deny && a != proxy.DenyAlways {
+				if a := recv(t, answers, "the run's answer"); a != proxy.Deny && a != proxy.DenyAlways {
 					t.Fatalf("run %d: answer %q", i, a)
 				}
 			}
@@ -324,7 +324,7 @@ func TestUnansweredIsAskedAgain(t *testing.T) {
 		if err := c.request("sandbox/run", map[string]any{"command": "true"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		<-answers
+		recv(t, answers, "the run's answer")
 	}
 	if asked.Load() != 2 {
 		t.Errorf("asked %d times, want 2: an unanswered prompt must not stick", asked.Load())

@@ -168,7 +168,9 @@ func TestTrustPrompt(t *testing.T) {
 				t.Fatalf("asked on load, before any run: %s", q)
 			case <-time.After(300 * time.Millisecond):
 			}
-			go func() { _ = c.request("sandbox/run", map[string]any{"command": []string{"true"}}, nil) }()
+			// Sent, not awaited: its answer comes only after the question
+			// is answered; it is awaited last, before the server stops.
+			_, ran := c.send("sandbox/run", map[string]any{"command": []string{"true"}})
 			var q string
 			select {
 			case q = <-asked:
@@ -196,6 +198,9 @@ func TestTrustPrompt(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
+			if r := c.wait(ran, 20*time.Second); r.Err() != nil {
+				t.Fatalf("the run after the approval: %v", r.Err())
+			}
 		})
 	}
 }
@@ -214,7 +219,7 @@ func TestTrustDenied(t *testing.T) {
 		return nil, nil
 	}
 	c.initialize(e, nil)
-	go func() { _ = c.request("sandbox/run", map[string]any{"command": []string{"true"}}, nil) }()
+	_, ran := c.send("sandbox/run", map[string]any{"command": []string{"true"}})
 	recv(t, asked, "the trust prompt")
 	time.Sleep(50 * time.Millisecond)
 	var st status
@@ -227,4 +232,6 @@ func TestTrustDenied(t *testing.T) {
 	if ok, _ := (workspace.TrustStore{Dir: e.dirs.StateDir}).Trusted(file, st.PolicyHash); ok {
 		t.Fatal("trust store written on deny")
 	}
+	// The run still ends (without the widening) before the server stops.
+	c.wait(ran, 20*time.Second)
 }

@@ -31,6 +31,20 @@ func CredentialPaths(d Dirs) []string {
 	return append(out, d.ConfigDir, d.StateDir)
 }
 
+// CredentialNamesShown are the directories of the credential set whose
+// top-level names (never their contents) a sandbox sees, so that a read
+// of one (cat ~/.ssh/id_rsa) opens something cordon can report. Their
+// names are the tools' own (id_ed25519, credentials, config, pubring.kbx)
+// and say little; left out are ~/.password-store, whose names are the
+// index of the user's secrets, and cordon's own directories.
+func CredentialNamesShown(d Dirs) []string {
+	var out []string
+	for _, r := range []string{".ssh", ".aws", ".azure", ".config/gcloud", ".kube", ".config/gh", ".gnupg"} {
+		out = append(out, filepath.Join(d.Home, r))
+	}
+	return out
+}
+
 // DefaultCaches are the per-user toolchain caches and tool state that are
 // writable copy-on-write in every sandbox: without them npm, go, pip and
 // cargo fail or complain on every command. $XDG_CACHE_HOME replaces

@@ -191,6 +191,11 @@ func TestAttackPolicyFile(t *testing.T) {
 			e.extra = append(e.extra, "XDG_CONFIG_HOME="+filepath.Join(e.ws, "config"))
 			file := e.write("config/cordon/sandbox.toml", policy)
 			cmds := policyAttacks("config/cordon/sandbox.toml")
+			// cordon's config dir is in the credential set: its mask shows
+			// no names, so rm -f finds nothing and says nothing; rm says so.
+			for i, c := range cmds {
+				cmds[i] = strings.Replace(c, "rm -f ", "rm ", 1)
+			}
 			cmds = append(cmds, `echo x > config/cordon/new.toml`)
 			r := e.sandboxed(attempts(cmds...))
 			e.refusedWith(r, cmds, "Read-only file system", "Operation not permitted", "Permission denied",
@@ -341,17 +346,20 @@ func TestAttackDenyRead(t *testing.T) {
 		os.MkdirAll(filepath.Join(e.home, ".aws"), 0o755)
 		os.WriteFile(filepath.Join(e.home, ".aws", "credentials"), []byte("s3cret-aws"), 0o600)
 		e.chown()
-		cmds := []string{"cat secrets/token", "cat id.key", `cat "$HOME/.aws/credentials"`, "ls secrets",
-			"echo x > secrets/new", "umount secrets", "chmod 755 secrets", "ln -s secrets/token l && cat l",
+		cmds := []string{"cat secrets/token", "echo x > secrets/new", "umount secrets", "chmod 755 secrets",
+			"ln -s secrets/token l && cat l", "echo x > id.key", "chmod 644 id.key", "chmod 644 \"$HOME/.aws/credentials\"",
 			"echo x > later.txt"} // not there yet: made inside, it would be an ordinary file
-		r := e.sandboxed(attempts(cmds...) + "cat ok.txt")
+		// A hidden file or directory is its empty, read-only mask: it
+		// opens (so that the read is reported) and holds nothing.
+		masked := `printf 'masked:%s:%s:%s\n' "$(cat id.key)" "$(cat "$HOME/.aws/credentials")" "$(ls -A secrets)"` + "\n"
+		r := e.sandboxed(attempts(cmds...) + masked + "cat ok.txt")
 		if strings.Contains(r.stdout, "s3cret") {
 			t.Fatalf("a denied file was read: %s", r.stdout)
 		}
 		e.refusedWith(r, cmds, "Permission denied", "No such file or directory", "Read-only file system",
 			"Operation not permitted", "must be superuser")
-		if !strings.Contains(r.stdout, "readable") {
-			t.Errorf("an ordinary file was not readable: %s", r.stdout)
+		if !strings.Contains(r.stdout, "readable") || !strings.Contains(r.stdout, "masked:::\n") {
+			t.Errorf("an ordinary file was not readable, or a masked one not empty: %s", r.stdout)
 		}
 		e.mustNotExist(filepath.Join(e.ws, "secrets", "new"), filepath.Join(e.ws, "later.txt"))
 		e.mustHold(filepath.Join(e.ws, "secrets", "token"), "s3cret-dir")

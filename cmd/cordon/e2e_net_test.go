@@ -110,7 +110,7 @@ unknown = "deny"
 func TestNetE2E(t *testing.T) {
 	if os.Getenv(netInnerVar) == "" {
 		if os.Geteuid() != 0 {
-			sandboxtest.Skip(t, "needs root to make a private network namespace for the test hosts (CI runs the tests as root)")
+			sandboxtest.Skip(t, "not root: the test hosts need a private network namespace, which only root can make here (CI runs these tests as root, their user halves as the test user)")
 		}
 		args := []string{"--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run", "^TestNetE2E$", "-test.count=1", "-test.v",
 			"-test.timeout=8m"} // inside make unit's 12: a hang inside fails here, with its stacks

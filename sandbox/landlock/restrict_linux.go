@@ -106,6 +106,11 @@ func Restrict(r Rules) (Status, error) {
 			return Status{}, err
 		}
 	}
+	for _, m := range r.Masks {
+		if err := b.addMask(m); err != nil {
+			return Status{}, err
+		}
+	}
 	for _, w := range r.Writable {
 		if err := b.addPath(w, writeRights(abi, r.Sockets), true, false); err != nil {
 			return Status{}, err
@@ -214,6 +219,33 @@ func (b *builder) addLinkFree(path string, rights uint64) error {
 	}
 	defer unix.Close(fd)
 	return b.addFD(fd, path, rights)
+}
+
+// addMask grants reading m's hierarchy when m.Path is the mask's inode
+// (a bind keeps its st_dev and st_ino). Any other inode there (the
+// mounts off, a path not bound as planned) gets nothing: it stays
+// unreadable, and its reads unreported.
+func (b *builder) addMask(m Mask) error {
+	fd, err := unix.Open(m.Path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil // gone, or not reachable: nothing to grant
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || uint64(st.Dev) != m.Dev || st.Ino != m.Ino {
+		return nil
+	}
+	rights := uint64(readRights)
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		rights &= fileRights
+	}
+	a := pathBeneathAttr{allowed: rights & handledFS(b.abi), fd: int32(fd)}
+	_, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(b.ruleset), unix.LANDLOCK_RULE_PATH_BENEATH, uintptr(unsafe.Pointer(&a)), 0, 0, 0)
+	runtime.KeepAlive(a)
+	if e != 0 {
+		return fmt.Errorf("landlock: rule for the mask of %s: %w", m.Path, e)
+	}
+	return nil
 }
 
 // grantRead grants reading dir's hierarchy minus the denied paths: whole

@@ -194,6 +194,40 @@ func TestRestrictFilesystem(t *testing.T) {
 	})
 }
 
+// TestRestrictMasks: a mask is readable under a denied path only while
+// the path is the mask's own inode. Here the "mask" of the credentials
+// file is that file itself (the positive control: the grant works), and
+// the one named for hosts.yml is another file's inode, as when a bind
+// is not where the plan put it: hosts.yml stays unreadable.
+func TestRestrictMasks(t *testing.T) {
+	requireLandlock(t)
+	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
+		dir := sandboxtest.Dir(t, u)
+		w := newWorld(t, dir)
+		if u != nil {
+			sandboxtest.Chown(t, dir, u)
+		}
+		ident := func(p string) (uint64, uint64) {
+			var st unix.Stat_t
+			if err := unix.Stat(p, &st); err != nil {
+				t.Fatal(err)
+			}
+			return uint64(st.Dev), st.Ino
+		}
+		hosts := filepath.Join(w.home, ".config/gh/hosts.yml")
+		sd, si := ident(w.secret)
+		od, oi := ident(filepath.Join(w.outside, "f"))
+		r := Rules{ReadDeny: []string{w.secretDir, filepath.Join(w.home, ".config/gh")},
+			Masks: []Mask{{Path: w.secret, Dev: sd, Ino: si}, {Path: hosts, Dev: od, Ino: oi}}}
+		got := runRestricted(t, u, w.home, r, "read="+w.secret, "read="+hosts)
+		for op, res := range map[string]string{"read=" + w.secret: "ok", "read=" + hosts: "denied"} {
+			if got[op] != res {
+				t.Errorf("%s: %q, want %q", op, got[op], res)
+			}
+		}
+	})
+}
+
 func TestRestrictConnect(t *testing.T) {
 	if requireLandlock(t) < 4 {
 		sandboxtest.Skip(t, "Landlock ABI < 4 has no TCP rules")

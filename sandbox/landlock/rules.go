@@ -47,6 +47,11 @@ type Rules struct {
 	SplitDirs  []string `json:"sd,omitempty"`
 	FileZones  []string `json:"fz,omitempty"`
 	SplitFiles []string `json:"sf,omitempty"`
+	// Masks are the empty files and directories bound over denied paths
+	// (the host watches their opens to report reads): each is readable,
+	// but only while the path is the mask's inode, so that nothing of
+	// the real path is ever granted.
+	Masks []Mask `json:"mk,omitempty"`
 	// Sockets allows making pathname unix sockets in the writable
 	// places; without it bind() of one fails everywhere.
 	Sockets bool `json:"sock,omitempty"`
@@ -59,6 +64,13 @@ type Rules struct {
 	// Require refuses to run (instead of running without the layer) when
 	// the kernel lacks Landlock or an ABI a rule needs.
 	Require bool `json:"req,omitempty"`
+}
+
+// Mask is a denied path's mask: readable when path is that inode.
+type Mask struct {
+	Path string `json:"p"`
+	Dev  uint64 `json:"d"`
+	Ino  uint64 `json:"i"`
 }
 
 // Access rights, as the kernel numbers them (linux/landlock.h).
@@ -127,7 +139,11 @@ func Layer(abi int) string { return fmt.Sprintf("Landlock ABI %d", abi) }
 
 // Validate checks the paths: absolute and clean, as the host computed them.
 func (r *Rules) Validate() error {
-	for _, list := range [][]string{r.Writable, r.WriteFiles, r.ReadDeny, r.ReadAllow, r.SplitDirs, r.FileZones, r.SplitFiles} {
+	masks := make([]string, len(r.Masks))
+	for i, m := range r.Masks {
+		masks[i] = m.Path
+	}
+	for _, list := range [][]string{r.Writable, r.WriteFiles, r.ReadDeny, r.ReadAllow, masks, r.SplitDirs, r.FileZones, r.SplitFiles} {
 		for _, p := range list {
 			if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.IndexByte(p, 0) >= 0 {
 				return fmt.Errorf("landlock: path %q is not absolute and clean", p)

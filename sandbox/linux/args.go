@@ -14,9 +14,12 @@ import (
 
 // argvOptions is what bwrapArgs needs besides the plan.
 type argvOptions struct {
-	Dir     string // working directory inside
-	Init    string // the in-sandbox init stage: its image or the cordon binary
-	Hidden  string // an empty file nobody can read, bound over deny_read files
+	Dir    string // working directory inside
+	Init   string // the in-sandbox init stage: its image or the cordon binary
+	Hidden string // an empty file nobody can read, bound over deny_read files without a mask
+	// Masks are the run's masks of the hidden paths (nil: none; a hidden
+	// file is then covered by Hidden, a directory by an empty tmpfs).
+	Masks   *supervisor.Masks
 	Runtime string // cordon's runtime dir: hidden inside but for the run's own temp dir
 	Alive   bool   // pass initstage.FDAlive as --sync-fd
 	// UID and GID, when Layers is set: the ids the command keeps inside,
@@ -95,23 +98,27 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 		a = append(a, "--ro-bind", p, p)
 	}
 	for _, f := range pl.HiddenFiles {
-		a = append(a, "--ro-bind", o.Hidden, f)
+		src, ok := o.Masks.Source(f)
+		if !ok {
+			src = o.Hidden
+		}
+		a = append(a, "--ro-bind", src, f)
 	}
 	for _, d := range pl.HiddenDirs {
-		perms := "0000"
 		// The run's own temp dir may lie in a hidden one (cordon's
 		// runtime dir is in the credential set): bound back, writable.
 		temp := pl.TempDir != "" && supervisor.Within(d, pl.TempDir) && d != pl.TempDir
-		if temp {
-			perms = "0111"
-		}
-		for _, r := range pl.Reopened {
-			if supervisor.Within(d, r) {
+		mask, masked := o.Masks.Source(d)
+		if masked {
+			// Read-only, holding the mount points of what follows.
+			a = append(a, "--ro-bind", mask, d)
+		} else {
+			perms := "0000"
+			if temp || len(pl.boundBackInto(d)) > 0 {
 				perms = "0111" // traversable to the re-opened paths, not listable
-				break
 			}
+			a = append(a, "--perms", perms, "--tmpfs", d)
 		}
-		a = append(a, "--perms", perms, "--tmpfs", d)
 		if temp {
 			a = append(a, "--bind", pl.TempDir, pl.TempDir)
 		}
@@ -120,7 +127,9 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 				a = append(a, "--ro-bind", r, r)
 			}
 		}
-		a = append(a, "--remount-ro", d)
+		if !masked {
+			a = append(a, "--remount-ro", d)
+		}
 	}
 	for _, r := range pl.Reopened {
 		if contains(pl.HiddenFiles, r) {

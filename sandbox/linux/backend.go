@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/landlock"
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/sandbox/probe"
 	"github.com/cordon-dev/cordon/sandbox/seccomp"
@@ -232,8 +233,18 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	pl.Missing = covered
 	pl.guard(uncovered)
 	// From here on, every failure must release the placeholders.
-	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir})
+	masks, err := supervisor.MakeMasks(filepath.Join(rt, "masks"), pl.maskSpecs(p))
 	if err != nil {
+		ph.Release()
+		stopReaper()
+		return nil, err
+	}
+	if masks.Unwatched != nil {
+		b.opts.Logger.Warn("reads of hidden paths are not reported in this run", "err", masks.Unwatched)
+	}
+	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir, masks: masks})
+	if err != nil {
+		masks.Remove()
 		ph.Release()
 		stopReaper()
 		return nil, err
@@ -244,6 +255,7 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 
 type startArgs struct {
 	bwrap, init, dir, hidden, tempDir string
+	masks                             *supervisor.Masks
 }
 
 func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *supervisor.Placeholders, sa startArgs) (*process, error) {
@@ -276,6 +288,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 				if w == "/tmp" {
 					rules.Writable[i] = pl.PrivateTmp
 				}
+			}
+		}
+		if !b.test.noMounts {
+			for _, id := range sa.masks.Identities() {
+				rules.Masks = append(rules.Masks, landlock.Mask{Path: id.Path, Dev: id.Dev, Ino: id.Ino})
 			}
 		}
 		cfg.Landlock = &rules
@@ -329,7 +346,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
 		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
-		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts,
+		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts, Masks: sa.masks,
 		Layers: len(pl.Layers) > 0, UID: os.Getuid(), GID: os.Getgid(),
 	})
 	cmd := exec.Command(sa.bwrap, args...)
@@ -380,7 +397,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		}
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers}
+	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers, masks: sa.masks}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -557,6 +574,7 @@ type process struct {
 	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
 	layers   []layer // their per-run work directories go when the run ends
+	masks    *supervisor.Masks
 	timer    *time.Timer
 	done     chan struct{}
 	logger   *slog.Logger
@@ -581,7 +599,8 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		}
 		// The sandbox is gone: the hand-off is over and the observer has
 		// seen every call.
-		observed := p.bridge.violations()
+		observed := append(p.bridge.violations(), p.masks.Stop()...)
+		p.masks.Remove()
 		p.bridge.close()
 		p.ph.Release()
 		removeWorkDirs(p.layers)

@@ -90,7 +90,9 @@ echo mine > ` + e.ws + `/mine; cat ` + e.ws + `/mine; echo "ws:$?"`
 						t.Errorf("guard %v, layers off %q: %q succeeded:\n%s", guard, off, w, got)
 					}
 				}
-				if off != "nomounts,nolandlock" && (strings.Contains(got, "read:0") || strings.Contains(got, "AKIA-secret")) {
+				// With the mounts, the credential is its empty mask, which
+				// opens (to report the read); without, Landlock refuses it.
+				if off != "nomounts,nolandlock" && (strings.Contains(got, "AKIA-secret") || off == "nomounts" && strings.Contains(got, "read:0")) {
 					t.Errorf("guard %v, layers off %q: the credential was read:\n%s", guard, off, got)
 				}
 				if !guard && off == "nomounts" && strings.Count(got, "Permission denied") != 3 {

@@ -46,6 +46,9 @@ type plan struct {
 	// missingRule is the rule behind each Missing entry (the zero Source:
 	// a protected name), for guarding the ones no placeholder can cover.
 	missingRule map[string]workspace.Source
+	// hiddenRule is the deny_read rule behind each hidden path (the zero
+	// Source: the credential set), for reporting reads of its mask.
+	hiddenRule map[string]workspace.Source
 }
 
 // guard makes the guard enforce missing paths no placeholder covers
@@ -64,6 +67,62 @@ func (pl *plan) addMissing(path string, src workspace.Source) {
 	}
 	pl.missingRule[path] = src
 	pl.Missing = append(pl.Missing, path)
+}
+
+// hide records the rule that hides path: the first one (the credential
+// set comes before the files' rules).
+func (pl *plan) hide(path string, src workspace.Source) {
+	if _, ok := pl.hiddenRule[path]; !ok {
+		pl.hiddenRule[path] = src
+	}
+}
+
+// maskSpecs are the masks bound over the hidden paths (see
+// supervisor.MakeMasks): an empty file for each hidden file, but those
+// allow_read binds back whole; an empty directory for each hidden
+// directory, holding the mount points of what is bound back over it
+// and, for the credential set's directories, the names of their entries.
+func (pl *plan) maskSpecs(p *workspace.Policy) []supervisor.MaskSpec {
+	shown := workspace.CredentialNamesShown(workspace.Dirs{Home: p.Home})
+	var specs []supervisor.MaskSpec
+	for _, f := range pl.HiddenFiles {
+		if !contains(pl.Reopened, f) {
+			specs = append(specs, supervisor.MaskSpec{Path: f, Rule: pl.hiddenRule[f]})
+		}
+	}
+	for _, d := range pl.HiddenDirs {
+		s := supervisor.MaskSpec{Path: d, Dir: true, Rule: pl.hiddenRule[d]}
+		for _, in := range pl.boundBackInto(d) {
+			rel, _ := filepath.Rel(d, in)
+			s.Mounts = append(s.Mounts, supervisor.MaskEntry{Name: rel, Dir: !isFile(in)})
+		}
+		if contains(shown, d) {
+			s.Names = supervisor.ListNames(d)
+		}
+		specs = append(specs, s)
+	}
+	return specs
+}
+
+// boundBackInto lists what bwrapArgs binds back inside the hidden
+// directory d: the run's temp dir, and allow_read paths.
+func (pl *plan) boundBackInto(d string) []string {
+	var out []string
+	if pl.TempDir != "" && supervisor.Within(d, pl.TempDir) && d != pl.TempDir {
+		out = append(out, pl.TempDir)
+	}
+	for _, r := range pl.Reopened {
+		if supervisor.Within(d, r) && r != d {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// isFile: bwrap binds a source as its links lead.
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }
 
 // judge is what the host-side supervisor needs of the plan: where the
@@ -91,7 +150,7 @@ func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
 
 // buildPlan resolves the policy against the filesystem as it is now.
 func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
-	pl := &plan{TempDir: tempDir, missingRule: map[string]workspace.Source{}}
+	pl := &plan{TempDir: tempDir, missingRule: map[string]workspace.Source{}, hiddenRule: map[string]workspace.Source{}}
 
 	// Writable: the workspace folders, allow_write, the private temp dir.
 	var writable []string
@@ -246,8 +305,10 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 				// dir back; a hidden dir here would cover that too.
 			case fi.IsDir():
 				pl.HiddenDirs = append(pl.HiddenDirs, path)
+				pl.hide(path, r.Source)
 			default:
 				pl.HiddenFiles = append(pl.HiddenFiles, path)
+				pl.hide(path, r.Source)
 			}
 		}
 	}

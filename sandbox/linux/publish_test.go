@@ -3,11 +3,13 @@
 package linux
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
+	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +34,7 @@ func TestConnectorRefusesForeignSockets(t *testing.T) {
 		if os.Geteuid() == 0 {
 			t.Fatalf("SIOCGSKNS as root: %v", err)
 		}
-		t.Skipf("SIOCGSKNS: %v (needs CAP_NET_ADMIN over this namespace; CI runs as root)", err)
+		sandboxtest.Skip(t, fmt.Sprintf("not root: SIOCGSKNS needs CAP_NET_ADMIN over this namespace (%v); CI runs it as root", err))
 	}
 	for _, tc := range []struct {
 		name  string

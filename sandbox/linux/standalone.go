@@ -122,6 +122,14 @@ func PlanStandalone(p *workspace.Policy, opts StandaloneOptions) (*Standalone, e
 	if p == nil {
 		return nil, errors.New("no policy")
 	}
+	// The supervisor judges real paths, and the protected paths and rules
+	// are named under the folders as given: a folder named through a link
+	// would leave every rule on a name that no real path carries.
+	for _, f := range append([]string{p.Root}, p.Folders...) {
+		if real, err := filepath.EvalSymlinks(f); err != nil || real != filepath.Clean(f) {
+			return nil, fmt.Errorf("workspace folder %s is named through a symbolic link (real path %q): the Landlock backend needs its real path", f, real)
+		}
+	}
 	tempDir, err := standaloneTempDir(p)
 	if err != nil {
 		return nil, fmt.Errorf("private temp dir: %w", err)
@@ -148,6 +156,17 @@ func (st *Standalone) carve(p *workspace.Policy, pl *plan, opts StandaloneOption
 	writable := append(append([]string(nil), pl.Writable...), st.TempDir)
 	for _, c := range st.Caches {
 		writable = append(writable, c.Dir)
+	}
+	// Resolved: the split rules open their paths with no symbolic link in
+	// them, and the supervisor judges real paths. The workspace folders
+	// and allow_write places are resolved already; cordon's own temp and
+	// cache dirs are named under $HOME, which may be a link (/home ->
+	// /var/home). They lie in cordon's state dir, outside every writable
+	// place: no sandbox can have planted a link on their way.
+	for i, w := range writable {
+		if real, err := filepath.EvalSymlinks(w); err == nil {
+			writable[i] = real
+		}
 	}
 	writable = outermost(dedupe(writable))
 
@@ -215,8 +234,14 @@ func (st *Standalone) carve(p *workspace.Policy, pl *plan, opts StandaloneOption
 	// (the temp dir and caches in cordon's state dir) readable again.
 	r.ReadDeny = dedupe(hidden)
 	r.ReadAllow = append(r.ReadAllow, pl.Reopened...)
+	denied := append([]string(nil), r.ReadDeny...)
+	for _, d := range r.ReadDeny {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			denied = append(denied, real) // as landlock.Restrict denies it
+		}
+	}
 	for _, w := range writable {
-		if supervisor.UnderAny(w, r.ReadDeny) {
+		if supervisor.UnderAny(w, denied) {
 			r.ReadAllow = append(r.ReadAllow, w)
 		}
 	}

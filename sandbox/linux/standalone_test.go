@@ -3,12 +3,14 @@
 package linux
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cordon-dev/cordon/sandbox/supervisor"
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 // TestStandaloneCarving: the workspace is split along the way to every
@@ -159,5 +161,52 @@ func TestStandaloneEnv(t *testing.T) {
 	}
 	if !slices.Contains(st.ReadOnlyCaches, filepath.Join(f.home, ".cargo/registry")) {
 		t.Errorf("cargo's cache should be listed read-only: %v", st.ReadOnlyCaches)
+	}
+}
+
+// TestStandaloneLinkedHome: with $HOME named through a link (/home ->
+// /var/home), the temp and cache dirs are granted at their real paths:
+// the split rules follow no link, so granted by name they would grant
+// nothing and TMPDIR would be unwritable.
+func TestStandaloneLinkedHome(t *testing.T) {
+	f := newPlanFixture(t)
+	link := filepath.Join(filepath.Dir(f.home), "linked-home")
+	if err := os.Symlink(f.home, link); err != nil {
+		t.Fatal(err)
+	}
+	real := f.home
+	f.home = link
+	f.dirs = workspace.Dirs{Home: link, ConfigDir: filepath.Join(link, ".config/cordon"), StateDir: filepath.Join(link, ".local/state/cordon")}
+	p := f.load(t, "")
+	st, err := PlanStandalone(p, StandaloneOptions{Guard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTemp := filepath.Join(real, ".local/state/cordon/tmp", shortHash(p.Root))
+	if !slices.Contains(st.Rules.SplitDirs, wantTemp) || !slices.Contains(st.Judge.Writable, wantTemp) || !slices.Contains(st.Rules.ReadAllow, wantTemp) {
+		t.Errorf("temp dir not granted at its real path %s: %v", wantTemp, st.Rules.SplitDirs)
+	}
+	for _, d := range st.Rules.SplitDirs {
+		if supervisor.Within(link, d) {
+			t.Errorf("a split rule names a path through a link: %s", d)
+		}
+	}
+}
+
+// TestStandaloneLinkedWorkspace: a workspace folder named through a link
+// is refused (its rules would name paths no real path carries), never
+// planned with its protected paths missed.
+func TestStandaloneLinkedWorkspace(t *testing.T) {
+	f := newPlanFixture(t)
+	link := filepath.Join(filepath.Dir(f.root), "ws-link")
+	if err := os.Symlink(f.root, link); err != nil {
+		t.Fatal(err)
+	}
+	p, err := workspace.Load(workspace.LoadOptions{Root: link, Dirs: f.dirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PlanStandalone(p, StandaloneOptions{Guard: true}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("a linked workspace folder: want a refusal, got %v", err)
 	}
 }

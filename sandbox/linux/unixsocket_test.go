@@ -24,8 +24,8 @@ func (e *launchEnv) policy(text string) {
 	}
 	if e.user != nil {
 		// The store is trusted only when it is the writer's own: write it
-		// as root, then hand it back.
-		sandboxtest.Chown(e.t, e.home, &sandboxtest.User{})
+		// as ourselves (root, in CI), then hand it back.
+		sandboxtest.Chown(e.t, e.home, sandboxtest.Self())
 	}
 	dirs := workspace.Dirs{Home: e.home, ConfigDir: filepath.Join(e.home, ".config/cordon"), StateDir: filepath.Join(e.home, ".local/state/cordon")}
 	p, err := workspace.Load(workspace.LoadOptions{Root: e.ws, Dirs: dirs})

@@ -123,8 +123,13 @@ func TestServeDNSOverUDP(t *testing.T) {
 		t.Fatalf("Go's resolver against ServeDNS: %v %v", addrs, err)
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ServeDNS did not return within 30s of its context's end")
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/cordon-dev/cordon/sandbox"
@@ -31,9 +30,7 @@ type Observer struct {
 	judge  *Judge
 	runID  string
 	label  string
-	mu     sync.Mutex
-	seen   map[string]int // target → index in found
-	found  []sandbox.Violation
+	found  found
 	done   chan struct{}
 	closed chan struct{}
 	wake   [2]int // a pipe: stop writes to it so the loop never polls on a timer
@@ -55,7 +52,7 @@ func (o *Observer) guarding() bool {
 // for one run: judge says where writes are refused, capture (nil: none)
 // handles connect() notifications, guards runs the guard's threads.
 func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *GuardPool) *Observer {
-	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, seen: map[string]int{}, done: make(chan struct{}), closed: make(chan struct{})}
+	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, done: make(chan struct{}), closed: make(chan struct{})}
 	if capture != nil && o.unixConnect() {
 		capture.NoContinue = true // see unixconnect.go
 	}
@@ -284,18 +281,8 @@ func (o *Observer) judgeWrite(path string) {
 	o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: path, Rule: rule})
 }
 
-// report records a refused write once per path, counting repeats.
-func (o *Observer) report(v sandbox.Violation) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if i, ok := o.seen[v.Target]; ok {
-		o.found[i].Count++
-		return
-	}
-	o.seen[v.Target] = len(o.found)
-	v.Time, v.Count = time.Now(), 1
-	o.found = append(o.found, v)
-}
+// report records a refused call once per path, counting repeats.
+func (o *Observer) report(v sandbox.Violation) { o.found.add(v) }
 
 // Stop ends the supervisor (the sandbox is gone) and returns what it found.
 func (o *Observer) Stop() []sandbox.Violation {
@@ -308,9 +295,7 @@ func (o *Observer) Stop() []sandbox.Violation {
 		unix.Close(o.wake[0])
 		unix.Close(o.wake[1])
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.found
+	return o.found.all()
 }
 
 // Judge knows where the sandbox refuses writes: everywhere but the

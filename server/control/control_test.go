@@ -14,6 +14,7 @@ import (
 
 	"github.com/cordon-dev/cordon/proxy"
 	"github.com/cordon-dev/cordon/sandbox"
+	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
 )
 
 type fakeHandler struct {
@@ -213,7 +214,7 @@ func TestDirChecks(t *testing.T) {
 // both ends, never connected to and never removed.
 func TestForeignOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to make a file owned by someone else") // CI runs as root
+		sandboxtest.Skip(t, "not root: making a file owned by someone else needs root (CI runs it as root)")
 	}
 	dir := filepath.Join(t.TempDir(), "fo")
 	if err := EnsureDir(dir); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -42,7 +43,11 @@ func FuzzServeConn(f *testing.F) {
 		_ = writeMessage(cb, message{Type: typeHello, Hello: &Hello{Origin: OriginCLI, Cwd: "/ws", Command: "c"}})
 		_, _ = cb.Write(data)
 		cb.(*net.UnixConn).CloseWrite()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("serveConn did not end within 10s of its peer's end of input: %q", data)
+		}
 		cb.Close()
 		h.mu.Lock()
 		defer h.mu.Unlock()

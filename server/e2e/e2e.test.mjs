@@ -32,7 +32,8 @@ function setup(uid) {
     XDG_CONFIG_HOME: path.join(base, 'config'),
     XDG_STATE_HOME: path.join(base, 'state'),
   };
-  fs.mkdirSync(env.HOME);
+  fs.mkdirSync(path.join(env.HOME, '.aws'), { recursive: true });
+  fs.writeFileSync(path.join(env.HOME, '.aws', 'credentials'), 's3cret-aws\n');
   if (uid !== undefined) {
     fs.chmodSync(base, 0o755);
     chownR(base, uid);
@@ -163,6 +164,15 @@ for (const [who, uid] of users) test(`cordon lsp end to end ${who}`, { timeout: 
   });
   assert.equal(actions.length, 1, JSON.stringify(actions.map((a) => a.title)));
   assert.ok(JSON.stringify(actions[0].edit).includes(`allow_write = [\\"${outside}\\"]`), JSON.stringify(actions[0].edit));
+
+  // 1b. A read of a credential: the sandbox sees its empty mask, and the
+  // read is a violation of the run, notified and diagnosed like writes.
+  const r1b = await conn.sendRequest('sandbox/run', { command: 'cat ~/.aws/credentials; echo read-done', label: 'reads' });
+  const cred = path.join(w.env.HOME, '.aws', 'credentials');
+  assert.deepEqual(r1b.violations.map((v) => `${v.kind} ${v.target}`), [`read ${cred}`]);
+  assert.doesNotMatch(state.output, /s3cret/);
+  await state.until('the read notified', () => state.violations.some((v) => v.kind === 'read' && v.target === cred && v.runId === r1b.runId && v.command === 'reads'));
+  await state.until('read-denied on the policy', () => codes(state.diags.get(uri(w.policy))).some((c) => c.startsWith('read-denied@')));
 
   // 2. Network: denied by rule, and an unknown host approved for always.
   await conn.sendRequest('sandbox/run', {

@@ -109,6 +109,17 @@ func run(only string, timeout time.Duration, keep bool) error {
 		return err
 	}
 	start := time.Now()
+	if isolated() {
+		// The user halves' account must exist before the host's /etc is
+		// an overlay, or each run would create its own.
+		if err := exec.Command("id", testUser).Run(); err != nil {
+			if out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", testUser).CombinedOutput(); err != nil {
+				return fmt.Errorf("creating the test user %s: %v %s", testUser, err, out)
+			}
+		}
+	} else {
+		fmt.Println("mutate: not root, so the mutated runs share the host's file system (as root each runs in overlays that vanish with it)")
+	}
 
 	// Baseline: every test a row names must pass on the unmutated copy,
 	// or a failure proves nothing about the mutation.
@@ -276,6 +287,13 @@ type testResult struct {
 	out      string
 }
 
+// testUser is sandboxtest.UserName, the account the user halves run as.
+const testUser = "cordontest"
+
+// isolated says whether each go test runs in its own mount namespace over
+// overlays of the host's directories (isolate.sh): only root can mount.
+func isolated() bool { return os.Geteuid() == 0 }
+
 var failLine = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
 
 // goTest runs one package's matching tests with a deadline. go test's own
@@ -290,6 +308,12 @@ func goTest(dir, pkg, pattern string, limit time.Duration, failfast bool) testRe
 	}
 	args = append(args, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
+	if isolated() {
+		// A broken protection may let an attack test write /etc or /usr
+		// for real: those writes land in overlays that die with the run.
+		cmd = exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "--",
+			"sh", filepath.Join(dir, "testdata/scripts/mutate/isolate.sh"), dir, "go"}, args...)...)
+	}
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
