@@ -496,19 +496,9 @@ func (r *run) Wait() (*sandbox.Result, error) {
 			res.Violations = r.obs.Stop()
 		}
 		r.cleanup()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &ee):
-			ws := ee.Sys().(syscall.WaitStatus)
-			if ws.Signaled() {
-				res.Signal = int(ws.Signal())
-				res.ExitCode = 128 + res.Signal
-			} else {
-				res.ExitCode = ws.ExitStatus()
-			}
-		default:
-			r.err = err
+		var werr error
+		if res.ExitCode, res.Signal, werr = sandbox.ExitStatus(err); werr != nil {
+			r.err = werr
 			return
 		}
 		r.mu.Lock()
