@@ -391,6 +391,9 @@ def own():
     a, _ = srv.accept(); a.sendall(b"own-server\n")
     return c.makefile().readline().strip()
 attempt("own", own)
+def fastopen():
+    s = socket.socket(); s.sendto(b"GET / HTTP/1.0\r\n\r\n", socket.MSG_FASTOPEN, ("203.0.113.9", 82)); return "sent"
+attempt("fastopen", fastopen)
 def unbound():
     srv = socket.socket(); srv.listen(1); return srv.getsockname()[0]
 attempt("unbound", unbound)
@@ -401,7 +404,7 @@ PY`
 		}
 		want(t, out, "proxied curl:0", "allowed ok tunnel 203.0.113.9:81", "denied refused ECONNREFUSED",
 			"udp refused EPERM", "raw refused EPERM", "ping refused EPERM", "sctp refused EPERM", "netlink refused EPERM",
-			"listen-any refused EACCES", "own ok own-server", "unbound ok 127.0.0.1")
+			"listen-any refused EACCES", "own ok own-server", "fastopen refused EPERM", "unbound ok 127.0.0.1")
 		if strings.Contains(out, "host-secret") {
 			t.Errorf("a host loopback service was reached directly:\n%s", out)
 		}
