@@ -539,7 +539,8 @@ func dataFile(name string, data []byte) (*os.File, error) {
 	return f, nil
 }
 
-// ensureHidden makes the empty, unreadable file bound over deny_read files.
+// ensureHidden makes the empty, unreadable file bwrapArgs binds over a
+// deny_read file that has no mask of its own.
 func ensureHidden(path string) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0)
 	if err == nil {

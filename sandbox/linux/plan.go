@@ -22,8 +22,8 @@ type plan struct {
 	// Placeholders are missing protected paths to create and cover
 	// ("/"-suffixed: directories).
 	Missing []string
-	// HiddenDirs become empty read-only directories; HiddenFiles become an
-	// unreadable empty file.
+	// HiddenDirs and HiddenFiles are covered by the run's masks: empty,
+	// read-only directories and files whose opens are reported (maskSpecs).
 	HiddenDirs, HiddenFiles []string
 	Reopened                []string // allow_read paths bound back read-only inside hidden dirs
 	Pinned                  []string // writable dirs bound onto themselves so they cannot be renamed away
@@ -167,7 +167,11 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			writable = append(writable, r.Path)
 		}
 	}
-	roots := dedupe(writable)
+	// Scanned where they will be writable: at their real paths (an
+	// allow_write named through a link, ~/proj -> /data/proj, is bound at
+	// its target, and its protected paths must be found there to be
+	// covered).
+	roots := safeWritable(p.Folders, writable)
 
 	// One walk answers every rule that needs one: globs and protected
 	// names at any depth in the writable places.

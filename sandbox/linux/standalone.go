@@ -169,6 +169,19 @@ func (st *Standalone) carve(p *workspace.Policy, pl *plan, opts StandaloneOption
 		}
 	}
 	writable = outermost(dedupe(writable))
+	// A deny rule named through a link into a writable place (deny_write
+	// ~/proj/x with ~/proj a link, allow_write there) is planned at its
+	// name, which no real path the supervisor and the ruleset judge
+	// carries: it would be missed. Refused, the rule named: its real path
+	// works. (The writable places themselves are scanned at their real
+	// paths: buildPlan.)
+	rules := append(append([]workspace.PathRule(nil), p.Filesystem.DenyWrite...), p.Filesystem.DenyRead...)
+	for _, r := range rules {
+		base := filepath.Clean(workspace.GlobBase(r.Path))
+		if real := resolveExisting(base); real != base && supervisor.UnderAny(real, writable) {
+			return fmt.Errorf("%s (%s) is named through a symbolic link (its real path is %s): without mounts the rule would be judged at a name no real path carries; write the real path", r.Path, r.Source, real)
+		}
+	}
 
 	hidden := append(append([]string(nil), pl.HiddenDirs...), pl.HiddenFiles...)
 	// Protected: what no write may reach inside a writable place. The
@@ -261,6 +274,21 @@ func (st *Standalone) carve(p *workspace.Policy, pl *plan, opts StandaloneOption
 		Granted:    c.dirs,
 	}
 	return nil
+}
+
+// resolveExisting resolves the links of the longest existing prefix of
+// the absolute path p and appends the rest.
+func resolveExisting(p string) string {
+	rest := ""
+	for d := p; ; d = filepath.Dir(d) {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if d == filepath.Dir(d) {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(d), rest)
+	}
 }
 
 // guardZones are the directories (inside writable places) where a

@@ -210,3 +210,30 @@ func TestStandaloneLinkedWorkspace(t *testing.T) {
 		t.Errorf("a linked workspace folder: want a refusal, got %v", err)
 	}
 }
+
+// TestStandaloneLinkedRule: a deny_write named through a link (~/proj ->
+// /data/proj) into a writable place is refused with the rule named:
+// planned at its name, it would be missed at the real path. The writable
+// place named through the link plans, carved at its real path.
+func TestStandaloneLinkedRule(t *testing.T) {
+	f := newPlanFixture(t)
+	proj := filepath.Join(filepath.Dir(f.home), "real-proj")
+	f.file(t, filepath.Join(proj, ".git/hooks/pre-commit"))
+	f.file(t, filepath.Join(proj, "x.env"))
+	link := filepath.Join(f.home, "proj")
+	if err := os.Symlink(proj, link); err != nil {
+		t.Fatal(err)
+	}
+	p := f.load(t, "[filesystem]\nallow_write = [\""+link+"\"]\ndeny_write = [\""+link+"/x.env\"]\n")
+	if _, err := PlanStandalone(p, StandaloneOptions{Guard: true}); err == nil || !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), ".sandbox.toml:3") {
+		t.Errorf("deny_write through a link: want a refusal naming the rule, got %v", err)
+	}
+	p = f.load(t, "[filesystem]\nallow_write = [\""+link+"\"]\n")
+	st, err := PlanStandalone(p, StandaloneOptions{Guard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(st.GuardDirs, proj) || !slices.Contains(st.Judge.ReadOnly, filepath.Join(proj, ".git/hooks")) {
+		t.Errorf("the real place is not carved around its hooks: guard %v", st.GuardDirs)
+	}
+}
