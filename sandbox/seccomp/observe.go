@@ -39,6 +39,11 @@ type ObserverOptions struct {
 	// unix socket itself, to a named socket only, and no connect()
 	// continues on memory the caller could change.
 	UnixConnect bool
+	// NetConnect hands every connect() and every listen() to the
+	// supervisor (the backend without a network namespace): it makes
+	// each connection itself, through the proxy, and lets a socket
+	// listen only on the loopback.
+	NetConnect bool
 	// Standalone is a run with no mount namespace (the standalone Landlock
 	// backend): the supervisor performs the calls Landlock cannot judge
 	// (supervisor/standalone.go), so it is told about fchmod and
@@ -114,7 +119,14 @@ func ObserverProgram(opts ObserverOptions) ([]bpf.RawInstruction, error) {
 	}
 	// connect() with an IPv4 or IPv6 address: the network capture
 	// (netinside.Supervisor) steers pool addresses and DNS through the proxy.
-	if opts.UnixConnect {
+	if opts.NetConnect {
+		prog = append(prog,
+			bpf.LoadAbsolute{Off: offNr, Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_LISTEN, SkipFalse: 1},
+			notify,
+		)
+	}
+	if opts.UnixConnect || opts.NetConnect {
 		prog = append(prog,
 			bpf.LoadAbsolute{Off: offNr, Size: 4},
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CONNECT, SkipFalse: 1},

@@ -178,7 +178,7 @@ func (o *Observer) loop() {
 			default:
 			}
 		}
-		if req.Nr == unix.SYS_CONNECT && (o.capture != nil || o.unixConnect()) {
+		if (req.Nr == unix.SYS_CONNECT || (req.Nr == unix.SYS_LISTEN && o.capture != nil)) && (o.capture != nil || o.unixConnect()) {
 			n := req
 			o.inflight.Add(1)
 			go func() {
