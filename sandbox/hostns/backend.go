@@ -305,15 +305,19 @@ func (r *run) start(ctx context.Context, initPath, dir string, rules landlock.Ru
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	// Descriptors as the stage numbers them (initstage.FD*): no
-	// placeholder lock and no image here, /dev/null in their places.
-	extra := []*os.File{filterFile, null, initEnd, null, envFile, stderr}
+	// Descriptors as the stage numbers them (initstage.FD*): no image
+	// here, /dev/null in its place; the environment and the command's
+	// stderr follow.
+	extra := make([]*os.File, initstage.FDImage-2)
+	extra[initstage.FDSeccomp-3], extra[initstage.FDControl-3], extra[initstage.FDImage-3] = filterFile, initEnd, null
+	envFD, stderrFD := 3+len(extra), 4+len(extra)
+	extra = append(extra, envFile, stderr)
 	cfg := initstage.Config{
 		Memory: p.Limits.Memory, Processes: p.Limits.Processes,
 		Observe: true, Self: initPath, Guard: len(r.judge.Guarded) > 0, UnixConnect: allowUnix,
 		Landlock: &rules, TTY: r.spec.TTY,
 		Seccomp: initstage.FDSeccomp, DropCaps: true, NetConnect: true, Standalone: true, Parent: os.Getpid(),
-		Env: 3 + 4, Stderr: 3 + 5,
+		Env: envFD, Stderr: stderrFD,
 	}
 	cmd := exec.Command(initPath, append([]string{initstage.KeeperArg, cfg.Encode(), "--"}, r.spec.Argv...)...)
 	cmd.Args[0] = "cordon-keeper"
