@@ -288,7 +288,7 @@ python3 -c 'import os; os.open("g.pem", os.O_CREAT | os.O_WRONLY)'
 ` + probeBin + ` race_create
 ` + probeBin + ` openat2_create
 echo fine > ok2.txt; mkdir -p sub/dir && echo y > sub/dir/file && mv sub/dir/file sub/dir/moved
-umask 077; touch private; exec 3>via-fd; echo reopened > /dev/fd/3
+umask 077; touch private; exec 3>via-fd; echo reopened > /dev/fd/3; umask 022; touch public
 echo 500 > /proc/self/oom_score_adj && echo proc-self-ok`)
 		for _, name := range []string{"key.pem", "b.pem", "secrets", "config/prod.env", "key2.pem", "c.pem",
 			"d.pem", "e.pem", "f.pem", "g.pem", "race.pem", "o2.pem"} {
@@ -300,6 +300,9 @@ echo 500 > /proc/self/oom_score_adj && echo proc-self-ok`)
 		if fi, err := os.Stat(filepath.Join(e.ws, "private")); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("a file made under umask 077: %v %v", fi, err)
 		}
+		if fi, err := os.Stat(filepath.Join(e.ws, "public")); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("a file made under umask 022 again: %v %v", fi, err)
+		}
 		e.mustHold(filepath.Join(e.ws, "via-fd"), "reopened\n")
 		if strings.Count(r.stdout, "refused:") != 2 || !strings.Contains(r.stdout, "proc-self-ok") {
 			t.Errorf("stdout:\n%s", r.stdout)
@@ -310,7 +313,7 @@ echo 500 > /proc/self/oom_score_adj && echo proc-self-ok`)
 				t.Errorf("no %q in:\n%s", want, r.stderr)
 			}
 		}
-		e.noPlaceholders("ok.txt", "ok2.txt", "d.txt", "lnk", "config", "sub", "private", "via-fd", "safe.txt")
+		e.noPlaceholders("ok.txt", "ok2.txt", "d.txt", "lnk", "config", "sub", "private", "public", "via-fd", "safe.txt")
 	})
 }
 
@@ -569,7 +572,8 @@ func TestAttackEveryProtectedName(t *testing.T) {
 		e.write("sub/.git/hooks/pre-commit", "orig")
 		e.write("sub/.git/config", "orig")
 		deep = append(deep, "sub/.git/hooks/pre-commit", "sub/.git/config")
-		cmds = append(cmds, "mkdir .git/hooks && echo evil > .git/hooks/pre-commit", "echo evil > .git/config",
+		// mknod (mkfifo) makes a name too: the guard must see it.
+		cmds = append(cmds, "mkfifo .exrc", "mkdir .git/hooks && echo evil > .git/hooks/pre-commit", "echo evil > .git/config",
 			"echo evil > sub/.git/hooks/pre-commit", "echo evil > sub/.git/hooks/post-checkout", "echo evil >> sub/.git/config")
 		e.chown()
 		r := e.sandboxed(attempts(cmds...))

@@ -29,8 +29,6 @@ func runHidden(args []string) (code int, ok bool) {
 		return initstage.Main(args[1:]), true
 	case initstage.ConnectArg:
 		return initstage.ConnectMain(), true
-	case linux.ReapArg:
-		return linux.ReapMain(args[1:]), true
 	case linux.LayersArg:
 		return linux.LayersMain(args[1:]), true
 	}

@@ -62,9 +62,9 @@ func (e *env) dirHolds(dir string, names ...string) {
 
 // TestAttackSymlinkedParent: a repository ships x -> ../outside (and an
 // absolute link y) with deny_write rules below them. cordon must neither
-// make a placeholder through the link (outside the workspace, as its
-// caller) nor let the name be made once the agent replaces the link with
-// a directory; the run works and leaves nothing behind.
+// make anything through the link (outside the workspace, as its caller)
+// nor let the name be made, through the link or once the agent replaces
+// the link with a directory; the run works and leaves nothing behind.
 func TestAttackSymlinkedParent(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
 		out, out2, out3 := e.outsideDir("outside"), e.outsideDir("outside2"), e.outsideDir("outside3")
@@ -72,13 +72,17 @@ func TestAttackSymlinkedParent(t *testing.T) {
 		// links' targets and leave the names free.
 		os.WriteFile(filepath.Join(out3, "h"), []byte("orig"), 0o644)
 		os.WriteFile(filepath.Join(out3, "rc"), []byte("orig"), 0o644)
-		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"x/f\", \"y/g\", \"z/h\"]\n")
+		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"x/f\", \"y/g\", \"z/h\", \"w/k\"]\n")
+		// w -> wreal stays inside the workspace: the missing w/k is wreal/k
+		// to the guard, which judges names by their real paths.
+		os.MkdirAll(filepath.Join(e.ws, "wreal"), 0o755)
+		os.Symlink("wreal", filepath.Join(e.ws, "w"))
 		os.Symlink("../outside", filepath.Join(e.ws, "x"))
 		os.Symlink(out2, filepath.Join(e.ws, "y"))
 		os.Symlink("../outside3", filepath.Join(e.ws, "z"))
 		os.Symlink("../outside3/rc", filepath.Join(e.ws, ".envrc"))
 		e.chown()
-		r := e.sandboxed(`echo pwn > x/f; echo pwn > y/g; echo pwn > z/h
+		r := e.sandboxed(`echo pwn > x/f; echo pwn > y/g; echo pwn > z/h; echo pwn > w/k; echo pwn > wreal/k; echo ok > w/ok
 rm x y z .envrc && mkdir x y z && echo swapped
 echo pwn > x/f; echo pwn > y/g; echo pwn > z/h; echo pwn > .envrc; mv /dev/null x/f 2>/dev/null
 echo ok > x/ok && echo control-ok`)
@@ -86,7 +90,8 @@ echo ok > x/ok && echo control-ok`)
 			t.Fatalf("exit %d; the attack did not run:\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
 		e.mustNotExist(filepath.Join(out, "f"), filepath.Join(out2, "g"), filepath.Join(e.ws, "x/f"), filepath.Join(e.ws, "y/g"))
-		e.mustNotExist(filepath.Join(e.ws, "z/h"), filepath.Join(e.ws, ".envrc"))
+		e.mustNotExist(filepath.Join(e.ws, "z/h"), filepath.Join(e.ws, ".envrc"), filepath.Join(e.ws, "wreal/k"))
+		e.dirHolds(filepath.Join(e.ws, "wreal"), "ok")
 		e.dirHolds(out)
 		e.dirHolds(out2)
 		e.dirHolds(out3, "h", "rc")
@@ -96,7 +101,7 @@ echo ok > x/ok && echo control-ok`)
 		if !reported(r.stderr, want) {
 			t.Errorf("no %q in:\n%s", want, r.stderr)
 		}
-		e.noPlaceholders("x", "y", "z")
+		e.noPlaceholders("x", "y", "z", "w", "wreal")
 	})
 }
 

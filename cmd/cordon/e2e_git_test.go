@@ -62,7 +62,7 @@ git push -f origin HEAD:refs/heads/agent/x 2>&1; echo "force:$?"
 git fetch -q origin; echo "fetch:$?"
 git ls-remote ` + other + ` >/dev/null 2>&1; echo "unlisted:$?"
 git -c http.proxy="$HTTP_PROXY" ls-remote ` + other + ` >/dev/null 2>&1; echo "unlisted-proxy:$?"
-cat ~/.git-credentials >/dev/null 2>&1; echo "store:$?"
+echo "store:$(cat ~/.git-credentials 2>/dev/null | wc -c)"
 echo "env:$(env | grep -c ` + secret + `)"
 echo "config:$(git config --list --show-origin | grep -c ` + secret + `)"
 echo "files:$(grep -rl ` + secret + ` ~ . /tmp 2>/dev/null | wc -l)"
@@ -74,7 +74,7 @@ echo "fill:$(printf 'protocol=http\nhost=` + strings.TrimPrefix(srv.URL, "http:/
 			"remote: cordon: push to refs/heads/main refused (.sandbox.toml:6)", "push-main:1\n",
 			"remote: cordon: delete of refs/heads/agent/x refused (default)", "delete:1\n",
 			"remote: cordon: non-fast-forward push to refs/heads/agent/x refused (default)", "force:1\n",
-			"fetch:0\n", "unlisted:128\n", "unlisted-proxy:128\n", "store:1\n",
+			"fetch:0\n", "unlisted:128\n", "unlisted-proxy:128\n", "store:0\n",
 			"env:0\n", "config:0\n", "files:0\n", "fill:0\n",
 		} {
 			if !strings.Contains(r.stdout, w) {
@@ -83,6 +83,10 @@ echo "fill:$(printf 'protocol=http\nhost=` + strings.TrimPrefix(srv.URL, "http:/
 		}
 		if !strings.Contains(r.stderr, "cordon: blocked net push "+url+" refs/heads/main ("+filepath.Join(e.ws, ".sandbox.toml")+":6)") {
 			t.Errorf("stderr lacks the violation for the push to main")
+		}
+		// The store reads as its empty mask, and the read is reported.
+		if !strings.Contains(r.stderr, "cordon: blocked read "+filepath.Join(e.home, ".git-credentials")+" (default)") {
+			t.Errorf("stderr lacks the read of ~/.git-credentials")
 		}
 		// Upstream: agent/x arrived (the pushed commit, not the refused
 		// force), main did not move, other.git was never asked.
@@ -162,11 +166,11 @@ git push -q origin HEAD:refs/heads/agent/ssh; echo "push-agent:$?"
 git push origin HEAD:refs/heads/main 2>&1; echo "push-main:$?"
 git fetch -q origin; echo "fetch:$?"
 echo "agent:${SSH_AUTH_SOCK:-none}"
-ls ~/.ssh >/dev/null 2>&1; echo "keys:$?"`)
+echo "keys:$(cat ~/.ssh/* 2>/dev/null | wc -c)"`)
 	t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	for _, w := range []string{"cloned over ssh\n", "origin:" + remote + "\n", "push-agent:0\n",
 		"remote: cordon: push to refs/heads/main refused (.sandbox.toml:3)", "push-main:1\n", "fetch:0\n",
-		"agent:none\n", "keys:2\n"} {
+		"agent:none\n", "keys:0\n"} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("stdout lacks %q", w)
 		}

@@ -3,10 +3,8 @@
 package linux
 
 import (
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/cordon-dev/cordon/sandbox/linux/initstage"
 	"github.com/cordon-dev/cordon/sandbox/supervisor"
@@ -21,7 +19,6 @@ type argvOptions struct {
 	// file is then covered by Hidden, a directory by an empty tmpfs).
 	Masks   *supervisor.Masks
 	Runtime string // cordon's runtime dir: hidden inside but for the run's own temp dir
-	Alive   bool   // pass initstage.FDAlive as --sync-fd
 	// UID and GID, when Layers is set: the ids the command keeps inside,
 	// since bwrap then starts as root of cordon's layer namespace.
 	UID, GID   int
@@ -51,9 +48,6 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--unshare-net",
 		"--new-session", "--die-with-parent",
 		"--seccomp", strconv.Itoa(initstage.FDSeccomp))
-	if o.Alive {
-		a = append(a, "--sync-fd", strconv.Itoa(initstage.FDAlive))
-	}
 	if o.NoMounts {
 		a = append(a, "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
 		a = append(a, "--chdir", o.Dir, "--", o.Init, initstage.Arg, o.InitConfig, "--")
@@ -84,15 +78,15 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 		}
 	}
 	if o.Runtime != "" && (pl.PrivateTmp == "" || !supervisor.Within("/tmp", o.Runtime) || supervisor.UnderAny(o.Runtime, pl.TmpExposed)) {
-		// Other workspaces' temp dirs, the placeholder registry and its
-		// locks live there: an empty tmpfs over it (after the writable
-		// binds, which may contain it), then the run's own temp dir back.
+		// Other workspaces' temp dirs live there: an empty tmpfs over it
+		// (after the writable binds, which may contain it), then the run's
+		// own temp dir back.
 		a = append(a, "--tmpfs", o.Runtime)
 		if pl.TempDir != "" && supervisor.Within(o.Runtime, pl.TempDir) {
 			a = append(a, "--bind", pl.TempDir, pl.TempDir)
 		}
 	}
-	ro := append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...)
+	ro := append([]string{}, pl.ReadOnly...)
 	sort.Strings(ro) // parents before children
 	for _, p := range ro {
 		a = append(a, "--ro-bind", p, p)
@@ -138,12 +132,4 @@ func bwrapArgs(pl *plan, o argvOptions) []string {
 	}
 	a = append(a, "--chdir", o.Dir, "--", o.Init, initstage.Arg, o.InitConfig, "--")
 	return append(a, o.Argv...)
-}
-
-func trimSlashes(paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = filepath.Clean(strings.TrimSuffix(p, "/"))
-	}
-	return out
 }

@@ -45,12 +45,6 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// ReapArg is the hidden subcommand of the placeholder reaper.
-const ReapArg = supervisor.ReapArg
-
-// ReapMain is the reaper subcommand.
-func ReapMain(args []string) int { return supervisor.ReapMain(args) }
-
 // Backend is the bubblewrap backend.
 type Backend struct {
 	opts   Options
@@ -192,30 +186,11 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	if p.StateDir != "" {
 		sc.cacheDir = filepath.Join(p.StateDir, "scan")
 	}
-	// Plan under the placeholder locks: see lockPlaceholders.
-	regDir := filepath.Join(rt, "placeholders")
-	ph, err := supervisor.LockPlaceholders(regDir, p.Root)
-	if err != nil {
-		return nil, err
-	}
-	// The reaper starts now, beside the planning, rather than after
-	// bwrap: its fork and exec then cost the run no time of its own.
-	reaper := make(chan *os.File, 1)
-	go func() { reaper <- supervisor.StartReaper(b.opts.Logger, initPath, regDir, ph.Key()) }()
-	stopReaper := func() {
-		if w := <-reaper; w != nil {
-			w.Close()
-		}
-	}
 	pl, err := buildPlan(p, tempDir, sc)
 	if err != nil {
-		ph.Release()
-		stopReaper()
 		return nil, err
 	}
 	if pl.Layers, pl.LayerAliases, err = planLayers(p, LayerRoot(p)); err != nil {
-		ph.Release()
-		stopReaper()
 		return nil, err
 	}
 	if privateTmp {
@@ -225,31 +200,19 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 		}
 		pl.privateTmp(tempDir, exposed)
 	}
-	covered, uncovered, err := ph.Create(pl.Missing, pl.Writable)
-	if err != nil {
-		stopReaper()
-		return nil, err
-	}
-	pl.Missing = covered
-	pl.guard(uncovered)
-	// From here on, every failure must release the placeholders.
+	// Nothing to undo past this point but the masks.
 	masks, err := supervisor.MakeMasks(filepath.Join(rt, "masks"), pl.maskSpecs(p))
 	if err != nil {
-		ph.Release()
-		stopReaper()
 		return nil, err
 	}
 	if masks.Unwatched != nil {
 		b.opts.Logger.Warn("reads of hidden paths are not reported in this run", "err", masks.Unwatched)
 	}
-	proc, err := b.start(ctx, spec, pl, ph, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir, masks: masks})
+	proc, err := b.start(ctx, spec, pl, startArgs{bwrap: bwrap, init: initPath, dir: dir, hidden: hidden, tempDir: tempDir, masks: masks})
 	if err != nil {
 		masks.Remove()
-		ph.Release()
-		stopReaper()
 		return nil, err
 	}
-	proc.reaper = <-reaper
 	return proc, nil
 }
 
@@ -258,7 +221,7 @@ type startArgs struct {
 	masks                             *supervisor.Masks
 }
 
-func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *supervisor.Placeholders, sa startArgs) (*process, error) {
+func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, sa startArgs) (*process, error) {
 	p := spec.Policy
 	filter, err := seccomp.Program(seccomp.Options{AllowUnixSockets: len(p.Network.AllowUnixSockets) > 0})
 	if err != nil {
@@ -303,7 +266,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		cfg.Publish = len(spec.Network.Publish) > 0
 	}
 	cfg.TTY = spec.TTY
-	stage, extra := sa.init, []*os.File{seccompFile, ph.AliveFile(), initEnd}
+	stage, extra := sa.init, []*os.File{seccompFile, initEnd}
 	if img := b.stageImage(p.StateDir); img != nil {
 		stage, extra = "/proc/self/fd/"+strconv.Itoa(initstage.FDImage), append(extra, img)
 	}
@@ -345,7 +308,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	}
 	cfg.Stderr, extra = 3+len(extra), append(extra, setup.command)
 	args := bwrapArgs(pl, argvOptions{
-		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden), Alive: true,
+		Dir: sa.dir, Init: stage, Hidden: sa.hidden, Runtime: filepath.Dir(sa.hidden),
 		InitConfig: cfg.Encode(), Argv: spec.Argv, PinFDs: pinFDs, NoMounts: b.test.noMounts, Masks: sa.masks,
 		Layers: len(pl.Layers) > 0, UID: os.Getuid(), GID: os.Getgid(),
 	})
@@ -378,7 +341,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 	err = cmd.Start()
 	for try := 0; errors.Is(err, syscall.ETXTBSY) && try < 20; try++ {
 		// The init image was written just now, and a child another
-		// goroutine forked meanwhile (the reaper's shell) may still hold
+		// goroutine forked meanwhile may still hold
 		// the write descriptor until its own exec: Go's fork-exec race
 		// (golang/go#22315). It passes within milliseconds.
 		time.Sleep(5 * time.Millisecond)
@@ -397,7 +360,7 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, ph *su
 		}
 		return nil, fmt.Errorf("starting bwrap: %w", err)
 	}
-	pr := &process{cmd: cmd, ph: ph, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers, masks: sa.masks}
+	pr := &process{cmd: cmd, done: make(chan struct{}), logger: b.opts.Logger, setup: setup, stderr: spec.Stderr, layers: pl.Layers, masks: sa.masks}
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
@@ -539,7 +502,8 @@ func dataFile(name string, data []byte) (*os.File, error) {
 	return f, nil
 }
 
-// ensureHidden makes the empty, unreadable file bound over deny_read files.
+// ensureHidden makes the empty, unreadable file bwrapArgs binds over a
+// deny_read file that has no mask of its own.
 func ensureHidden(path string) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0)
 	if err == nil {
@@ -568,10 +532,8 @@ func shortHash(s string) string {
 // process is one running sandbox.
 type process struct {
 	cmd      *exec.Cmd
-	ph       *supervisor.Placeholders
 	setup    *setupLog
 	stderr   io.Writer // the command's
-	reaper   *os.File  // closing it lets the run's reaper finish
 	bridge   *bridge
 	layers   []layer // their per-run work directories go when the run ends
 	masks    *supervisor.Masks
@@ -585,6 +547,7 @@ type process struct {
 	mu       sync.Mutex
 	timedOut bool
 	killed   bool
+	exited   bool // bwrap has ended (and is about to be reaped)
 	// signalled: a signal was sent (it may have ended the run before the
 	// command started, which is no failed set-up).
 	signalled bool
@@ -592,6 +555,14 @@ type process struct {
 
 func (p *process) Wait() (*sandbox.Result, error) {
 	p.waitOnce.Do(func() {
+		// Wait for bwrap's end without reaping it, so that Kill knows
+		// when its process group may no longer be its own.
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, p.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		p.mu.Lock()
+		p.exited = true
+		p.mu.Unlock()
 		err := p.cmd.Wait()
 		close(p.done)
 		if p.timer != nil {
@@ -602,11 +573,7 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		observed := append(p.bridge.violations(), p.masks.Stop()...)
 		p.masks.Remove()
 		p.bridge.close()
-		p.ph.Release()
 		removeWorkDirs(p.layers)
-		if p.reaper != nil {
-			p.reaper.Close()
-		}
 		res := &sandbox.Result{Violations: observed}
 		var ee *exec.ExitError
 		switch {
@@ -663,12 +630,57 @@ func (p *process) Signal(sig os.Signal) error {
 func (p *process) Kill() error {
 	p.mu.Lock()
 	p.killed = true
+	if !p.exited {
+		// A kill that lands while bwrap is still making the sandbox, when
+		// its child (the sandbox's init) has not yet set its own
+		// parent-death signal, would leave that child to run the command
+		// to its end: stop bwrap (so that it makes no more children),
+		// then kill its children and its process group. bwrap is not
+		// reaped yet (exited is set under p.mu before it is), and a
+		// stopped bwrap reaps none of its children, so none of these
+		// pids can be another process's.
+		if p.cmd.Process.Signal(syscall.SIGSTOP) == nil {
+			for _, c := range childrenOf(p.cmd.Process.Pid) {
+				_ = syscall.Kill(c, syscall.SIGKILL)
+			}
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
 	p.mu.Unlock()
 	err := p.cmd.Process.Signal(syscall.SIGKILL)
 	if errors.Is(err, os.ErrProcessDone) {
 		return nil
 	}
 	return err
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func limitSource(p *workspace.Policy) string {

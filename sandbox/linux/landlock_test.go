@@ -11,6 +11,7 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox/landlock"
 	"github.com/cordon-dev/cordon/sandbox/sandboxtest"
+	"github.com/cordon-dev/cordon/workspace"
 )
 
 // TestLandlockAloneHoldsThePolicy turns bwrap's mounts off (/ bound
@@ -56,12 +57,31 @@ echo mine > ` + e.ws + `/mine; cat ` + e.ws + `/mine; echo "ws:$?"`
 
 		// Without a guarded rule the kernel makes every name (Landlock
 		// applies to the caller); with one (deny_write = [".env"]: any
-		// depth) the guard makes them on the host and holds the same
-		// line itself (supervisor.Judge.mayWrite).
+		// depth; or a protected name that does not exist yet) the guard
+		// makes them on the host and holds the same line itself
+		// (supervisor.Judge.mayWrite). Every protected name exists in the
+		// unguarded case, so that none is the guard's.
 		for _, guard := range []bool{false, true} {
 			policy := ""
 			if guard {
 				policy = "[filesystem]\ndeny_write = [\".env\"]\n"
+			}
+			for _, name := range workspace.ProtectedNames() {
+				if strings.HasPrefix(name, ".git/") || name == ".sandbox.toml" {
+					continue // no .git here: those are not protected
+				}
+				path := filepath.Join(e.ws, name)
+				switch {
+				case guard:
+					os.RemoveAll(path)
+				case strings.HasSuffix(name, "/"):
+					os.MkdirAll(path, 0o755)
+				default:
+					os.WriteFile(path, nil, 0o644)
+				}
+			}
+			if u != nil {
+				sandboxtest.Chown(t, e.ws, u)
 			}
 			if err := os.WriteFile(filepath.Join(e.ws, ".sandbox.toml"), []byte(policy), 0o644); err != nil {
 				t.Fatal(err)

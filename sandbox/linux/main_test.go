@@ -17,7 +17,7 @@ import (
 	"github.com/cordon-dev/cordon/workspace"
 )
 
-// The test binary doubles as cordon's init and reaper stages, the way the
+// The test binary doubles as cordon's init and layers stages, the way the
 // cordon binary re-executes itself inside bwrap, and as a launcher (a
 // stand-in for `cordon run`) that tests can SIGKILL.
 func TestMain(m *testing.M) {
@@ -27,8 +27,6 @@ func TestMain(m *testing.M) {
 			os.Exit(initstage.Main(os.Args[2:]))
 		case initstage.ConnectArg:
 			os.Exit(initstage.ConnectMain())
-		case ReapArg:
-			os.Exit(ReapMain(os.Args[2:]))
 		case LayersArg:
 			os.Exit(LayersMain(os.Args[2:]))
 		case launchArg:

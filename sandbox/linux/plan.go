@@ -19,11 +19,14 @@ import (
 type plan struct {
 	Writable []string // bound read-write
 	ReadOnly []string // existing paths bound read-only over the writable ones
-	// Placeholders are missing protected paths to create and cover
-	// ("/"-suffixed: directories).
+	// Missing are protected paths that do not exist yet. Nothing is made
+	// on the host for them (a placeholder under a read-only bind would
+	// show in the workspace and in git status while the run lives): each
+	// is a Guarded rule, so the guard refuses making it, and the
+	// directories on the way to it are pinned.
 	Missing []string
-	// HiddenDirs become empty read-only directories; HiddenFiles become an
-	// unreadable empty file.
+	// HiddenDirs and HiddenFiles are covered by the run's masks: empty,
+	// read-only directories and files whose opens are reported (maskSpecs).
 	HiddenDirs, HiddenFiles []string
 	Reopened                []string // allow_read paths bound back read-only inside hidden dirs
 	Pinned                  []string // writable dirs bound onto themselves so they cannot be renamed away
@@ -39,34 +42,31 @@ type plan struct {
 	Layers       []layer
 	LayerAliases []string
 	// Guarded are the deny_write rules a name made during the run could
-	// match (globs, and paths whose parent does not exist yet): mounts
-	// cannot cover names that do not exist, so the observer makes every
-	// new name itself and refuses these (see guard.go).
+	// match (globs, missing protected paths): mounts cannot cover names
+	// that do not exist, so the observer makes every new name itself and
+	// refuses these (see supervisor's guard.go).
 	Guarded []workspace.PathRule
-	// missingRule is the rule behind each Missing entry (the zero Source:
-	// a protected name), for guarding the ones no placeholder can cover.
-	missingRule map[string]workspace.Source
 	// hiddenRule is the deny_read rule behind each hidden path (the zero
 	// Source: the credential set), for reporting reads of its mask.
 	hiddenRule map[string]workspace.Source
 }
 
-// guard makes the guard enforce missing paths no placeholder covers
-// (see supervisor.Placeholders.Create).
-func (pl *plan) guard(uncovered []string) {
-	for _, m := range uncovered {
-		pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: filepath.Clean(m), Source: pl.missingRule[m]})
-	}
-}
-
-// addMissing lists a missing path ("/"-suffixed: a directory) to cover,
-// and the rule that asks for it.
+// addMissing guards a protected path that does not exist (src: the rule
+// that asks for it; the zero Source for a protected name).
 func (pl *plan) addMissing(path string, src workspace.Source) {
-	if _, ok := pl.missingRule[path]; ok {
+	path = filepath.Clean(path)
+	if contains(pl.Missing, path) {
 		return
 	}
-	pl.missingRule[path] = src
 	pl.Missing = append(pl.Missing, path)
+	pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: path, Source: src})
+	// The guard judges a name by its real path: a parent reached through a
+	// link ($HOME -> /data/home) is guarded where it really is, too.
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		if real := filepath.Join(dir, filepath.Base(path)); real != path {
+			pl.Guarded = append(pl.Guarded, workspace.PathRule{Path: real, Source: src})
+		}
+	}
 }
 
 // hide records the rule that hides path: the first one (the credential
@@ -139,7 +139,7 @@ func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
 	}
 	return &supervisor.Judge{
 		Writable: writable,
-		ReadOnly: append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...),
+		ReadOnly: append([]string{}, pl.ReadOnly...),
 		Hidden:   append(append([]string{}, pl.HiddenDirs...), pl.HiddenFiles...),
 		TempDir:  temp,
 		Exposed:  pl.TmpExposed,
@@ -150,7 +150,7 @@ func (pl *plan) judge(p *workspace.Policy) *supervisor.Judge {
 
 // buildPlan resolves the policy against the filesystem as it is now.
 func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
-	pl := &plan{TempDir: tempDir, missingRule: map[string]workspace.Source{}, hiddenRule: map[string]workspace.Source{}}
+	pl := &plan{TempDir: tempDir, hiddenRule: map[string]workspace.Source{}}
 
 	// Writable: the workspace folders, allow_write, the private temp dir.
 	var writable []string
@@ -220,11 +220,7 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 		case exists(r.Path):
 			ro = append(ro, r.Path)
 		case supervisor.UnderAny(r.Path, pl.Writable):
-			if exists(filepath.Dir(r.Path)) {
-				pl.addMissing(r.Path, r.Source)
-			} else {
-				pl.Guarded = append(pl.Guarded, r) // no placeholder without a parent
-			}
+			pl.addMissing(r.Path, r.Source)
 		}
 	}
 	for _, pat := range protectedPatterns {
@@ -259,9 +255,6 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 				if !isDir(filepath.Join(top, ".git")) {
 					continue
 				}
-			}
-			if strings.HasSuffix(name, "/") {
-				path += "/"
 			}
 			pl.addMissing(path, workspace.Source{})
 		}
@@ -342,10 +335,10 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 	// ~/.docker/config.json, and `mv ~/.local ~/.l2` lets the command make
 	// its own ~/.local/state/cordon (rename of a mount point fails with
 	// EBUSY; of its parent it does not).
-	// (cordon's own directories are read-only or placeholders when they
-	// lie in a writable place, and so are the protected names in $HOME:
-	// their ancestors, $HOME among them, are pinned with the others.)
-	guarded := append(append(append([]string{}, pl.ReadOnly...), trimSlashes(pl.Missing)...), pl.Pinned...)
+	// (cordon's own directories are read-only or guarded when they lie in
+	// a writable place, and so are the protected names in $HOME: their
+	// ancestors, $HOME among them, are pinned with the others.)
+	guarded := append(append(append([]string{}, pl.ReadOnly...), pl.Missing...), pl.Pinned...)
 	guarded = append(append(guarded, pl.HiddenDirs...), pl.HiddenFiles...)
 	pl.Pinned = append(pl.Pinned, pinAncestors(guarded, pl.Writable)...)
 	pl.Pinned = dedupe(pl.Pinned)

@@ -10,10 +10,10 @@ import (
 )
 
 // TestRuntimeDirHidden: cordon's runtime directory holds every
-// workspace's private temp dir and the placeholder registry and locks. A
-// run sees its own temp dir (kept across its workspace's runs) and nothing
-// else there: no other workspace's temp files, no lock it could hold to
-// stall other runs' start-up.
+// workspace's private temp dir (and, from older cordons, placeholder
+// locks). A run sees its own temp dir (kept across its workspace's runs)
+// and nothing else there: no other workspace's temp files, no lock it
+// could hold to stall another cordon's start-up.
 func TestRuntimeDirHidden(t *testing.T) {
 	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
 		a, b := newLaunchEnv(t, u), newLaunchEnv(t, u)

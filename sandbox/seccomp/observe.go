@@ -29,7 +29,8 @@ type ObserverOptions struct {
 	// Guard hands every call that makes a new name (open with O_CREAT,
 	// mkdir, mknod, link, symlink, rename) to the supervisor, which makes
 	// the name itself or refuses it: some deny_write rule may match a name
-	// that does not exist yet. openat2, whose flags sit in memory the
+	// that does not exist yet. umask() is handed over too (the supervisor
+	// applies the caller's umask to the names it makes). openat2, whose flags sit in memory the
 	// caller could change under the supervisor, then fails with ENOSYS, as
 	// on kernels before 5.6, and callers fall back to openat.
 	Guard bool
@@ -87,6 +88,9 @@ func ObserverProgram(opts ObserverOptions) ([]bpf.RawInstruction, error) {
 	if opts.Guard {
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_OPENAT2, SkipFalse: 1},
 			bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
+		// umask: the guard applies the caller's, and reads it again only
+		// once some process has changed it.
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_UMASK, SkipFalse: 1}, notify)
 	}
 	// connect() with an IPv4 or IPv6 address: the network capture
 	// (netinside.Supervisor) steers pool addresses and DNS through the proxy.

@@ -1,10 +1,9 @@
 // Package supervisor is everything cordon does on the host, outside the
 // sandbox, while a run lives and after it: the observer of write-intent
-// calls, the guard that makes new names for the sandboxed command, the
-// placeholders that cover protected paths that do not exist yet, and the
-// reaper that removes them when cordon itself dies. It is the attack
-// surface of the sandbox's host side, kept in one place to be read and
-// reviewed as one.
+// calls and the guard that makes new names for the sandboxed command
+// (refusing the protected names that do not exist yet, so that nothing
+// need be made on the host to cover them). It is the attack surface of the
+// sandbox's host side, kept in one place to be read and reviewed as one.
 //
 // # What it trusts
 //

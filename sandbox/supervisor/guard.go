@@ -21,9 +21,12 @@ import (
 
 // The guard: deny_write rules hold for names that do not exist yet.
 //
-// A read-only bind covers a path that exists (or a placeholder made for
-// one); a glob like "*.pem" names paths nobody can list in advance. So
-// when the plan has such rules (plan.Guarded), the observer is told about
+// A read-only bind covers a path that exists; a glob like "*.pem" names
+// paths nobody can list in advance, and a protected name that does not
+// exist yet (.envrc, .vscode/) has no inode a bind could land on but a
+// placeholder made on the host, which would show in the workspace and in
+// git status for as long as the run lives. So when the plan has such
+// rules (plan.Guarded), the observer is told about
 // every call that makes a new name and makes the name itself, on its own
 // copy of the path: the kernel never reads the caller's memory again, so
 // another thread changing the path after the check changes nothing (the
@@ -108,12 +111,12 @@ func (p *GuardPool) work() {
 
 // guard performs one name-making call for the sandboxed caller and
 // answers it, on a guard worker's thread.
-func (o *Observer) guard(req *netinside.Notif) {
+func (o *Observer) guard(req *netinside.Notif, mem memFiles) {
 	if !threadIsCapless() {
 		netinside.Respond(o.fd, req.ID, 0, unix.EPERM, false)
 		return
 	}
-	g, errno := o.openGuardCall(req)
+	g, errno := o.openGuardCall(req, mem)
 	if errno != 0 {
 		netinside.Respond(o.fd, req.ID, 0, errno, false)
 		return
@@ -144,31 +147,33 @@ func (o *Observer) guard(req *netinside.Notif) {
 // guardCall is one call being performed: the caller's paths as read once,
 // its root and working directory, its umask.
 type guardCall struct {
-	o     *Observer
-	req   *netinside.Notif
-	proc  string   // /proc/PID
-	root  int      // the caller's root directory (O_PATH)
-	umask *uint32  // read when first needed (see callerUmask)
-	paths []string // the (dirfd, path) arguments, absolute inside the sandbox
-	text  string   // symlink's target
+	o       *Observer
+	req     *netinside.Notif
+	proc    string   // /proc/PID
+	root    int      // the caller's root directory (O_PATH)
+	ownRoot bool     // root is this call's to close (not the observer's yet)
+	umask   *uint32  // read when first needed (see callerUmask)
+	paths   []string // the (dirfd, path) arguments, absolute inside the sandbox
+	text    string   // symlink's target
 }
 
-func (o *Observer) openGuardCall(req *netinside.Notif) (*guardCall, unix.Errno) {
+// openGuardCall reads the call's paths from the caller's memory (mem:
+// the loop's open /proc/PID/mem files) and its root. Every process of a
+// run has the same root (none has the capabilities for chroot, a mount
+// namespace or a user namespace of its own), so the root of the first
+// call that proved to be the caller's serves the whole run.
+func (o *Observer) openGuardCall(req *netinside.Notif, mem memFiles) (*guardCall, unix.Errno) {
 	proc := "/proc/" + strconv.Itoa(int(req.Pid))
-	g := &guardCall{o: o, req: req, proc: proc, root: -1}
-	root, err := unix.Open(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, unix.ESRCH
+	g := &guardCall{o: o, req: req, proc: proc, root: o.root}
+	if g.root < 0 {
+		root, err := unix.Open(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, unix.ESRCH
+		}
+		g.root, g.ownRoot = root, true
 	}
-	g.root = root
-	mem, err := unix.Open(proc+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		g.close()
-		return nil, unix.ESRCH
-	}
-	defer unix.Close(mem)
 	for _, s := range guardPaths[req.Nr] {
-		p, ok := readPath(mem, req.Args[s[1]])
+		p, ok := mem.read(req.Pid, req.Args[s[1]])
 		if !ok {
 			g.close()
 			return nil, unix.EFAULT
@@ -177,7 +182,7 @@ func (o *Observer) openGuardCall(req *netinside.Notif) (*guardCall, unix.Errno) 
 	}
 	switch req.Nr {
 	case unix.SYS_SYMLINK, unix.SYS_SYMLINKAT:
-		t, ok := readPath(mem, req.Args[0])
+		t, ok := mem.read(req.Pid, req.Args[0])
 		if !ok {
 			g.close()
 			return nil, unix.EFAULT
@@ -185,16 +190,25 @@ func (o *Observer) openGuardCall(req *netinside.Notif) (*guardCall, unix.Errno) 
 		g.text = t
 	}
 	// Everything read: is the caller still the one that made the call?
-	id := req.ID
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id))); errno != 0 {
+	if !o.pending(req.ID) {
 		g.close()
 		return nil, unix.ESRCH
+	}
+	if g.ownRoot {
+		o.root, g.ownRoot = g.root, false // the caller's: kept for the run
 	}
 	return g, 0
 }
 
+// pending reports whether the call id still waits for an answer: what
+// was read of its caller since the notification was the caller's.
+func (o *Observer) pending(id uint64) bool {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id)))
+	return errno == 0
+}
+
 func (g *guardCall) close() {
-	if g.root >= 0 {
+	if g.ownRoot {
 		unix.Close(g.root)
 	}
 }
@@ -218,14 +232,27 @@ func (g *guardCall) absolute(dirArg int, p string) string {
 	return strings.TrimSuffix(dir, "/") + "/" + p
 }
 
-// callerUmask is the caller's umask, read once and only for calls that
-// make a name with a mode: /proc/PID/status is dear to read.
+// callerUmask is the caller's umask, read only for calls that make a
+// name with a mode: /proc/PID/status is dear to read (a fifth of a
+// guarded create). A umask changes only through umask(2), which a
+// guarding observer is notified of; until a process of the run calls it,
+// every process has the umask the command started with, so the first one
+// read (from a caller proved to be still waiting) serves them all.
 func (g *guardCall) callerUmask() uint32 {
-	if g.umask == nil {
-		m := readUmask(g.proc)
-		g.umask = &m
+	if g.umask != nil {
+		return *g.umask
 	}
-	return *g.umask
+	o := g.o
+	if o.umaskKnown && !o.umaskChanged {
+		g.umask = &o.umask
+		return o.umask
+	}
+	m := readUmask(g.proc)
+	g.umask = &m
+	if !o.umaskChanged && o.pending(g.req.ID) {
+		o.umask, o.umaskKnown = m, true
+	}
+	return m
 }
 
 func readUmask(proc string) uint32 {
@@ -389,14 +416,33 @@ func (g *guardCall) refuses(real, base string) bool {
 	if base == "." || base == ".." {
 		return false
 	}
-	name := strings.TrimSuffix(real, "/") + "/" + base
+	return g.guardedName(strings.TrimSuffix(real, "/") + "/" + base)
+}
+
+// guardedName reports whether a guarded rule holds for name, and records
+// the refusal.
+func (g *guardCall) guardedName(name string) bool {
 	for _, r := range g.o.judge.Guarded {
-		if Within(r.Path, name) || workspace.Match(r.Path, name) {
+		// A path without a glob holds for itself and what lies below it
+		// (Within); only a glob needs matching, which is dear.
+		if Within(r.Path, name) || (workspace.HasGlob(r.Path) && workspace.Match(r.Path, name)) {
 			g.o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: name, Rule: r.Source})
 			return true
 		}
 	}
 	return false
+}
+
+// noParent is the answer to a call whose parent directory does not
+// exist: within a guarded directory that is not there (.vscode/x when
+// .vscode is missing) it is the guard's refusal, EROFS and reported, as
+// it is for the directory itself; elsewhere the kernel's ENOENT. The
+// errno alone changes: the call is refused either way.
+func (g *guardCall) noParent(path string, errno unix.Errno) unix.Errno {
+	if errno == unix.ENOENT && strings.HasPrefix(path, "/") && g.guardedName(cleanAbs(path)) {
+		return unix.EROFS
+	}
+	return errno
 }
 
 // target opens the directory where a call would make path's last
@@ -412,7 +458,7 @@ func (g *guardCall) target(path string) (dir int, base string, errno unix.Errno)
 func (g *guardCall) targetReal(path string) (dir int, real, base string, errno unix.Errno) {
 	dir, real, base, errno = g.parent(path)
 	if errno != 0 {
-		return -1, "", "", errno
+		return -1, "", "", g.noParent(path, errno)
 	}
 	var st unix.Stat_t
 	missing := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil
@@ -456,7 +502,7 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 	for hops := 0; hops < 40; hops++ {
 		dir, real, base, errno := g.parent(path)
 		if errno != 0 {
-			return -1, 0, errno
+			return -1, 0, g.noParent(path, errno)
 		}
 		var st unix.Stat_t
 		err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -38,6 +39,16 @@ type Observer struct {
 	capture  *netinside.Supervisor // nil: connect() continues untouched
 	guards   *GuardPool            // the threads a guarding observer's loop runs on
 	inflight sync.WaitGroup
+
+	// Kept by the loop for the guard (loop goroutine only): the
+	// sandbox's root, and the run's umask while no process has called
+	// umask(2) (see guardCall.callerUmask).
+	root         int // -1: not opened yet
+	umask        uint32
+	umaskKnown   bool
+	umaskChanged bool
+
+	syncWake bool // see StartObserver
 }
 
 // guarding reports whether the observer makes new names itself (guard.go).
@@ -47,7 +58,15 @@ func (o *Observer) guarding() bool { return len(o.judge.Guarded) > 0 && o.guards
 // for one run: judge says where writes are refused, capture (nil: none)
 // handles connect() notifications, guards runs the guard's threads.
 func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *GuardPool) *Observer {
-	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, done: make(chan struct{}), closed: make(chan struct{})}
+	o := &Observer{fd: fd, judge: judge, capture: capture, guards: guards, done: make(chan struct{}), closed: make(chan struct{}), root: -1}
+	// Wake the observer on the CPU of the caller that waits for it, and
+	// the caller on the observer's: every round trip is a hand-off
+	// between two threads, one of which is about to sleep. Linux 6.6
+	// added the flag together with a receive that returns once no
+	// process is left to notify, so the loop can then wait in the receive
+	// itself (the wake-up this flag speeds up) rather than in poll; older
+	// kernels refuse the flag, and the loop polls as before.
+	o.syncWake = ioctlU64(fd, seccompIoctlNotifSetFlags, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == nil
 	if capture != nil && o.unixConnect() {
 		capture.NoContinue = true // see unixconnect.go
 	}
@@ -98,38 +117,58 @@ func (o *Observer) loop() {
 	}
 	defer func() { close(wake); <-judged }()
 	defer unix.Close(o.fd)
+	defer func() {
+		if o.root >= 0 {
+			unix.Close(o.root)
+		}
+	}()
 	defer o.inflight.Wait()
 	mem := memFiles{}
 	defer mem.close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for {
-		pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}, {Fd: int32(o.wake[0]), Events: unix.POLLIN}}
-		timeout := -1
-		if o.wake[0] < 0 {
-			timeout = 5 // no wake pipe: fall back to polling
-		}
-		n, err := unix.Poll(pfd, timeout)
-		select {
-		case <-o.closed:
-			return
-		default:
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return
-		}
-		if n == 0 {
-			continue
-		}
-		if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfd[0].Revents&unix.POLLIN == 0 {
-			return // every observed process is gone
+		if !o.syncWake {
+			pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}, {Fd: int32(o.wake[0]), Events: unix.POLLIN}}
+			timeout := -1
+			if o.wake[0] < 0 {
+				timeout = 5 // no wake pipe: fall back to polling
+			}
+			n, err := unix.Poll(pfd, timeout)
+			select {
+			case <-o.closed:
+				return
+			default:
+			}
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				return
+			}
+			if n == 0 {
+				continue
+			}
+			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfd[0].Revents&unix.POLLIN == 0 {
+				return // every observed process is gone
+			}
 		}
 		var req netinside.Notif
 		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(o.fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req))); errno != 0 {
 			if errno == unix.EINTR || errno == unix.ENOENT {
+				// ENOENT: the caller was interrupted, or (waiting in the
+				// receive) no process is left to notify.
+				if o.syncWake && o.orphaned() {
+					return
+				}
 				continue
 			}
 			return
+		}
+		if o.syncWake {
+			select {
+			case <-o.closed:
+				netinside.Respond(o.fd, req.ID, 0, unix.EINTR, false)
+				return
+			default:
+			}
 		}
 		if req.Nr == unix.SYS_CONNECT && (o.capture != nil || o.unixConnect()) {
 			n := req
@@ -140,8 +179,17 @@ func (o *Observer) loop() {
 			}()
 			continue
 		}
+		if req.Nr == unix.SYS_UMASK {
+			// Notified only so that the guard stops trusting the umask
+			// it read (guardCall.callerUmask); the loop answers every
+			// call in turn, so no guarded call is between this one's
+			// notification and its effect.
+			o.umaskChanged = true
+			netinside.Respond(o.fd, req.ID, 0, 0, true)
+			continue
+		}
 		if o.guarding() && createsName(&req) {
-			o.guard(&req)
+			o.guard(&req, mem)
 			continue
 		}
 		// Relative names are resolved before the call goes on: once it
@@ -153,6 +201,30 @@ func (o *Observer) loop() {
 			judge(abs)
 		}
 	}
+}
+
+// orphaned reports whether no process is left that the listener could
+// be notified of (or Stop was called).
+func (o *Observer) orphaned() bool {
+	select {
+	case <-o.closed:
+		return true
+	default:
+	}
+	pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n > 0 && pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfd[0].Revents&unix.POLLIN == 0
+}
+
+// seccompIoctlNotifSetFlags is SECCOMP_IOCTL_NOTIF_SET_FLAGS
+// (_IOW('!', 4, __u64)), which x/sys lacks.
+const seccompIoctlNotifSetFlags = 0x40082104
+
+func ioctlU64(fd int, req uint, v uint64) error {
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(v)); errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // observedPath is a path argument as read from the caller's memory,
@@ -246,10 +318,22 @@ func absolutePaths(req *netinside.Notif, paths []observedPath) []string {
 }
 
 // readPath reads a NUL-terminated path of at most PATH_MAX bytes from the
-// memory file mem (/proc/PID/mem).
+// memory file mem (/proc/PID/mem): most paths are short, so a small read
+// first, the whole of PATH_MAX only when that holds no NUL.
 func readPath(mem int, addr uint64) (string, bool) {
+	var small [256]byte
+	n, _ := unix.Pread(mem, small[:], int64(addr))
+	if n < 0 {
+		return "", false
+	}
+	if i := bytes.IndexByte(small[:n], 0); i >= 0 {
+		return string(small[:i]), true
+	}
+	if n < len(small) {
+		return "", false // the readable memory ends before a NUL
+	}
 	buf := make([]byte, unix.PathMax)
-	n, _ := unix.Pread(mem, buf, int64(addr))
+	n, _ = unix.Pread(mem, buf, int64(addr))
 	if n < 0 {
 		return "", false
 	}
@@ -287,33 +371,51 @@ func (o *Observer) Stop() []sandbox.Violation {
 }
 
 // Judge knows where the sandbox refuses writes: everywhere but the
-// writable binds, and inside them the read-only binds, placeholders and
-// hidden places. It is built from the plan of the run (cordon's own view
-// of the policy snapshot), never from anything the sandbox reports.
+// writable binds, and inside them the read-only binds and hidden places
+// (and, for names not made yet, the guarded rules: guard.go). It is built
+// from the plan of the run (cordon's own view of the policy snapshot),
+// never from anything the sandbox reports.
 type Judge struct {
 	Writable []string // bound read-write
-	ReadOnly []string // bound read-only over writable places (placeholders included)
+	ReadOnly []string // bound read-only over writable places
 	Hidden   []string // hidden directories and files (deny_read)
 	TempDir  string   // the run's private temp dir ("/tmp" when it is the sandbox's /tmp)
 	// Exposed are read-only places inside TempDir (the host's, bound back
 	// over a private /tmp), writable only where Writable says so.
 	Exposed []string
-	// Guarded are the deny_write rules for names that do not exist yet:
-	// with any, the observer makes every new name itself (guard.go).
+	// Guarded are the deny_write rules and protected paths for names
+	// that do not exist yet: with any, the observer makes every new name
+	// itself (guard.go).
 	Guarded []workspace.PathRule
 	Policy  *workspace.Policy // for naming the deciding rule
 }
 
 // landing is where a write to path lands: the links the host sees, followed.
-// For a report only.
+// For a report only. The kernel resolves it (an O_PATH open, whose real
+// path /proc/self/fd names): a few system calls, where walking the path
+// in Go costs an lstat per component, for every observed call.
 func (j *Judge) landing(path string) string {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
+	if real, ok := realPath(path, 0); ok {
 		return real
 	}
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+	if dir, ok := realPath(filepath.Dir(path), unix.O_DIRECTORY); ok {
 		return filepath.Join(dir, filepath.Base(path))
 	}
 	return path
+}
+
+// realPath is path with every link followed, as the kernel resolves it.
+func realPath(path string, flags int) (string, bool) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC|flags, 0)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil || !strings.HasPrefix(real, "/") || strings.HasSuffix(real, " (deleted)") {
+		return "", false
+	}
+	return real, true
 }
 
 func (j *Judge) refuses(path string) (bool, workspace.Source) {

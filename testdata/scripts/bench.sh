@@ -26,18 +26,13 @@ trap 'rm -rf "$ws"' EXIT
 
 # The floors under cordon: bwrap with the namespaces the invariants
 # require, and the same with the mounts cordon makes for this empty
-# workspace (its own dir and temp dir writable, the runtime dir hidden,
-# and one read-only bind per protected name that does not exist yet,
-# over an empty placeholder), running true directly.
+# workspace (its own dir and temp dir writable, the runtime dir hidden;
+# the protected names that do not exist yet get no mount: the guard
+# refuses them), running true directly.
 ns="--unshare-user --cap-drop ALL --disable-userns --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --unshare-net --new-session --die-with-parent --ro-bind / / --dev /dev --proc /proc"
 floor=$(mktemp -d /tmp/cordon-bench-floor.XXXXXX)
 mkdir -p "$floor/ws" "$floor/rt/tmp"
 mounts="--bind $floor/ws $floor/ws --tmpfs $floor/rt --bind $floor/rt/tmp $floor/rt/tmp"
-for name in .sandbox.toml .gitmodules .vscode/ .idea/ .nvim.lua .nvimrc .exrc .envrc .mcp.json .claude/ \
-  .bashrc .bash_profile .profile .zshrc .zprofile .gitconfig .ripgreprc; do
-  case $name in */) mkdir "$floor/ws/${name%/}" ;; *) : >"$floor/ws/$name" ;; esac
-  mounts="$mounts --ro-bind $floor/ws/${name%/} $floor/ws/${name%/}"
-done
 trap 'rm -rf "$ws" "$floor"' EXIT
 cd "$ws"
 
@@ -72,13 +67,20 @@ print(f"  cordon run -- true     median {run:8.2f} ms")
 print(f"  cordon shell -c true   median {sh:8.2f} ms   ({sh/run:4.2f}x: bash inside instead of true, and the control-socket probe)")
 PY
 echo "== the deny_write guard: a command making 500 files, 10 runs each"
+# Without a guarded rule: a workspace holding every protected name (a
+# missing one is the guard's, which would turn it on).
+unguarded=$(mktemp -d /tmp/cordon-bench-noguard.XXXXXX)
+for name in .sandbox.toml .gitmodules .vscode/ .idea/ .nvim.lua .nvimrc .exrc .envrc .mcp.json .claude/ \
+  .bashrc .bash_profile .profile .zshrc .zprofile .gitconfig .ripgreprc; do
+  case $name in */) mkdir "$unguarded/${name%/}" ;; *) : >"$unguarded/$name" ;; esac
+done
 guarded=$(mktemp -d /tmp/cordon-bench-guard.XXXXXX)
 printf '[filesystem]\ndeny_write = ["*.pem"]\n' >"$guarded/.sandbox.toml"
 make_files='for i in $(seq 500); do : > f$i; done; rm -f f*'
 hyperfine -N --warmup 1 --runs 10 --export-json "$out/guard.json" \
-  -n "500 files, no guarded rule" "$cordon run -w $ws -c '$make_files'" \
+  -n "500 files, no guarded rule" "$cordon run -w $unguarded -c '$make_files'" \
   -n "500 files, deny_write = [\"*.pem\"]" "$cordon run -w $guarded -c '$make_files'" >/dev/null
-rm -rf "$guarded"
+rm -rf "$guarded" "$unguarded"
 python3 - "$out/guard.json" <<'PY'
 import json, statistics, sys
 r = [(x["command"], statistics.median(x["times"]) * 1000) for x in json.load(open(sys.argv[1]))["results"]]

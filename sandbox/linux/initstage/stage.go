@@ -33,9 +33,8 @@ const Arg = "__init"
 // Descriptors bwrap and the stage inherit: os/exec maps ExtraFiles[i] to 3+i.
 const (
 	FDSeccomp = 3 // read by bwrap --seccomp
-	FDAlive   = 4 // bwrap --sync-fd: the placeholder lock, held while the sandbox lives
-	FDControl = 5 // the stage's end of the control socketpair (the hand-off)
-	FDImage   = 6 // the stage's own image, when it runs from one
+	FDControl = 4 // the stage's end of the control socketpair (the hand-off)
+	FDImage   = 5 // the stage's own image, when it runs from one
 )
 
 // Config is what the host tells the stage.
