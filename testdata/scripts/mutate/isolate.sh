@@ -10,7 +10,8 @@
 # mutation would survive behind them. /tmp (the scratch copy and the
 # tests' own directories), /dev, /proc, /sys and /run stay the host's; the
 # Go build cache is bound back so that builds stay warm.
-# Started by mutate through unshare --mount (private propagation).
+# Started by mutate through unshare --mount (private propagation) --pid
+# --fork --mount-proc: what the run leaves running dies with it.
 set -eu
 scratch=$1
 shift

@@ -297,9 +297,12 @@ const testUser = "cordontest"
 // overlays of the host's directories (isolate.sh): only root can mount.
 func isolated() bool { return os.Geteuid() == 0 }
 
-// isolate is name args run by isolate.sh in its own mount namespace.
+// isolate is name args run by isolate.sh in its own mount namespace, and
+// its own PID namespace: a mutation that breaks --die-with-parent or the
+// kill of a run's tree leaves sandboxes behind (in their own sessions, out
+// of reach of the kill of the process group); they die with the namespace.
 func isolate(ctx context.Context, scratch, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "--",
+	return exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--",
 		"sh", filepath.Join(scratch, "testdata/scripts/mutate/isolate.sh"), scratch, name}, args...)...)
 }
 
