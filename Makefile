@@ -7,7 +7,7 @@ INIT_IMAGE := sandbox/linux/initimage/cordon-init.bin
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 4000x
 
-.PHONY: all build test unit mutate fuzz lint demo bench deps server-e2e editors-test e2e-vscode clean
+.PHONY: unit-landlock all build test unit mutate fuzz lint demo bench deps server-e2e editors-test e2e-vscode clean
 
 all: build
 
@@ -30,7 +30,7 @@ deps:
 
 # test runs everything CI runs: vet, unit and end-to-end tests under -race,
 # short fuzzing of every parser, and the editor integrations.
-test: deps build lint unit fuzz server-e2e editors-test
+test: deps build lint unit unit-landlock fuzz server-e2e editors-test
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
@@ -49,6 +49,20 @@ SKIP_LOG := $(CURDIR)/bin/skips.log
 unit: build
 	@rm -f $(SKIP_LOG)
 	CORDON_SKIP_LOG=$(SKIP_LOG) $(GO) test -race -count=1 -timeout 12m ./...
+	@testdata/scripts/skips.sh $(SKIP_LOG)
+
+# unit-landlock runs the attack tests of the real binary again the way a
+# machine without user namespaces would (Docker, Ubuntu's AppArmor
+# restriction): each cordon inside `unshare -U -r` with
+# max_user_namespaces 0, where bwrap fails and cordon chooses the Landlock
+# + seccomp backend by itself. Documented exceptions are listed last.
+LANDLOCK_TESTS := TestAttack|TestNoDirectNetwork|TestNetworkThroughTheProxy|TestUnixSockets|TestEnvironmentScrubbed|TestLimits|TestConcurrentRuns|TestPatternsAtAnyDepth|TestNoUserNamespaces
+EXCEPTION_LOG := $(CURDIR)/bin/landlock-exceptions.log
+unit-landlock: build
+	@rm -f $(EXCEPTION_LOG)
+	CORDON_TEST_NOUSERNS=1 CORDON_SKIP_LOG=$(SKIP_LOG) CORDON_EXCEPTION_LOG=$(EXCEPTION_LOG) \
+	  $(GO) test -race -count=1 -timeout 8m -run '$(LANDLOCK_TESTS)' ./cmd/cordon
+	@if [ -s $(EXCEPTION_LOG) ]; then sort -u $(EXCEPTION_LOG) | sed 's/^/  landlock exception: /'; fi
 	@testdata/scripts/skips.sh $(SKIP_LOG)
 
 # mutate breaks each security-critical line listed in a mutations.txt, one

@@ -82,6 +82,10 @@ func newEnvAs(t *testing.T, u *testUser) *env {
 	t.Helper()
 	base := sandboxtest.Dir(t, nil)
 	e := &env{t: t, home: filepath.Join(base, "home"), ws: filepath.Join(base, "ws"), user: u}
+	backendException(t)
+	if landlockPass() {
+		e.wrap = noUsernsWrap
+	}
 	for _, d := range []string{e.home, e.ws, filepath.Join(e.home, ".run")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/cordon-dev/cordon/sandbox"
 	"github.com/cordon-dev/cordon/sandbox/linux/initimage"
@@ -84,5 +85,8 @@ func layersCheck(ctx context.Context, checks []probe.Check) probe.Check {
 func capabilities(b sandbox.Backend, checks []probe.Check) map[string]string {
 	m := probe.Capabilities(checks)
 	m["layers"] = sandbox.Layers(b)
+	if w, ok := b.(interface{ Weaker() []string }); ok {
+		m["weaker"] = strings.Join(w.Weaker(), "; ")
+	}
 	return m
 }

@@ -30,7 +30,9 @@ func TestSetupFailureIs125(t *testing.T) {
 		tmp := filepath.Join(e.home, "tmp")
 		os.MkdirAll(tmp, 0o700)
 		e.chown()
-		e.extra = []string{"TMPDIR=" + tmp}
+		// The bwrap backend's failures: no Landlock backend instead, and
+		// no probe (which would run the wrapper below before the plan).
+		e.extra = []string{"TMPDIR=" + tmp, "CORDON_BACKEND=bwrap"}
 		marker := filepath.Join(e.ws, "ran")
 		// Positive control: the command's own status 1 stays 1.
 		if r := e.cordon("", "run", "--", "sh", "-c", "exit 1"); r.code != 1 {

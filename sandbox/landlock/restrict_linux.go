@@ -121,6 +121,16 @@ func Restrict(r Rules) (Status, error) {
 			return Status{}, err
 		}
 	}
+	for _, split := range []struct {
+		paths  []string
+		rights uint64
+	}{{r.SplitDirs, writeRights(abi, r.Sockets)}, {r.FileZones, fileWriteRights(abi)}, {r.SplitFiles, fileWriteRights(abi)}} {
+		for _, p := range split.paths {
+			if err := b.addLinkFree(p, split.rights); err != nil {
+				return Status{}, err
+			}
+		}
+	}
 	if st.Connect {
 		for _, port := range r.ConnectPorts {
 			a := netPortAttr{allowed: netConnectTCP, port: uint64(port)}
@@ -163,6 +173,12 @@ func (b *builder) addPath(path string, rights uint64, optional, nofollow bool) e
 		return fmt.Errorf("landlock: %s: %w", path, err)
 	}
 	defer unix.Close(fd)
+	return b.addFD(fd, path, rights)
+}
+
+// addFD adds the rule for the opened path fd: rights trimmed to what the
+// kernel accepts for its type; a symbolic link gets none.
+func (b *builder) addFD(fd int, path string, rights uint64) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("landlock: %s: %w", path, err)
@@ -185,6 +201,24 @@ func (b *builder) addPath(path string, rights uint64, optional, nofollow bool) e
 		return fmt.Errorf("landlock: rule for %s: %w", path, e)
 	}
 	return nil
+}
+
+// addLinkFree grants rights on path's hierarchy, opened with no symbolic
+// link in any component; a path that no longer opens that way (or is
+// gone) is skipped: it is not the one the plan judged.
+func (b *builder) addLinkFree(path string, rights uint64) error {
+	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EACCES) {
+			return nil
+		}
+		return fmt.Errorf("landlock: %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	return b.addFD(fd, path, rights)
 }
 
 // addMask grants reading m's hierarchy when m.Path is the mask's inode
@@ -255,4 +289,27 @@ func resolved(paths []string) []string {
 		}
 	}
 	return out
+}
+
+// RestrictScope puts the calling thread (and what it execs) in a Landlock
+// domain that restricts nothing but signals and abstract unix sockets:
+// the outer domain of a run whose processes must be reachable together
+// from it alone (see initstage.KeeperMain). It needs ABI 6.
+func RestrictScope() error {
+	if abi := ABI(); abi < 6 {
+		return fmt.Errorf("%w: scoping signals needs Landlock ABI 6, this kernel has %d", ErrUnsupported, abi)
+	}
+	attr := rulesetAttr{scoped: scopeAbstractUnix | scopeSignal}
+	fd, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr), 0)
+	if e != 0 {
+		return fmt.Errorf("landlock: scope ruleset: %w", e)
+	}
+	defer unix.Close(int(fd))
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("landlock: no_new_privs: %w", err)
+	}
+	if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); e != 0 {
+		return fmt.Errorf("landlock: restrict: %w", e)
+	}
+	return nil
 }

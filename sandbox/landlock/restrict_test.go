@@ -317,3 +317,43 @@ func asRootAndUser(t *testing.T, f func(t *testing.T, u *sandboxtest.User)) {
 	})
 	t.Run("user", func(t *testing.T) { f(t, sandboxtest.Unprivileged(t)) })
 }
+
+// TestSplitRulesFollowNoLink: a split rule (the standalone carving) whose
+// path is a symbolic link, or goes through one, grants nothing: a link
+// swapped in after the plan must not carry the grant to what it names.
+// The same rules on the real paths grant the writes (the positive control).
+func TestSplitRulesFollowNoLink(t *testing.T) {
+	requireLandlock(t)
+	asRootAndUser(t, func(t *testing.T, u *sandboxtest.User) {
+		dir := sandboxtest.Dir(t, u)
+		w := newWorld(t, dir)
+		protected := filepath.Join(w.work, ".git")
+		os.MkdirAll(filepath.Join(protected, "hooks"), 0o755)
+		os.WriteFile(filepath.Join(protected, "config"), []byte("x"), 0o644)
+		os.Symlink(filepath.Join(protected, "hooks"), filepath.Join(w.work, "src"))
+		os.Symlink(protected, filepath.Join(w.work, "g"))
+		os.Symlink(filepath.Join(protected, "config"), filepath.Join(w.work, "README"))
+		if u != nil {
+			sandboxtest.Chown(t, dir, u)
+		}
+		hook, config := filepath.Join(protected, "hooks", "pre-commit"), filepath.Join(protected, "config")
+		links := Rules{
+			SplitDirs:  []string{filepath.Join(w.work, "src"), filepath.Join(w.work, "g", "hooks")},
+			SplitFiles: []string{filepath.Join(w.work, "README")},
+			FileZones:  []string{filepath.Join(w.work, "g")},
+		}
+		got := runRestricted(t, u, w.home, links, "write="+hook, "write="+config)
+		for _, op := range []string{"write=" + hook, "write=" + config} {
+			if got[op] != "denied" {
+				t.Errorf("through a linked rule, %s: %q, want denied", op, got[op])
+			}
+		}
+		real := Rules{SplitDirs: []string{filepath.Join(protected, "hooks")}, SplitFiles: []string{config}}
+		got = runRestricted(t, u, w.home, real, "write="+hook, "write="+config)
+		for _, op := range []string{"write=" + hook, "write=" + config} {
+			if got[op] != "ok" {
+				t.Errorf("positive control, %s: %q, want ok", op, got[op])
+			}
+		}
+	})
+}

@@ -35,6 +35,18 @@ type Rules struct {
 	ReadDeny []string `json:"rd,omitempty"`
 	// ReadAllow are readable again inside ReadDeny (allow_read).
 	ReadAllow []string `json:"ra,omitempty"`
+	// The carving of writable places around protected paths, for a run
+	// with no mounts (the standalone backend): SplitDirs get every write
+	// right on their hierarchy, FileZones only the rights to write what
+	// exists (new names there are made by the supervisor, which judges
+	// them), SplitFiles (existing files directly in a split directory)
+	// the rights to write them. Each is opened with no symbolic link in
+	// any component (RESOLVE_NO_SYMLINKS): a link swapped in after the
+	// plan must not carry the grant to its target. What no longer opens
+	// that way is skipped, which fails closed.
+	SplitDirs  []string `json:"sd,omitempty"`
+	FileZones  []string `json:"fz,omitempty"`
+	SplitFiles []string `json:"sf,omitempty"`
 	// Masks are the empty files and directories bound over denied paths
 	// (the host watches their opens to report reads): each is readable,
 	// but only while the path is the mask's inode, so that nothing of
@@ -131,7 +143,7 @@ func (r *Rules) Validate() error {
 	for i, m := range r.Masks {
 		masks[i] = m.Path
 	}
-	for _, list := range [][]string{r.Writable, r.WriteFiles, r.ReadDeny, r.ReadAllow, masks} {
+	for _, list := range [][]string{r.Writable, r.WriteFiles, r.ReadDeny, r.ReadAllow, masks, r.SplitDirs, r.FileZones, r.SplitFiles} {
 		for _, p := range list {
 			if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.IndexByte(p, 0) >= 0 {
 				return fmt.Errorf("landlock: path %q is not absolute and clean", p)

@@ -575,19 +575,9 @@ func (p *process) Wait() (*sandbox.Result, error) {
 		p.bridge.close()
 		removeWorkDirs(p.layers)
 		res := &sandbox.Result{Violations: observed}
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &ee):
-			ws := ee.Sys().(syscall.WaitStatus)
-			if ws.Signaled() {
-				res.Signal = int(ws.Signal())
-				res.ExitCode = 128 + res.Signal
-			} else {
-				res.ExitCode = ws.ExitStatus()
-			}
-		default:
-			p.err = err
+		var werr error
+		if res.ExitCode, res.Signal, werr = sandbox.ExitStatus(err); werr != nil {
+			p.err = werr
 			return
 		}
 		p.mu.Lock()

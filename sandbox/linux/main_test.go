@@ -31,6 +31,10 @@ func TestMain(m *testing.M) {
 			os.Exit(LayersMain(os.Args[2:]))
 		case launchArg:
 			os.Exit(launchMain(os.Args[2:]))
+		case standaloneArg:
+			os.Exit(standaloneMain(os.Args[2:]))
+		case standaloneChildArg:
+			os.Exit(standaloneChildMain(os.Args[2:]))
 		}
 	}
 	os.Exit(m.Run())

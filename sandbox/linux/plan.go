@@ -167,7 +167,11 @@ func buildPlan(p *workspace.Policy, tempDir string, sc scanner) (*plan, error) {
 			writable = append(writable, r.Path)
 		}
 	}
-	roots := dedupe(writable)
+	// Scanned where they will be writable: at their real paths (an
+	// allow_write named through a link, ~/proj -> /data/proj, is bound at
+	// its target, and its protected paths must be found there to be
+	// covered).
+	roots := safeWritable(p.Folders, writable)
 
 	// One walk answers every rule that needs one: globs and protected
 	// names at any depth in the writable places.

@@ -349,3 +349,24 @@ func TestPlanProtectsEveryName(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanLinkedAllowWrite: an allow_write named through a link is bound
+// at its target, and the protected paths found there are read-only: the
+// scan looked under the real path, not under the name.
+func TestPlanLinkedAllowWrite(t *testing.T) {
+	f := newPlanFixture(t)
+	proj := filepath.Join(filepath.Dir(f.home), "real-proj")
+	f.file(t, filepath.Join(proj, ".git/hooks/pre-commit"))
+	link := filepath.Join(f.home, "proj")
+	if err := os.Symlink(proj, link); err != nil {
+		t.Fatal(err)
+	}
+	p := f.load(t, "[filesystem]\nallow_write = [\""+link+"\"]\n")
+	pl, err := buildPlan(p, t.TempDir(), scanner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(pl.Writable, proj) || !contains(pl.ReadOnly, filepath.Join(proj, ".git/hooks")) {
+		t.Errorf("writable %v, read-only %v: want %s writable and its .git/hooks read-only", pl.Writable, pl.ReadOnly, proj)
+	}
+}

@@ -125,8 +125,17 @@ type Supervisor struct {
 	// NoContinue: a connect() that is not the capture's is made by the
 	// supervisor on the caller's socket, never continued (see proceed).
 	NoContinue bool
+	// Host: the command shares the host's network namespace (see
+	// hostnet_linux.go); every connect() and listen() is made here, none
+	// continues. Bridge is the address the proxy variables name, ServeProxy
+	// (optional) takes the connections made to it in process.
+	Host       bool
+	Bridge     netip.AddrPort
+	ServeProxy func(net.Conn)
 
-	mu sync.Mutex // one connect+accept pair on Listener at a time
+	mu     sync.Mutex // one connect+accept pair on Listener at a time
+	hostMu sync.Mutex
+	host   *hostState
 }
 
 // Serve handles notifications on listener until ctx ends or every
@@ -219,6 +228,10 @@ func RespondFD(fd int, id uint64, src int, cloexec bool) error {
 // blocks while the proxy decides, so call it on its own goroutine.
 // Notifications for other system calls are let through untouched.
 func (s *Supervisor) Handle(ctx context.Context, nfd int, n *Notif) {
+	if s.Host {
+		s.handleHost(ctx, nfd, n)
+		return
+	}
 	if n.Nr != unix.SYS_CONNECT {
 		s.respond(nfd, n.ID, 0, true)
 		return

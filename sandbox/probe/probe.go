@@ -83,6 +83,10 @@ func bwrap(ctx context.Context) Check {
 	return c
 }
 
+// Userns is the user-namespace check alone: whether bwrap can make the
+// namespaces the bwrap backend needs here (it runs bwrap once).
+func Userns(ctx context.Context) Check { return userns(ctx) }
+
 // userns runs bwrap the way the backend does, which is the only reliable
 // way to know that unprivileged user namespaces work here (sysctls,
 // AppArmor and container runtimes can each forbid them).

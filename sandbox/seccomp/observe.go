@@ -39,6 +39,17 @@ type ObserverOptions struct {
 	// unix socket itself, to a named socket only, and no connect()
 	// continues on memory the caller could change.
 	UnixConnect bool
+	// NetConnect hands every connect() and every listen() to the
+	// supervisor (the backend without a network namespace): it makes
+	// each connection itself, through the proxy, and lets a socket
+	// listen only on the loopback.
+	NetConnect bool
+	// Standalone is a run with no mount namespace (the standalone Landlock
+	// backend): the supervisor performs the calls Landlock cannot judge
+	// (supervisor/standalone.go), so it is told about fchmod and
+	// fchmodat2 as well (Landlock does not restrict modes), and, as with
+	// Guard, openat2 fails with ENOSYS. It implies Guard.
+	Standalone bool
 }
 
 // ObserverProgram is a second filter, stacked on the enforcing one, that
@@ -51,6 +62,9 @@ func ObserverProgram(opts ObserverOptions) ([]bpf.RawInstruction, error) {
 	arch, ok := nativeArch()
 	if !ok {
 		return nil, errNoArch
+	}
+	if opts.Standalone {
+		opts.Guard = true
 	}
 	notify := bpf.RetConstant{Val: unix.SECCOMP_RET_USER_NOTIF}
 	allow := bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW}
@@ -85,6 +99,17 @@ func ObserverProgram(opts ObserverOptions) ([]bpf.RawInstruction, error) {
 		}
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1}, notify)
 	}
+	if opts.Standalone {
+		for _, nr := range []uint32{unix.SYS_FCHMOD, unix.SYS_FCHMODAT2, unix.SYS_UTIMENSAT} {
+			prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1}, notify)
+		}
+		// The older calls that set times, which libc no longer uses:
+		// utimensat is the one judged.
+		for _, nr := range []uint32{unix.SYS_UTIME, unix.SYS_UTIMES, unix.SYS_FUTIMESAT} {
+			prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1},
+				bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
+		}
+	}
 	if opts.Guard {
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_OPENAT2, SkipFalse: 1},
 			bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
@@ -94,7 +119,14 @@ func ObserverProgram(opts ObserverOptions) ([]bpf.RawInstruction, error) {
 	}
 	// connect() with an IPv4 or IPv6 address: the network capture
 	// (netinside.Supervisor) steers pool addresses and DNS through the proxy.
-	if opts.UnixConnect {
+	if opts.NetConnect {
+		prog = append(prog,
+			bpf.LoadAbsolute{Off: offNr, Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_LISTEN, SkipFalse: 1},
+			notify,
+		)
+	}
+	if opts.UnixConnect || opts.NetConnect {
 		prog = append(prog,
 			bpf.LoadAbsolute{Off: offNr, Size: 4},
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CONNECT, SkipFalse: 1},

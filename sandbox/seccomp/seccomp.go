@@ -20,7 +20,18 @@ type Options struct {
 	// AllowUnixSockets lets socket(AF_UNIX) through (the policy allows
 	// some unix sockets); otherwise it fails with EPERM.
 	AllowUnixSockets bool
+	// HostNetwork: the command shares the host's network namespace (the
+	// backend without namespaces). Internet sockets are then TCP streams
+	// only, whose connect() the supervisor makes (the observer's
+	// NetConnect), and nothing may open a connection without connect():
+	// UDP, raw, SCTP, MPTCP, netlink, packet and every other family fail
+	// with EPERM, and so does a send with MSG_FASTOPEN (a connect inside
+	// sendto that neither seccomp nor Landlock sees as one).
+	HostNetwork bool
 }
+
+// msgFastOpen is MSG_FASTOPEN (linux/socket.h).
+const msgFastOpen = 0x20000000
 
 var errNoArch = errors.New("seccomp: no filter for this architecture")
 
@@ -136,8 +147,15 @@ func Program(opts Options) ([]bpf.RawInstruction, error) {
 	emitJeq(unix.SYS_CLONE3, "enosys")
 	emitJeq(unix.SYS_OPENAT2, "enosys")
 	emitJeq(unix.SYS_CLONE, "clone")
-	if !opts.AllowUnixSockets {
+	if opts.HostNetwork {
+		emitJeq(unix.SYS_SOCKET, "hostsocket")
+		emitJeq(unix.SYS_SENDTO, "fastopen-3")
+		emitJeq(unix.SYS_SENDMSG, "fastopen-2")
+		emitJeq(unix.SYS_SENDMMSG, "fastopen-3")
+	} else if !opts.AllowUnixSockets {
 		emitJeq(unix.SYS_SOCKET, "socket")
+	}
+	if !opts.AllowUnixSockets {
 		emitJeq(unix.SYS_SOCKETPAIR, "socketpair")
 	}
 	modeLabel := func(c ModeCall) string { return fmt.Sprintf("mode-%d-%d", c.Flags, c.Mode) }
@@ -195,6 +213,42 @@ func Program(opts Options) ([]bpf.RawInstruction, error) {
 		eperm,
 		allow,
 	)
+	if opts.HostNetwork {
+		// socket(): AF_UNIX as the policy says; AF_INET and AF_INET6 as
+		// SOCK_STREAM with protocol 0 or IPPROTO_TCP; nothing else.
+		unixVerdict := bpf.Instruction(eperm)
+		if opts.AllowUnixSockets {
+			unixVerdict = allow
+		}
+		labels["hostsocket"] = len(prog)
+		prog = append(prog,
+			bpf.LoadAbsolute{Off: offArg0, Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AF_UNIX, SkipFalse: 1},
+			unixVerdict,
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AF_INET, SkipTrue: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AF_INET6, SkipTrue: 1},
+			eperm,
+			bpf.LoadAbsolute{Off: offArg(1), Size: 4},
+			bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: ^uint32(unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK)},
+			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.SOCK_STREAM, SkipFalse: 1},
+			eperm,
+			bpf.LoadAbsolute{Off: offArg(2), Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_TCP, SkipTrue: 1},
+			eperm,
+			allow,
+		)
+		// sendto, sendmsg, sendmmsg: MSG_FASTOPEN in the flags argument.
+		for _, arg := range []int{2, 3} {
+			labels[fmt.Sprintf("fastopen-%d", arg)] = len(prog)
+			prog = append(prog,
+				bpf.LoadAbsolute{Off: offArg(arg), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: msgFastOpen, SkipFalse: 1},
+				eperm,
+				allow,
+			)
+		}
+	}
 	labels["eperm"] = len(prog)
 	prog = append(prog, eperm)
 	labels["enosys"] = len(prog)

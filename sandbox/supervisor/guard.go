@@ -62,6 +62,10 @@ var guardPaths = map[int32][][2]int{
 	unix.SYS_SYMLINK: {{-1, 1}}, unix.SYS_SYMLINKAT: {{1, 2}},
 	unix.SYS_LINK: {{-1, 0}, {-1, 1}}, unix.SYS_LINKAT: {{0, 1}, {2, 3}},
 	unix.SYS_RENAME: {{-1, 0}, {-1, 1}}, unix.SYS_RENAMEAT: {{0, 1}, {2, 3}}, unix.SYS_RENAMEAT2: {{0, 1}, {2, 3}},
+	// The calls only a standalone run hands over (standalone.go).
+	unix.SYS_UNLINK: {{-1, 0}}, unix.SYS_UNLINKAT: {{0, 1}}, unix.SYS_RMDIR: {{-1, 0}},
+	unix.SYS_TRUNCATE: {{-1, 0}}, unix.SYS_CHMOD: {{-1, 0}}, unix.SYS_FCHMODAT: {{0, 1}}, unix.SYS_FCHMODAT2: {{0, 1}},
+	unix.SYS_UTIMENSAT: {{0, 1}},
 }
 
 // GuardPool is the threads the loops of guarding observers run on, for
@@ -123,8 +127,22 @@ func (o *Observer) guard(req *netinside.Notif, mem memFiles) {
 	}
 	defer g.close()
 	fd, val, errno := g.perform()
+	g.answer(fd, val, errno)
+}
+
+// answer responds to the call g performed (or hands it back to the
+// kernel: errContinue).
+func (g *guardCall) answer(fd int, val int64, errno unix.Errno) {
+	o, req := g.o, g.req
+	if errno == errContinue {
+		netinside.Respond(o.fd, req.ID, 0, 0, true)
+		return
+	}
 	switch errno {
 	case unix.EROFS, unix.EACCES, unix.EPERM, unix.EBUSY:
+		if g.standalone {
+			break // the checks that refused reported it (standalone.go)
+		}
 		// Refused by the kernel (a read-only mount, say): reported the
 		// way the observer reports every refused write.
 		for _, p := range g.paths {
@@ -149,12 +167,16 @@ func (o *Observer) guard(req *netinside.Notif, mem memFiles) {
 type guardCall struct {
 	o       *Observer
 	req     *netinside.Notif
-	proc    string   // /proc/PID
-	root    int      // the caller's root directory (O_PATH)
-	ownRoot bool     // root is this call's to close (not the observer's yet)
-	umask   *uint32  // read when first needed (see callerUmask)
-	paths   []string // the (dirfd, path) arguments, absolute inside the sandbox
-	text    string   // symlink's target
+	proc    string // /proc/PID
+	root    int    // the caller's root directory (O_PATH)
+	ownRoot bool   // root is this call's to close (not the observer's yet)
+	// standalone: no mount namespace, the plan's checks are the
+	// supervisor's (Judge.Standalone; standalone.go).
+	standalone bool
+	umask      *uint32         // read when first needed (see callerUmask)
+	paths      []string        // the (dirfd, path) arguments, absolute inside the sandbox
+	text       string          // symlink's target
+	times      []unix.Timespec // utimensat's, nil: now
 }
 
 // openGuardCall reads the call's paths from the caller's memory (mem:
@@ -164,7 +186,7 @@ type guardCall struct {
 // call that proved to be the caller's serves the whole run.
 func (o *Observer) openGuardCall(req *netinside.Notif, mem memFiles) (*guardCall, unix.Errno) {
 	proc := "/proc/" + strconv.Itoa(int(req.Pid))
-	g := &guardCall{o: o, req: req, proc: proc, root: o.root}
+	g := &guardCall{o: o, req: req, proc: proc, root: o.root, standalone: o.judge.Standalone}
 	if g.root < 0 {
 		root, err := unix.Open(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -188,6 +210,15 @@ func (o *Observer) openGuardCall(req *netinside.Notif, mem memFiles) (*guardCall
 			return nil, unix.EFAULT
 		}
 		g.text = t
+	case unix.SYS_UTIMENSAT:
+		if req.Args[2] != 0 {
+			g.times = make([]unix.Timespec, 2)
+			buf := unsafe.Slice((*byte)(unsafe.Pointer(&g.times[0])), 2*unsafe.Sizeof(g.times[0]))
+			if !mem.readBytes(req.Pid, req.Args[2], buf) {
+				g.close()
+				return nil, unix.EFAULT
+			}
+		}
 	}
 	// Everything read: is the caller still the one that made the call?
 	if !o.pending(req.ID) {
@@ -416,7 +447,7 @@ func (g *guardCall) refuses(real, base string) bool {
 	if base == "." || base == ".." {
 		return false
 	}
-	return g.guardedName(strings.TrimSuffix(real, "/") + "/" + base)
+	return g.guardedName(strings.TrimSuffix(real, "/")+"/"+base) || g.standalone && g.protected(real, base)
 }
 
 // guardedName reports whether a guarded rule holds for name, and records
@@ -495,11 +526,22 @@ var magicFD = regexp.MustCompile(`^/(?:dev/(?:std(in|out|err)|fd/([0-9]+))|proc/
 // (inside the sandbox), then open what exists or make what does not.
 // mode is called only when the name is made.
 func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64, unix.Errno) {
-	if m := magicFD.FindStringSubmatch(cleanAbs(path)); m != nil {
+	if g.standalone {
+		// A magic link reopens a descriptor: the kernel's reopen is judged
+		// by Landlock at the file's own path; one made here would not be.
+		// (Nothing else lies below /proc and /dev that a run may write.)
+		if kernelsOwn(path) {
+			return -1, 0, errContinue
+		}
+	} else if m := magicFD.FindStringSubmatch(cleanAbs(path)); m != nil {
 		return g.reopen(m, flags)
+	} else {
+		path = g.procSelf(path)
 	}
-	path = g.procSelf(path)
 	for hops := 0; hops < 40; hops++ {
+		if g.standalone && kernelsOwn(path) {
+			return -1, 0, errContinue // a link into /proc or /dev: see above
+		}
 		dir, real, base, errno := g.parent(path)
 		if errno != 0 {
 			return -1, 0, g.noParent(path, errno)
@@ -520,10 +562,13 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 			continue
 		case err == nil:
 			defer unix.Close(dir)
+			if g.standalone && g.o.handBack(dir, real, base) {
+				return -1, 0, errContinue
+			}
 			if flags&unix.O_EXCL != 0 {
 				return -1, 0, unix.EEXIST
 			}
-			if flags&(unix.O_WRONLY|unix.O_RDWR|unix.O_TRUNC) != 0 && !g.o.judge.mayWrite(real) {
+			if flags&(unix.O_WRONLY|unix.O_RDWR|unix.O_TRUNC) != 0 && (!g.o.judge.mayWrite(real) || g.standalone && g.protected(real, base)) {
 				return -1, 0, unix.EROFS // see Judge.mayWrite
 			}
 			if st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 5 && unix.Minor(st.Rdev) == 0 {
@@ -543,6 +588,14 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 			}
 			return fd, 0, 0
 		case errors.Is(err, unix.ENOENT):
+			if g.standalone && g.o.handBack(dir, real, base) {
+				unix.Close(dir)
+				return -1, 0, errContinue
+			}
+			if flags&unix.O_CREAT == 0 {
+				unix.Close(dir)
+				return -1, 0, unix.ENOENT // a write-open of what is not there (standalone)
+			}
 			if !g.o.judge.mayWrite(real) || g.refuses(real, base) {
 				unix.Close(dir)
 				return -1, 0, unix.EROFS
@@ -665,7 +718,7 @@ func (g *guardCall) link(oldPath, newPath string, flags int) unix.Errno {
 			return errno
 		}
 		defer unix.Close(odir)
-		if !g.o.judge.mayWrite(oreal) {
+		if !g.o.judge.mayWrite(oreal) || g.standalone && g.protected(oreal, obase) {
 			return unix.EXDEV // as Landlock refuses linking from where the run may not write
 		}
 		if err := unix.Linkat(odir, obase, ndir, nbase, 0); err != nil {
@@ -674,6 +727,9 @@ func (g *guardCall) link(oldPath, newPath string, flags int) unix.Errno {
 		return 0
 	}
 	defer unix.Close(src)
+	if g.standalone && !g.linkable(src) {
+		return unix.EXDEV
+	}
 	if err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(src), ndir, nbase, unix.AT_SYMLINK_FOLLOW); err != nil {
 		return errnoOf(err)
 	}
@@ -686,7 +742,7 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 		return errno
 	}
 	defer unix.Close(odir)
-	if !g.o.judge.mayWrite(oreal) {
+	if !g.o.judge.mayWrite(oreal) || g.standalone && (g.protected(oreal, obase) || g.pinned(oreal, obase)) {
 		return unix.EROFS // see Judge.mayWrite
 	}
 	ndir, nreal, nbase, errno := g.targetReal(newPath)
@@ -694,7 +750,7 @@ func (g *guardCall) rename(oldPath, newPath string, flags uint) unix.Errno {
 		return errno
 	}
 	defer unix.Close(ndir)
-	if !g.o.judge.mayWrite(nreal) {
+	if !g.o.judge.mayWrite(nreal) || g.standalone && (g.protected(nreal, nbase) || g.pinned(nreal, nbase)) {
 		return unix.EROFS // replacing an existing name: see Judge.mayWrite
 	}
 	// A directory brings everything below it into place: refuse a rename

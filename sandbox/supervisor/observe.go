@@ -39,6 +39,8 @@ type Observer struct {
 	capture  *netinside.Supervisor // nil: connect() continues untouched
 	guards   *GuardPool            // the threads a guarding observer's loop runs on
 	inflight sync.WaitGroup
+	// grantedIDs are the identities of judge.Granted (standalone.go).
+	grantedIDs map[fileID]bool
 
 	// Kept by the loop for the guard (loop goroutine only): the
 	// sandbox's root, and the run's umask while no process has called
@@ -52,7 +54,10 @@ type Observer struct {
 }
 
 // guarding reports whether the observer makes new names itself (guard.go).
-func (o *Observer) guarding() bool { return len(o.judge.Guarded) > 0 && o.guards != nil }
+// A standalone run always does (standalone.go).
+func (o *Observer) guarding() bool {
+	return (len(o.judge.Guarded) > 0 || o.judge.Standalone) && o.guards != nil
+}
 
 // StartObserver supervises the seccomp listener fd (which it then owns)
 // for one run: judge says where writes are refused, capture (nil: none)
@@ -69,6 +74,9 @@ func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *
 	o.syncWake = ioctlU64(fd, seccompIoctlNotifSetFlags, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == nil
 	if capture != nil && o.unixConnect() {
 		capture.NoContinue = true // see unixconnect.go
+	}
+	if judge.Standalone {
+		o.grantedIDs = grantedIDs(judge.Granted)
 	}
 	if err := unix.Pipe2(o.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		o.wake = [2]int{-1, -1}
@@ -170,7 +178,7 @@ func (o *Observer) loop() {
 			default:
 			}
 		}
-		if req.Nr == unix.SYS_CONNECT && (o.capture != nil || o.unixConnect()) {
+		if (req.Nr == unix.SYS_CONNECT || (req.Nr == unix.SYS_LISTEN && o.capture != nil)) && (o.capture != nil || o.unixConnect()) {
 			n := req
 			o.inflight.Add(1)
 			go func() {
@@ -186,6 +194,10 @@ func (o *Observer) loop() {
 			// notification and its effect.
 			o.umaskChanged = true
 			netinside.Respond(o.fd, req.ID, 0, 0, true)
+			continue
+		}
+		if o.judge.Standalone && o.guarding() {
+			o.standalone(&req, mem)
 			continue
 		}
 		if o.guarding() && createsName(&req) {
@@ -261,6 +273,27 @@ func (m memFiles) read(pid uint32, addr uint64) (string, bool) {
 		delete(m, pid)
 	}
 	return "", false
+}
+
+// readBytes reads len(buf) bytes at addr of pid's memory (a struct
+// argument: utimensat's times).
+func (m memFiles) readBytes(pid uint32, addr uint64, buf []byte) bool {
+	for attempt := 0; attempt < 2; attempt++ {
+		fd, ok := m[pid]
+		if !ok {
+			var err error
+			if fd, err = unix.Open("/proc/"+strconv.Itoa(int(pid))+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				return false
+			}
+			m[pid] = fd
+		}
+		if n, _ := unix.Pread(fd, buf, int64(addr)); n == len(buf) {
+			return true
+		}
+		unix.Close(fd)
+		delete(m, pid)
+	}
+	return false
 }
 
 func (m memFiles) close() {
@@ -388,6 +421,15 @@ type Judge struct {
 	// itself (guard.go).
 	Guarded []workspace.PathRule
 	Policy  *workspace.Policy // for naming the deciding rule
+	// Standalone: the run has no mount namespace (the standalone Landlock
+	// backend). Nothing but Landlock and this supervisor holds the line:
+	// the observer performs every write-intent call Landlock would refuse
+	// in a writable place (standalone.go), and applies ReadOnly and Hidden
+	// itself.
+	Standalone bool
+	// Granted are the hierarchies the Landlock ruleset grants every write
+	// right (standalone): calls there continue to the kernel.
+	Granted []string
 }
 
 // landing is where a write to path lands: the links the host sees, followed.

@@ -34,7 +34,8 @@ func (o *Observer) unixConnect() bool {
 
 // connect answers one connect() notification.
 func (o *Observer) connect(ctx context.Context, n *netinside.Notif) {
-	if !o.unixConnect() {
+	if !o.unixConnect() || n.Nr != unix.SYS_CONNECT {
+		// listen() reaches here only in host mode (ObserverOptions.NetConnect).
 		o.capture.Handle(ctx, o.fd, n)
 		return
 	}

@@ -10,6 +10,12 @@ package supervisor
 // that leaves the writable binds) anything but the mounts applies; it
 // holds Landlock's line itself, so that a mistake in the mounts does not
 // let the guard write where the layer under them would refuse.
+//
+// A standalone run has no /dev or /proc of its own: those are the host's,
+// and what is written there is left to the kernel and Landlock.
 func (j *Judge) mayWrite(dir string) bool {
-	return UnderAny(dir, j.Writable) || (j.TempDir != "" && Within(j.TempDir, dir)) || Within("/dev", dir) || Within("/proc", dir)
+	if UnderAny(dir, j.Writable) || (j.TempDir != "" && Within(j.TempDir, dir)) {
+		return true
+	}
+	return !j.Standalone && (Within("/dev", dir) || Within("/proc", dir))
 }

@@ -55,6 +55,25 @@ print(f"  cordon / bare bwrap                    = {co/bw:5.2f}x   (target <= 1.
 print(f"  cordon / bwrap, namespaces and mounts  = {co/mounts:5.2f}x   (cordon's own cost on top of bwrap)")
 print(f"  srt / cordon                           = {srt/co:5.1f}x   (target >= 30x)")
 PY
+echo "== the two Linux backends, same run: start-up and a command making and removing 3,000 files, $runs runs each"
+# CORDON_BACKEND picks the backend (issue 11); the Landlock one has no
+# namespaces to make and no mounts, so it should start the faster.
+backend_files='for i in $(seq 3000); do : > f$i; done; rm -f f*'
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/backends.json" \
+  -n "bwrap: cordon run -- true" "env CORDON_BACKEND=bwrap $cordon run -w $ws -- true" \
+  -n "landlock: cordon run -- true" "env CORDON_BACKEND=landlock $cordon run -w $ws -- true" \
+  -n "bwrap: 3,000 files" "env CORDON_BACKEND=bwrap $cordon run -w $ws -c '$backend_files'" \
+  -n "landlock: 3,000 files" "env CORDON_BACKEND=landlock $cordon run -w $ws -c '$backend_files'" >/dev/null
+python3 - "$out/backends.json" <<'PY'
+import json, statistics, sys
+r = {x["command"]: statistics.median(x["times"]) * 1000 for x in json.load(open(sys.argv[1]))["results"]}
+for k, v in r.items():
+    print(f"  {k:32s} median {v:8.2f} ms")
+t = r["landlock: cordon run -- true"] / r["bwrap: cordon run -- true"]
+f = r["landlock: 3,000 files"] / r["bwrap: 3,000 files"]
+print(f"  landlock / bwrap, start-up     = {t:5.2f}x   (target < 1)")
+print(f"  landlock / bwrap, 3,000 files  = {f:5.2f}x")
+PY
 echo "== agent entry points: cordon shell -c against cordon run, $runs runs each"
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/shell.json" \
   -n "cordon run -- true" "$cordon run -w $ws -- true" \

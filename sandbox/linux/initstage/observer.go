@@ -14,8 +14,8 @@ import (
 // installObserver loads the observer filter on this (locked) thread with
 // a new listener, which the host supervises. Called right before the
 // stage execs the command, on the thread that execs.
-func installObserver(guard, unixConnect bool) (int, error) {
-	raw, err := seccomp.ObserverProgram(seccomp.ObserverOptions{Guard: guard, UnixConnect: unixConnect})
+func installObserver(opts seccomp.ObserverOptions) (int, error) {
+	raw, err := seccomp.ObserverProgram(opts)
 	if err != nil {
 		return -1, err
 	}

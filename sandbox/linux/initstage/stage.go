@@ -23,6 +23,7 @@ import (
 
 	"github.com/cordon-dev/cordon/sandbox/landlock"
 	"github.com/cordon-dev/cordon/sandbox/proxyenv"
+	"github.com/cordon-dev/cordon/sandbox/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,6 +70,22 @@ type Config struct {
 	// lo, a check under bwrap's --unshare-net.
 	LoopbackOnly bool `json:"lo,omitempty"`
 	TTY          bool `json:"tty,omitempty"` // standard input is the run's own pty: make it the controlling terminal
+
+	// The backend without namespaces (package hostns), which has no bwrap
+	// to do these: Seccomp is the descriptor of the enforcing filter
+	// (seccomp.Bytes) the stage loads itself; DropCaps empties every
+	// capability set, the bounding set included, and locks root out of
+	// regaining them on exec; NetConnect gives the observer every
+	// connect() and listen() (seccomp.ObserverOptions.NetConnect).
+	Seccomp    int  `json:"seccomp,omitempty"`
+	DropCaps   bool `json:"dropCaps,omitempty"`
+	NetConnect bool `json:"netConnect,omitempty"`
+	// Standalone: the observer performs the write-intent calls Landlock
+	// cannot judge without mounts (seccomp.ObserverOptions.Standalone).
+	Standalone bool `json:"standalone,omitempty"`
+	// Parent is the host process that started the keeper: when it is
+	// already gone, the keeper refuses to start (see KeeperMain).
+	Parent int `json:"parent,omitempty"`
 }
 
 // EncodeEnv is the form the command's environment takes in Config.Env's
@@ -181,8 +198,18 @@ func Main(args []string) int {
 		}
 		msg.Landlock = st.ABI
 	}
+	if cfg.DropCaps {
+		if err := dropCapabilities(); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.Seccomp > 0 {
+		if err := loadFilter(cfg.Seccomp); err != nil {
+			return fail(err)
+		}
+	}
 	if cfg.Observe {
-		fd, err := installObserver(cfg.Guard, cfg.UnixConnect)
+		fd, err := installObserver(seccomp.ObserverOptions{Guard: cfg.Guard, UnixConnect: cfg.UnixConnect, NetConnect: cfg.NetConnect, Standalone: cfg.Standalone})
 		if err != nil {
 			return fail(err)
 		}
@@ -211,6 +238,9 @@ func Main(args []string) int {
 	// The command inherits none of cordon's descriptors.
 	for fd := FDSeccomp; fd <= FDImage; fd++ {
 		unix.CloseOnExec(fd)
+	}
+	if cfg.Seccomp > FDImage {
+		unix.CloseOnExec(cfg.Seccomp)
 	}
 	if cfg.TTY {
 		// bwrap's --new-session put the sandbox in a session of its own
