@@ -8,9 +8,10 @@
 #
 # Not read-only binds: those would refuse the write themselves, and the
 # mutation would survive behind them. /tmp (the scratch copy and the
-# tests' own directories), /dev, /proc, /sys and /run stay the host's; the
+# tests' own directories), /var/tmp, /dev, /proc, /sys and /run stay the host's; the
 # Go build cache is bound back so that builds stay warm.
-# Started by mutate through unshare --mount (private propagation).
+# Started by mutate through unshare --mount (private propagation) --pid
+# --fork --mount-proc: what the run leaves running dies with it.
 set -eu
 scratch=$1
 shift
@@ -18,8 +19,9 @@ ovl=$scratch/.isolate
 mkdir -p "$ovl"
 mount -t tmpfs -o mode=700 cordon-mutate-isolate "$ovl"
 gocache=$(go env GOCACHE)
-mkdir -p "$ovl/gocache"
+mkdir -p "$ovl/gocache" "$ovl/vartmp"
 mount --bind "$gocache" "$ovl/gocache"
+mount --bind /var/tmp "$ovl/vartmp"
 for d in /etc /usr /root /home /var /opt /srv /boot /media /work; do
 	[ -d "$d" ] && [ ! -L "$d" ] || continue
 	n=$(echo "$d" | tr / _)
@@ -27,4 +29,7 @@ for d in /etc /usr /root /home /var /opt /srv /boot /media /work; do
 	mount -t overlay overlay -o "lowerdir=$d,upperdir=$ovl/$n/u,workdir=$ovl/$n/w" "$d"
 done
 mount --bind "$ovl/gocache" "$gocache"
+# /var/tmp stays the host's, like /tmp: tests run there to be outside /tmp,
+# and cordon's cache layers cannot put an overlay's upper on an overlay.
+mount --bind "$ovl/vartmp" /var/tmp
 exec "$@"

@@ -117,6 +117,9 @@ func run(only string, timeout time.Duration, keep bool) error {
 				return fmt.Errorf("creating the test user %s: %v %s", testUser, err, out)
 			}
 		}
+		if out, err := isolate(context.Background(), scratch, "true").CombinedOutput(); err != nil {
+			return fmt.Errorf("cannot isolate the mutated runs (a mount namespace over overlays, isolate.sh): %v\n%s", err, out)
+		}
 	} else {
 		fmt.Println("mutate: not root, so the mutated runs share the host's file system (as root each runs in overlays that vanish with it)")
 	}
@@ -294,6 +297,15 @@ const testUser = "cordontest"
 // overlays of the host's directories (isolate.sh): only root can mount.
 func isolated() bool { return os.Geteuid() == 0 }
 
+// isolate is name args run by isolate.sh in its own mount namespace, and
+// its own PID namespace: a mutation that breaks --die-with-parent or the
+// kill of a run's tree leaves sandboxes behind (in their own sessions, out
+// of reach of the kill of the process group); they die with the namespace.
+func isolate(ctx context.Context, scratch, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--",
+		"sh", filepath.Join(scratch, "testdata/scripts/mutate/isolate.sh"), scratch, name}, args...)...)
+}
+
 var failLine = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
 
 // goTest runs one package's matching tests with a deadline. go test's own
@@ -311,8 +323,7 @@ func goTest(dir, pkg, pattern string, limit time.Duration, failfast bool) testRe
 	if isolated() {
 		// A broken protection may let an attack test write /etc or /usr
 		// for real: those writes land in overlays that die with the run.
-		cmd = exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "--",
-			"sh", filepath.Join(dir, "testdata/scripts/mutate/isolate.sh"), dir, "go"}, args...)...)
+		cmd = isolate(ctx, dir, "go", args...)
 	}
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
