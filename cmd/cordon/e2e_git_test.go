@@ -164,19 +164,28 @@ echo "origin:$(git config remote.origin.url)"
 git -c user.name=t -c user.email=t@t commit -q --allow-empty -m a
 git push -q origin HEAD:refs/heads/agent/ssh; echo "push-agent:$?"
 git push origin HEAD:refs/heads/main 2>&1; echo "push-main:$?"
+git push origin :refs/heads/agent/ssh 2>&1; echo "delete:$?"
+git reset -q --hard HEAD~1 && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m b
+git push -f origin HEAD:refs/heads/agent/ssh 2>&1; echo "force:$?"
 git fetch -q origin; echo "fetch:$?"
 echo "agent:${SSH_AUTH_SOCK:-none}"
 echo "keys:$(cat ~/.ssh/* 2>/dev/null | wc -c)"`)
 	t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	for _, w := range []string{"cloned over ssh\n", "origin:" + remote + "\n", "push-agent:0\n",
-		"remote: cordon: push to refs/heads/main refused (.sandbox.toml:3)", "push-main:1\n", "fetch:0\n",
-		"agent:none\n", "keys:0\n"} {
+		"remote: cordon: push to refs/heads/main refused (.sandbox.toml:3)", "push-main:1\n",
+		"remote: cordon: delete of refs/heads/agent/ssh refused (default)", "delete:1\n",
+		"remote: cordon: non-fast-forward push to refs/heads/agent/ssh refused (default)", "force:1\n",
+		"fetch:0\n", "agent:none\n", "keys:0\n"} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("stdout lacks %q", w)
 		}
 	}
-	if gitRef("refs/heads/agent/ssh") == "" {
-		t.Error("agent/ssh did not arrive upstream")
+	// The pushed commit arrived; the refused delete and force left it.
+	pushed := gitRef("refs/heads/agent/ssh")
+	if pushed == "" {
+		t.Error("agent/ssh did not arrive upstream (or the refused delete removed it)")
+	} else if msg, _ := exec.Command("git", "--git-dir", repo, "log", "-1", "--format=%s", pushed).Output(); strings.TrimSpace(string(msg)) != "a" {
+		t.Errorf("agent/ssh upstream is %q, not the pushed commit a (the refused force went through)", msg)
 	}
 	if got := gitRef("refs/heads/main"); got != mainBefore {
 		t.Errorf("main moved upstream: %s → %s", mainBefore, got)
