@@ -26,9 +26,9 @@ trap 'rm -rf "$ws"' EXIT
 
 # The floors under cordon: bwrap with the namespaces the invariants
 # require, and the same with the mounts cordon makes for this empty
-# workspace (its own dir and temp dir writable, the runtime dir hidden;
-# the protected names that do not exist yet get no mount: the guard
-# refuses them), running true directly.
+# workspace (its own dir and temp dir writable, the runtime dir hidden),
+# running true directly. Protected names that do not exist yet cost no
+# mount: the guard refuses them (README, "Nothing left behind").
 ns="--unshare-user --cap-drop ALL --disable-userns --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --unshare-net --new-session --die-with-parent --ro-bind / / --dev /dev --proc /proc"
 floor=$(mktemp -d /tmp/cordon-bench-floor.XXXXXX)
 mkdir -p "$floor/ws" "$floor/rt/tmp"
