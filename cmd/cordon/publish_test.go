@@ -16,14 +16,23 @@ import (
 )
 
 // freePort is a port nothing on the host's loopback listens on now.
-func freePort(t *testing.T) int {
+func freePort(t *testing.T) int { return freePorts(t, 1)[0] }
+
+// freePorts returns n distinct free loopback ports: every listener stays
+// open until all are chosen, since the kernel may hand a port just
+// closed out again (two of a test's ports were once the same one).
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // waitFile waits for the sandbox to make path in the workspace.
@@ -64,7 +73,8 @@ func get(url string) (string, error) {
 // run.
 func TestPublishE2E(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
-		pub, pub6, hidden, taken, taken6 := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
+		ports := freePorts(t, 5)
+		pub, pub6, hidden, taken, taken6 := ports[0], ports[1], ports[2], ports[3], ports[4]
 		// The host's own servers: one on 127.0.0.1:taken, one on
 		// [::1]:taken6. Neither port may then reach the sandbox by
 		// either address (a client of the host's server resolving
