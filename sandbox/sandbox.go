@@ -154,3 +154,26 @@ func Layers(b Backend) string {
 	}
 	return b.Name()
 }
+
+// EndRun ends a run with kill when ctx is done or, when it is not zero,
+// when timeout passes (timedOut is called first, so that the run's Result
+// can say so), whichever comes first before done is closed. Every backend
+// holds a run to its deadline this one way. The timer, nil without a
+// timeout, is the caller's to stop when the run ends.
+func EndRun(ctx context.Context, timeout time.Duration, done <-chan struct{}, timedOut func(), kill func() error) *time.Timer {
+	var timer *time.Timer
+	if timeout > 0 {
+		timer = time.AfterFunc(timeout, func() {
+			timedOut()
+			_ = kill()
+		})
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = kill()
+		case <-done:
+		}
+	}()
+	return timer
+}

@@ -157,21 +157,11 @@ func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
 	}
-	if timeout > 0 {
-		pr.timer = time.AfterFunc(timeout, func() {
-			pr.mu.Lock()
-			pr.timedOut = true
-			pr.mu.Unlock()
-			_ = pr.Kill()
-		})
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = pr.Kill()
-		case <-pr.done:
-		}
-	}()
+	pr.timer = sandbox.EndRun(ctx, timeout, pr.done, func() {
+		pr.mu.Lock()
+		pr.timedOut = true
+		pr.mu.Unlock()
+	}, pr.Kill)
 	if ln != nil {
 		go serve(ln, spec.Network, b.opts.Logger)
 	}

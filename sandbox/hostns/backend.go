@@ -359,21 +359,11 @@ func (r *run) start(ctx context.Context, initPath, dir string, rules landlock.Ru
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
 	}
-	if timeout > 0 {
-		r.timer = time.AfterFunc(timeout, func() {
-			r.mu.Lock()
-			r.timedOut = true
-			r.mu.Unlock()
-			_ = r.Kill()
-		})
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = r.Kill()
-		case <-r.done:
-		}
-	}()
+	r.timer = sandbox.EndRun(ctx, timeout, r.done, func() {
+		r.mu.Lock()
+		r.timedOut = true
+		r.mu.Unlock()
+	}, r.Kill)
 	return nil
 }
 

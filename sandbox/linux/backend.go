@@ -365,21 +365,11 @@ func (b *Backend) start(ctx context.Context, spec sandbox.Spec, pl *plan, sa sta
 	if timeout == 0 {
 		timeout = p.Limits.Timeout
 	}
-	if timeout > 0 {
-		pr.timer = time.AfterFunc(timeout, func() {
-			pr.mu.Lock()
-			pr.timedOut = true
-			pr.mu.Unlock()
-			_ = pr.Kill()
-		})
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = pr.Kill()
-		case <-pr.done:
-		}
-	}()
+	pr.timer = sandbox.EndRun(ctx, timeout, pr.done, func() {
+		pr.mu.Lock()
+		pr.timedOut = true
+		pr.mu.Unlock()
+	}, pr.Kill)
 	pr.bridge = startBridge(hostEnd, spec.Network, b.opts.Logger, pl.judge(p), &b.guards)
 	return pr, nil
 }
