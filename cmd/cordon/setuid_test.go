@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -133,6 +134,13 @@ os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1
 	// it; on the host, root can make one next to the workspace.
 	link := filepath.Join(e.home, "su-control")
 	if err := os.Link("/usr/bin/su", link); err != nil {
+		// The mutation gate's isolation (testdata/scripts/mutate/isolate.sh)
+		// makes /usr an overlay of its own: no link crosses into it there,
+		// inside or out. Anywhere else a refusal is a missing control.
+		if errors.Is(err, unix.EXDEV) && os.Getenv("CORDON_MUTATE_ISOLATED") == "1" {
+			e.t.Logf("LOUD: no hard-link control under the mutation gate's isolation (/usr is an overlay there): %v", err)
+			return
+		}
 		e.t.Fatalf("hard-linking su on the host fails too (no positive control): %v", err)
 	}
 	os.Remove(link)
