@@ -122,12 +122,28 @@ func TestAttackWriteOutside(t *testing.T) {
 		target := filepath.Join(e.home, "target")
 		os.WriteFile(target, []byte("orig"), 0o644)
 		e.chown()
+		// An existing file anyone may write on the host, held by nothing
+		// but the read-only root inside: a new name outside is also the
+		// guard's to refuse, an open of an existing file without O_CREAT
+		// is the mounts' and Landlock's alone. In /var/tmp, which the
+		// mutation gate keeps the host's (/etc is an overlay there).
+		varTmp := fmt.Sprintf("/var/tmp/cordon-pwned-%d-%s", os.Getpid(), filepath.Base(e.home))
+		if err := os.WriteFile(varTmp, []byte("orig"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(varTmp, 0o666)
+		t.Cleanup(func() { os.Remove(varTmp) })
 		r := e.sandboxed(`echo pwned > "$HOME/outside"
 ln -s "$HOME/target" link && echo pwned > link
 echo pwned > /etc/cordon-pwned
+printf pwned | dd of=` + varTmp + ` conv=notrunc,nocreat 2>/dev/null; echo "existing-outside=$?"
 cp /bin/sh "$HOME/.local-sh"`)
 		e.mustNotExist(filepath.Join(e.home, "outside"), "/etc/cordon-pwned", filepath.Join(e.home, ".local-sh"))
 		e.mustHold(target, "orig")
+		e.mustHold(varTmp, "orig")
+		if !strings.Contains(r.stdout, "existing-outside=") || strings.Contains(r.stdout, "existing-outside=0") {
+			t.Errorf("the write to an existing file outside did not run, or worked:\n%s", r.stdout)
+		}
 		if !writeRefused(r.stderr) {
 			t.Errorf("no EROFS reported: %s", r.stderr)
 		}
