@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +41,24 @@ type Spec struct {
 	// session inside, so job control works. The terminal is the run's own
 	// (TIOCSTI into it reaches only the run), never the caller's.
 	TTY bool
+}
+
+// Check refuses what no backend can run: no policy, no command, or an
+// argument holding a NUL byte (exec would cut it short). Every backend's
+// Start begins with it.
+func (s Spec) Check() error {
+	switch {
+	case s.Policy == nil:
+		return errors.New("no policy")
+	case len(s.Argv) == 0 || s.Argv[0] == "":
+		return errors.New("no command")
+	}
+	for _, a := range s.Argv {
+		if strings.IndexByte(a, 0) >= 0 {
+			return errors.New("an argument holds a NUL byte")
+		}
+	}
+	return nil
 }
 
 // Network describes the host-side proxy a run reaches through the bridge.

@@ -57,13 +57,10 @@ func (b *Backend) Check(ctx context.Context) error {
 // Start builds the profile and starts the command under it. Any error
 // means nothing ran.
 func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process, error) {
-	p := spec.Policy
-	switch {
-	case p == nil:
-		return nil, errors.New("no policy")
-	case len(spec.Argv) == 0 || spec.Argv[0] == "":
-		return nil, errors.New("no command")
+	if err := spec.Check(); err != nil {
+		return nil, err
 	}
+	p := spec.Policy
 	if err := b.Check(ctx); err != nil {
 		return nil, err
 	}

@@ -140,19 +140,12 @@ func (b *Backend) initPath() (string, error) {
 // stage has handed off (the sandbox is in force). Any error means nothing
 // ran.
 func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process, error) {
-	p := spec.Policy
-	switch {
-	case p == nil:
-		return nil, errors.New("no policy")
-	case len(spec.Argv) == 0 || spec.Argv[0] == "":
-		return nil, errors.New("no command")
-	case p.StateDir == "":
-		return nil, errors.New("the Landlock backend needs cordon's state directory for the run's private temp dir")
+	if err := spec.Check(); err != nil {
+		return nil, err
 	}
-	for _, a := range spec.Argv {
-		if strings.IndexByte(a, 0) >= 0 {
-			return nil, errors.New("an argument holds a NUL byte")
-		}
+	p := spec.Policy
+	if p.StateDir == "" {
+		return nil, errors.New("the Landlock backend needs cordon's state directory for the run's private temp dir")
 	}
 	if p.Limits.Processes > 0 && hostRoot() {
 		return nil, errors.New("limits.processes cannot be enforced when cordon runs as root (RLIMIT_NPROC does not apply to root)")

@@ -125,18 +125,10 @@ func runtimeDir() (string, error) {
 // Start sets the sandbox up and starts the command. Any error means
 // nothing ran.
 func (b *Backend) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Process, error) {
+	if err := spec.Check(); err != nil {
+		return nil, err
+	}
 	p := spec.Policy
-	switch {
-	case p == nil:
-		return nil, errors.New("no policy")
-	case len(spec.Argv) == 0 || spec.Argv[0] == "":
-		return nil, errors.New("no command")
-	}
-	for _, a := range spec.Argv {
-		if strings.IndexByte(a, 0) >= 0 {
-			return nil, errors.New("an argument holds a NUL byte")
-		}
-	}
 	if p.Limits.Processes > 0 && os.Geteuid() == 0 {
 		// RLIMIT_NPROC does not apply to root's processes, and this backend
 		// has no cgroup of its own to use instead: refuse rather than run
