@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -73,11 +74,16 @@ func bwrapUnusable() string {
 		return ""
 	}
 	key := probeKey(path, maxNS)
-	cache := ""
-	if rt, err := linux.RuntimeDir(); err == nil && key != "" {
-		cache = filepath.Join(rt, "userns-probe")
-		if fi, err := os.Stat(cache); err == nil && time.Since(fi.ModTime()) < probeTTL {
-			if b, err := os.ReadFile(cache); err == nil {
+	rt := ""
+	if dir, err := linux.RuntimeDir(); err == nil && key != "" {
+		rt = dir
+		// Opened as cordon's other state files are: no link followed, a
+		// regular file of ours nobody else can write.
+		if f, err := workspace.OpenPrivate(rt, "userns-probe", os.O_RDONLY, 0); err == nil {
+			fi, serr := f.Stat()
+			b, rerr := io.ReadAll(io.LimitReader(f, 4096))
+			f.Close()
+			if serr == nil && rerr == nil && time.Since(fi.ModTime()) < probeTTL {
 				if k, answer, ok := strings.Cut(string(b), "\n"); ok && k == key {
 					return answer
 				}
@@ -92,10 +98,15 @@ func bwrapUnusable() string {
 			answer = "bwrap cannot create its namespaces"
 		}
 	}
-	if cache != "" {
-		tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
-		if os.WriteFile(tmp, []byte(key+"\n"+answer), 0o600) == nil {
-			_ = os.Rename(tmp, cache)
+	if rt != "" {
+		tmp := "userns-probe.tmp" + strconv.Itoa(os.Getpid())
+		if f, err := workspace.OpenPrivate(rt, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			_, werr := f.WriteString(key + "\n" + answer)
+			if cerr := f.Close(); werr == nil && cerr == nil {
+				_ = os.Rename(filepath.Join(rt, tmp), filepath.Join(rt, "userns-probe"))
+			} else {
+				os.Remove(filepath.Join(rt, tmp))
+			}
 		}
 	}
 	return answer
