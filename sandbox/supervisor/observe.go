@@ -207,8 +207,11 @@ func (o *Observer) loop() {
 		// Relative names are resolved before the call goes on: once it
 		// has, the caller may already have moved (mkdir -p makes a, enters
 		// it, makes b), and its cwd would misplace the report.
-		abs := absolutePaths(&req, o.paths(mem, &req))
+		abs, settled := absolutePaths(&req, o.paths(mem, &req))
 		netinside.Respond(o.fd, req.ID, 0, 0, true)
+		for _, p := range settled {
+			o.judgeLanded(p)
+		}
 		if len(abs) > 0 {
 			judge(abs)
 		}
@@ -326,8 +329,12 @@ func (o *Observer) paths(mem memFiles, req *netinside.Notif) []observedPath {
 // absolutePaths resolves relative paths against the caller's dirfd or
 // working directory, as the kernel will: it runs while the call waits, so
 // neither can change in between (only a relative name costs a readlink).
-func absolutePaths(req *netinside.Notif, paths []observedPath) []string {
-	var out []string
+// A path whose landing is known already is returned in settled rather
+// than abs: a single name in a directory whose real path the kernel just
+// gave, for a call that acts on the name itself (unlink, rmdir), never on
+// what a link there points to. Judging those needs no system call, so the
+// bulk of a build's removals costs no hand-off to the judging goroutine.
+func absolutePaths(req *netinside.Notif, paths []observedPath) (abs, settled []string) {
 	for _, op := range paths {
 		p := op.path
 		if !filepath.IsAbs(p) {
@@ -339,15 +346,30 @@ func absolutePaths(req *netinside.Notif, paths []observedPath) []string {
 			if err != nil {
 				continue
 			}
+			if actsOnName(req.Nr) && singleName(p) && strings.HasPrefix(dir, "/") && !strings.HasSuffix(dir, " (deleted)") {
+				settled = append(settled, filepath.Join(dir, p))
+				continue
+			}
 			p = filepath.Join(dir, p)
 		}
 		p = filepath.Clean(p)
 		if (req.Nr == unix.SYS_MKDIR || req.Nr == unix.SYS_MKDIRAT) && exists(p) {
 			continue // mkdir -p of an existing directory: EEXIST, not a refusal
 		}
-		out = append(out, p)
+		abs = append(abs, p)
 	}
-	return out
+	return abs, settled
+}
+
+// actsOnName reports whether the observed call nr removes the name it is
+// given, following no link in its last component.
+func actsOnName(nr int32) bool {
+	return nr == unix.SYS_UNLINK || nr == unix.SYS_UNLINKAT || nr == unix.SYS_RMDIR
+}
+
+// singleName reports whether p is one name: no slash, not . or ..
+func singleName(p string) bool {
+	return p != "" && p != "." && p != ".." && !strings.Contains(p, "/")
 }
 
 // readPath reads a NUL-terminated path of at most PATH_MAX bytes from the
@@ -377,8 +399,11 @@ func readPath(mem int, addr uint64) (string, bool) {
 	return string(buf[:i]), true
 }
 
-func (o *Observer) judgeWrite(path string) {
-	path = o.judge.landing(path)
+func (o *Observer) judgeWrite(path string) { o.judgeLanded(o.judge.landing(path)) }
+
+// judgeLanded reports a write to path, which is where it lands, when the
+// sandbox refuses it.
+func (o *Observer) judgeLanded(path string) {
 	refused, rule := o.judge.refuses(path)
 	if !refused {
 		return
