@@ -121,9 +121,10 @@ done
 tcruns=${BENCH_TC_RUNS:-$(( runs < 10 ? runs : 10 ))}
 echo "== a command making and removing 3,000 files, $runs runs each"
 files='for i in $(seq 3000); do : > f$i; done; rm -f f*'
-hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/files.json" \
-  -n "bwrap, cordon's namespaces and mounts" "bwrap $ns $tcmounts --chdir $tc/ws sh -c '$files'" \
-  -n "cordon run" "$cordon run -w $tc/ws -c '$files'" >/dev/null
+pairs="python3 $root/testdata/scripts/pairs.py"
+$pairs --warmup 2 --runs "$runs" --json "$out/files.json" \
+  "bwrap, cordon's namespaces and mounts" "bwrap $ns $tcmounts --chdir $tc/ws sh -c '$files'" \
+  "cordon run" "$cordon run -w $tc/ws -c '$files'"
 echo "== npm install of ~100 packages from a warm cache, $tcruns runs each"
 cat >"$tc/ws/package.json" <<'JSON'
 {"name": "bench", "version": "1.0.0", "private": true,
@@ -137,27 +138,29 @@ printf '[network]\nallow = ["registry.npmjs.org:443"]\n' >"$tc/ws/.sandbox.toml"
 # baseline keeps the host's network (no --unshare-net) and cordon's run
 # reaches the registry through its proxy.
 npmi='rm -rf node_modules && npm install --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null'
-hyperfine -N --warmup 1 --runs "$tcruns" --export-json "$out/npm.json" \
-  -n "bwrap, cordon's namespaces and mounts" "bwrap ${ns/--unshare-net /} $tcmounts --chdir $tc/ws sh -c '$npmi'" \
-  -n "cordon run" "$cordon run -w $tc/ws -c '$npmi'" >/dev/null
+$pairs --warmup 1 --runs "$tcruns" --json "$out/npm.json" \
+  "bwrap, cordon's namespaces and mounts" "bwrap ${ns/--unshare-net /} $tcmounts --chdir $tc/ws sh -c '$npmi'" \
+  "cordon run" "$cordon run -w $tc/ws -c '$npmi'"
 echo "npm packages installed: $(ls "$tc/ws/node_modules" 2>/dev/null | wc -l)"
 echo "== a warm go build (cache layers over ~/go/pkg and ~/.cache/go-build), $tcruns runs each"
 mkdir -p "$tc/ws/gob" && (cd "$root" && git ls-files -z -- go.mod go.sum cmd proxy sandbox server workspace | grep -zv '_test.go$' | xargs -0 cp --parents -t "$tc/ws/gob")
 cp "$root/sandbox/linux/initimage/cordon-init.bin" "$tc/ws/gob/sandbox/linux/initimage/" 2>/dev/null || true
 (cd "$tc/ws/gob" && go build ./... ) # warms the host's build cache
 gob='cd gob && go build ./...'
-hyperfine -N --warmup 1 --runs "$tcruns" --export-json "$out/gobuild.json" \
-  -n "bwrap, cordon's namespaces and mounts" "bwrap $ns $tcmounts --chdir $tc/ws sh -c '$gob'" \
-  -n "cordon run" "$cordon run -w $tc/ws -c '$gob'" >/dev/null
+$pairs --warmup 1 --runs "$tcruns" --json "$out/gobuild.json" \
+  "bwrap, cordon's namespaces and mounts" "bwrap $ns $tcmounts --chdir $tc/ws sh -c '$gob'" \
+  "cordon run" "$cordon run -w $tc/ws -c '$gob'"
 rm -rf "$tc"
 python3 - "$out/files.json" "$out/npm.json" "$out/gobuild.json" <<'PY'
 import json, statistics, sys
 targets = {"files": 1.15, "npm": 1.15, "gobuild": 1.05}
 for path in sys.argv[1:]:
     name = path.rsplit("/", 1)[1].split(".")[0]
-    r = {x["command"]: statistics.median(x["times"]) * 1000 for x in json.load(open(path))["results"]}
+    d = json.load(open(path))
+    r = {x["command"]: statistics.median(x["times"]) * 1000 for x in d["results"]}
     base, co = r["bwrap, cordon's namespaces and mounts"], r["cordon run"]
-    print(f"  {name:8s} bwrap {base:8.1f} ms   cordon {co:8.1f} ms   ratio {co/base:5.2f}x   (target <= {targets[name]}x)")
+    ratio = statistics.median(d["ratios"])  # run by run in pairs: see pairs.py
+    print(f"  {name:8s} bwrap {base:8.1f} ms   cordon {co:8.1f} ms   ratio {ratio:5.2f}x (median of pairs)   (target <= {targets[name]}x)")
 PY
 
 echo "== replay: a scripted agent session through cordon lsp (prompts vs the permission model)"
