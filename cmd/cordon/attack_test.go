@@ -312,7 +312,7 @@ python3 -c 'import os; os.open("g.pem", os.O_CREAT | os.O_WRONLY)'
 ` + probeBin + ` race_create
 ` + probeBin + ` openat2_create
 echo fine > ok2.txt; mkdir -p sub/dir && echo y > sub/dir/file && mv sub/dir/file sub/dir/moved
-umask 077; touch private; exec 3>via-fd; echo reopened > /dev/fd/3; umask 022; touch public
+umask 077; touch private; exec 3>via-fd; echo reopened > /dev/fd/3; umask 022; touch public; exec 4>public-fd
 echo 500 > /proc/self/oom_score_adj && echo proc-self-ok`)
 		for _, name := range []string{"key.pem", "b.pem", "secrets", "config/prod.env", "key2.pem", "c.pem",
 			"d.pem", "e.pem", "f.pem", "g.pem", "race.pem", "o2.pem"} {
@@ -327,6 +327,14 @@ echo 500 > /proc/self/oom_score_adj && echo proc-self-ok`)
 		if fi, err := os.Stat(filepath.Join(e.ws, "public")); err != nil || fi.Mode().Perm() != 0o644 {
 			t.Errorf("a file made under umask 022 again: %v %v", fi, err)
 		}
+		// The shell made via-fd under 077 itself, then public-fd under 022:
+		// what the guard learnt of its umask is dropped when it calls umask.
+		if fi, err := os.Stat(filepath.Join(e.ws, "via-fd")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("a file the shell made under umask 077: %v %v", fi, err)
+		}
+		if fi, err := os.Stat(filepath.Join(e.ws, "public-fd")); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("a file the shell made under umask 022 again: %v %v", fi, err)
+		}
 		e.mustHold(filepath.Join(e.ws, "via-fd"), "reopened\n")
 		if strings.Count(r.stdout, "refused:") != 2 || !strings.Contains(r.stdout, "proc-self-ok") {
 			t.Errorf("stdout:\n%s", r.stdout)
@@ -337,7 +345,7 @@ echo 500 > /proc/self/oom_score_adj && echo proc-self-ok`)
 				t.Errorf("no %q in:\n%s", want, r.stderr)
 			}
 		}
-		e.noPlaceholders("ok.txt", "ok2.txt", "d.txt", "lnk", "config", "sub", "private", "public", "via-fd", "safe.txt")
+		e.noPlaceholders("ok.txt", "ok2.txt", "d.txt", "lnk", "config", "sub", "private", "public", "via-fd", "public-fd", "safe.txt")
 	})
 }
 

@@ -380,7 +380,8 @@ read -r _ && touch -r "$ref" conf && echo forged`)
 func TestAttackRenameIntoGuarded(t *testing.T) {
 	asBoth(t, func(t *testing.T, e *env) {
 		e.write(".sandbox.toml", "[filesystem]\ndeny_write = [\"certs/*.pem\", \"keys/**/*.pem\"]\n")
-		r := e.sandboxed(`mkdir inn && echo k > inn/a.pem && mv inn certs
+		r := e.sandboxed(probeBin + ` race_rename
+mkdir inn && echo k > inn/a.pem && mv inn certs
 mkdir -p deep/x/certs && echo k > deep/x/certs/b.pem && mv deep/x/certs certs
 mkdir -p kk/sub && echo k > kk/sub/c.pem && mkdir keys && mv kk keys/new
 mkdir certs && mkdir other && echo k > other/x.pem && python3 -c '
@@ -393,6 +394,10 @@ mv inn inn2 && echo moved-elsewhere
 mkdir ok && echo k > ok/a.txt && mv ok certs/ok && echo control-ok`)
 		if !strings.Contains(r.stdout, "control-ok") || !strings.Contains(r.stdout, "moved-elsewhere") || strings.Count(r.stdout, "exchange -1") != 2 {
 			t.Fatalf("the attack did not run as planned:\n%s\n%s", r.stdout, r.stderr)
+		}
+		// The race: a name made below a directory while the guard moves it.
+		if m := regexp.MustCompile(`refused: never landed \(moved (\d+), made (\d+)\)`).FindStringSubmatch(r.stdout); m == nil || m[1] == "0" || m[2] == "0" {
+			t.Errorf("race_rename: want it refused with both sides run:\n%s", r.stdout)
 		}
 		e.mustNotExist(filepath.Join(e.ws, "certs/a.pem"), filepath.Join(e.ws, "certs/b.pem"), filepath.Join(e.ws, "certs/x.pem"),
 			filepath.Join(e.ws, "keys/new"))
@@ -432,6 +437,20 @@ echo mine > sub/config/prod.env && echo anchored-ok`)
 		r = e.cordon("", "explain", "-w", e.ws)
 		if !strings.Contains(r.stdout, filepath.Join(e.ws, "**/*.pem")) || !strings.Contains(r.stdout, "any depth, as in .gitignore") {
 			t.Errorf("explain does not say *.pem holds at any depth:\n%s", r.stdout)
+		}
+	})
+}
+
+// TestGuardedCallsRunOnce: a call the guard performs for the caller is
+// performed once, however often the caller is signalled while it waits
+// (Go programs are, all the time): a restart after the guard made a name
+// must not make it again and answer "exists".
+func TestGuardedCallsRunOnce(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		r := e.sandboxed(probeBin + " signal_mkdir")
+		m := regexp.MustCompile(`refused: made 2000 names, signalled (\d+) times, none twice`).FindStringSubmatch(r.stdout)
+		if m == nil || m[1] == "0" {
+			t.Fatalf("want every mkdir answered once, with signals sent:\n%s\n%s", r.stdout, r.stderr)
 		}
 	})
 }

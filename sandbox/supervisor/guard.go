@@ -126,6 +126,14 @@ func (o *Observer) guard(req *netinside.Notif, mem memFiles) {
 		return
 	}
 	defer g.close()
+	switch req.Nr {
+	case unix.SYS_RENAME, unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2:
+		o.names.Lock()
+		defer o.names.Unlock()
+	default:
+		o.names.RLock()
+		defer o.names.RUnlock()
+	}
 	fd, val, errno := g.perform()
 	g.answer(fd, val, errno)
 }
@@ -167,9 +175,10 @@ func (g *guardCall) answer(fd int, val int64, errno unix.Errno) {
 type guardCall struct {
 	o       *Observer
 	req     *netinside.Notif
-	proc    string // /proc/PID
-	root    int    // the caller's root directory (O_PATH)
-	ownRoot bool   // root is this call's to close (not the observer's yet)
+	mem     memFiles // the worker's
+	proc    string   // /proc/PID
+	root    int      // the caller's root directory (O_PATH)
+	ownRoot bool     // root is this call's to close (not the observer's yet)
 	// standalone: no mount namespace, the plan's checks are the
 	// supervisor's (Judge.Standalone; standalone.go).
 	standalone bool
@@ -186,7 +195,10 @@ type guardCall struct {
 // call that proved to be the caller's serves the whole run.
 func (o *Observer) openGuardCall(req *netinside.Notif, mem memFiles) (*guardCall, unix.Errno) {
 	proc := "/proc/" + strconv.Itoa(int(req.Pid))
-	g := &guardCall{o: o, req: req, proc: proc, root: o.root, standalone: o.judge.Standalone}
+	o.mu.Lock()
+	root := o.root
+	o.mu.Unlock()
+	g := &guardCall{o: o, req: req, mem: mem, proc: proc, root: root, standalone: o.judge.Standalone}
 	if g.root < 0 {
 		root, err := unix.Open(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -226,7 +238,11 @@ func (o *Observer) openGuardCall(req *netinside.Notif, mem memFiles) (*guardCall
 		return nil, unix.ESRCH
 	}
 	if g.ownRoot {
-		o.root, g.ownRoot = g.root, false // the caller's: kept for the run
+		o.mu.Lock()
+		if o.root < 0 {
+			o.root, g.ownRoot = g.root, false // the caller's: kept for the run
+		}
+		o.mu.Unlock()
 	}
 	return g, 0
 }
@@ -268,21 +284,38 @@ func (g *guardCall) absolute(dirArg int, p string) string {
 // guarded create). A umask changes only through umask(2), which a
 // guarding observer is notified of; until a process of the run calls it,
 // every process has the umask the command started with, so the first one
-// read (from a caller proved to be still waiting) serves them all.
+// read (from a caller proved to be still waiting) serves them all. After
+// that (node calls umask(2) to learn the umask) each caller's is read
+// once and kept with its open memory, while no process calls umask(2)
+// again and the caller stays the same process.
 func (g *guardCall) callerUmask() uint32 {
 	if g.umask != nil {
 		return *g.umask
 	}
 	o := g.o
-	if o.umaskKnown && !o.umaskChanged {
-		g.umask = &o.umask
-		return o.umask
+	o.mu.Lock()
+	gen, known, m := o.umaskGen, o.umaskKnown, o.umask
+	o.mu.Unlock()
+	f := g.mem[g.req.Pid] // read from for this call: the caller's
+	switch {
+	case gen == 0 && known:
+	case f != nil && f.umaskOK && f.umaskGen == gen:
+		m = f.umask
+	default:
+		m = readUmask(g.proc)
+		if !o.pending(g.req.ID) {
+			break // whose umask was read is not known: used, never kept
+		}
+		if f != nil {
+			f.umask, f.umaskGen, f.umaskOK = m, gen, true
+		}
+		o.mu.Lock()
+		if gen == 0 && o.umaskGen == 0 {
+			o.umask, o.umaskKnown = m, true
+		}
+		o.mu.Unlock()
 	}
-	m := readUmask(g.proc)
 	g.umask = &m
-	if !o.umaskChanged && o.pending(g.req.ID) {
-		o.umask, o.umaskKnown = m, true
-	}
 	return m
 }
 

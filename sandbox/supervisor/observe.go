@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,13 +43,18 @@ type Observer struct {
 	// grantedIDs are the identities of judge.Granted (standalone.go).
 	grantedIDs map[fileID]bool
 
-	// Kept by the loop for the guard (loop goroutine only): the
-	// sandbox's root, and the run's umask while no process has called
-	// umask(2) (see guardCall.callerUmask).
-	root         int // -1: not opened yet
-	umask        uint32
-	umaskKnown   bool
-	umaskChanged bool
+	// Kept for the guard by the workers (mu): the sandbox's root, and the
+	// run's umask while no process has called umask(2) (see
+	// guardCall.callerUmask).
+	mu         sync.Mutex
+	root       int // -1: not opened yet
+	umask      uint32
+	umaskKnown bool
+	umaskGen   uint64 // umask(2) calls seen so far
+	// names orders the guard's calls when several workers serve one run:
+	// a rename holds it alone (its walk of a directory must see every name
+	// that will land with it), every other call shares it.
+	names sync.RWMutex
 
 	syncWake bool // see StartObserver
 }
@@ -82,7 +88,7 @@ func StartObserver(fd int, judge *Judge, capture *netinside.Supervisor, guards *
 		o.wake = [2]int{-1, -1}
 	}
 	if o.guarding() {
-		// The loop makes names itself: it runs on a thread without
+		// The loop makes names itself: it runs on threads without
 		// capabilities (guardPool).
 		guards.run(o.loop)
 	} else {
@@ -131,10 +137,37 @@ func (o *Observer) loop() {
 		}
 	}()
 	defer o.inflight.Wait()
-	mem := memFiles{}
-	defer mem.close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var workers sync.WaitGroup
+	for i := 1; i < o.workers(); i++ {
+		workers.Add(1)
+		o.guards.run(func() {
+			defer workers.Done()
+			o.serve(ctx, judge)
+		})
+	}
+	o.serve(ctx, judge)
+	workers.Wait()
+}
+
+// workers is how many threads serve the run's calls at once. A guarding
+// observer on a kernel whose receive returns when no process is left
+// (syncWake) runs one per processor, up to four: a single thread would
+// make the names of a many-threaded command (npm's file system pool, a
+// parallel build) one after another. A single-threaded command still
+// meets one worker at a time, with no hand-off between threads.
+func (o *Observer) workers() int {
+	if !o.guarding() || !o.syncWake || o.judge.Standalone {
+		return 1
+	}
+	return min(max(runtime.GOMAXPROCS(0), 1), 4)
+}
+
+// serve answers the run's calls until no process is left or Stop.
+func (o *Observer) serve(ctx context.Context, judge func([]string)) {
+	mem := memFiles{}
+	defer mem.close()
 	for {
 		if !o.syncWake {
 			pfd := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLIN}, {Fd: int32(o.wake[0]), Events: unix.POLLIN}}
@@ -189,10 +222,12 @@ func (o *Observer) loop() {
 		}
 		if req.Nr == unix.SYS_UMASK {
 			// Notified only so that the guard stops trusting the umask
-			// it read (guardCall.callerUmask); the loop answers every
-			// call in turn, so no guarded call is between this one's
-			// notification and its effect.
-			o.umaskChanged = true
+			// it read (guardCall.callerUmask): the flag is set before the
+			// call goes on, so every call its caller makes after it
+			// reads the umask anew.
+			o.mu.Lock()
+			o.umaskGen++
+			o.mu.Unlock()
 			netinside.Respond(o.fd, req.ID, 0, 0, true)
 			continue
 		}
@@ -253,27 +288,56 @@ type observedPath struct {
 // it is the dearest part of reading a path. A cached descriptor that no
 // longer reads (the process exited or exec'd, so its old memory is gone)
 // is reopened; the notification id is checked after every read, so a
-// recycled pid cannot feed us another process's memory.
-type memFiles map[uint32]int
+// recycled pid cannot feed us another process's memory. Each worker has
+// its own.
+type memFiles map[uint32]*memFile
+
+// memFile is one caller's open memory, and what was learnt of the caller
+// while it stays the same process (its memory still reads).
+type memFile struct {
+	fd int
+	// umask is the caller's umask as read at umaskGen (valid: umaskOK);
+	// see guardCall.callerUmask.
+	umask    uint32
+	umaskGen uint64
+	umaskOK  bool
+}
+
+// file is pid's open memory, opened if need be.
+func (m memFiles) file(pid uint32) (*memFile, bool) {
+	if f, ok := m[pid]; ok {
+		return f, true
+	}
+	if len(m) >= 256 {
+		m.close()
+	}
+	fd, err := unix.Open("/proc/"+strconv.Itoa(int(pid))+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	f := &memFile{fd: fd}
+	m[pid] = f
+	return f, true
+}
+
+// drop forgets pid's memory (and all that was learnt of it).
+func (m memFiles) drop(pid uint32) {
+	if f, ok := m[pid]; ok {
+		unix.Close(f.fd)
+		delete(m, pid)
+	}
+}
 
 func (m memFiles) read(pid uint32, addr uint64) (string, bool) {
 	for attempt := 0; attempt < 2; attempt++ {
-		fd, ok := m[pid]
+		f, ok := m.file(pid)
 		if !ok {
-			if len(m) >= 256 {
-				m.close()
-			}
-			var err error
-			if fd, err = unix.Open("/proc/"+strconv.Itoa(int(pid))+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-				return "", false
-			}
-			m[pid] = fd
+			return "", false
 		}
-		if p, ok := readPath(fd, addr); ok {
+		if p, ok := readPath(f.fd, addr); ok {
 			return p, true
 		}
-		unix.Close(fd)
-		delete(m, pid)
+		m.drop(pid)
 	}
 	return "", false
 }
@@ -282,27 +346,21 @@ func (m memFiles) read(pid uint32, addr uint64) (string, bool) {
 // argument: utimensat's times).
 func (m memFiles) readBytes(pid uint32, addr uint64, buf []byte) bool {
 	for attempt := 0; attempt < 2; attempt++ {
-		fd, ok := m[pid]
+		f, ok := m.file(pid)
 		if !ok {
-			var err error
-			if fd, err = unix.Open("/proc/"+strconv.Itoa(int(pid))+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-				return false
-			}
-			m[pid] = fd
+			return false
 		}
-		if n, _ := unix.Pread(fd, buf, int64(addr)); n == len(buf) {
+		if n, _ := unix.Pread(f.fd, buf, int64(addr)); n == len(buf) {
 			return true
 		}
-		unix.Close(fd)
-		delete(m, pid)
+		m.drop(pid)
 	}
 	return false
 }
 
 func (m memFiles) close() {
-	for pid, fd := range m {
-		unix.Close(fd)
-		delete(m, pid)
+	for pid := range m {
+		m.drop(pid)
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -50,6 +53,10 @@ func main() {
 		err = tiocsti()
 	case "race_create":
 		err = raceCreate()
+	case "signal_mkdir":
+		err = signalMkdir()
+	case "race_rename":
+		err = raceRename()
 	case "openat2_create":
 		how := unix.OpenHow{Flags: unix.O_CREAT | unix.O_WRONLY | unix.O_CLOEXEC, Mode: 0o644}
 		var fd int
@@ -128,4 +135,104 @@ func raceCreate() error {
 		return fmt.Errorf("race.pem never appeared: %w", err)
 	}
 	return nil
+}
+
+// raceRename tries the race a guard that walks a directory and then
+// renames it would lose if a name could be made below it in between: one
+// thread moves d to certs (where certs/*.pem is denied) and back, while
+// another makes and removes d/x.pem, many times. Refused when certs/x.pem
+// never appears; the counts show both sides ran.
+func raceRename() error {
+	if err := os.Mkdir("d", 0o755); err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	stop := make(chan struct{})
+	made := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				made <- n
+				return
+			default:
+			}
+			if f, err := os.OpenFile("d/x.pem", os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+				f.Close()
+				os.Remove("d/x.pem")
+				n++
+			}
+		}
+	}()
+	moved, landed := 0, 0
+	for i := 0; i < 3000; i++ {
+		if os.Rename("d", "certs") != nil {
+			continue
+		}
+		moved++
+		if _, err := os.Lstat("certs/x.pem"); err == nil {
+			landed++
+			os.Remove("certs/x.pem")
+		}
+		if err := os.Rename("certs", "d"); err != nil {
+			close(stop)
+			<-made
+			return fmt.Errorf("control: moving certs back: %w", err)
+		}
+	}
+	close(stop)
+	n := <-made
+	os.Remove("d/x.pem")
+	os.Remove("d")
+	if landed > 0 {
+		return nil
+	}
+	return fmt.Errorf("never landed (moved %d, made %d)", moved, n)
+}
+
+// signalMkdir makes 2,000 new directories while another thread signals
+// the one making them, over and over: a supervisor that performs a call
+// itself and lets the kernel restart it after the signal makes the name
+// twice, and the second time answers "exists". Refused when no mkdir of a
+// new name failed.
+func signalMkdir() error {
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	go func() {
+		for range sigs {
+		}
+	}()
+	runtime.LockOSThread()
+	pid, tid := unix.Getpid(), unix.Gettid()
+	stop := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				sent <- n
+				return
+			default:
+			}
+			if unix.Tgkill(pid, tid, unix.SIGUSR1) == nil {
+				n++
+			}
+		}
+	}()
+	twice := 0
+	for i := 0; i < 2000; i++ {
+		if err := unix.Mkdir("sig"+strconv.Itoa(i), 0o755); err == unix.EEXIST {
+			twice++
+		}
+	}
+	close(stop)
+	n := <-sent
+	for i := 0; i < 2000; i++ {
+		unix.Rmdir("sig" + strconv.Itoa(i))
+	}
+	if twice > 0 {
+		return nil
+	}
+	return fmt.Errorf("made 2000 names, signalled %d times, none twice", n)
 }
