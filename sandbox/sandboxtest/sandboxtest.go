@@ -165,10 +165,12 @@ func Procs(argv ...string) []int {
 	return pids
 }
 
-// Marker is a sleep duration no other process on the machine is likely to
-// use, distinct per test process and per n.
+// Marker is a sleep duration (about two hours) no other process on the
+// machine uses: its whole part is n, its fraction the test process's pid,
+// so two test binaries running side by side (go test runs packages in
+// parallel) never count each other's sleeps.
 func Marker(n int) string {
-	return fmt.Sprint(7000 + (os.Getpid()*7+n)%2000)
+	return fmt.Sprintf("%d.%07d", 7000+n, os.Getpid())
 }
 
 // Executable copies the running test binary into dir (mode 0755) so that
