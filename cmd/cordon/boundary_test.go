@@ -8,12 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cordon-dev/cordon/workspace"
+	"golang.org/x/sys/unix"
 )
 
 // The tests here attack what cordon does on the host for a run (its
@@ -453,4 +455,57 @@ func TestGuardedCallsRunOnce(t *testing.T) {
 			t.Fatalf("want every mkdir answered once, with signals sent:\n%s\n%s", r.stdout, r.stderr)
 		}
 	})
+}
+
+// TestGuardedOpensGetTheirFile: eight threads making files at once each
+// get a descriptor of the file they made, while cordon's own threads are
+// signalled all along (the Go runtime signals its threads to preempt
+// them): a supervisor whose answer a signal can cut short hands the
+// caller descriptor 0, its standard input.
+func TestGuardedOpensGetTheirFile(t *testing.T) {
+	asBoth(t, func(t *testing.T, e *env) {
+		done := make(chan struct{})
+		sent := make(chan int)
+		go func() { sent <- signalCordons(done) }()
+		r := e.sandboxed(probeBin + " concurrent_create")
+		close(done)
+		n := <-sent
+		if !strings.Contains(r.stdout, "refused: every open gave its own file (4000 made)") {
+			t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		if n == 0 {
+			t.Errorf("control: no signal reached cordon's threads")
+		}
+	})
+}
+
+// signalCordons sends SIGURG (which the Go runtime takes as a request to
+// preempt, and otherwise ignores) to every thread of every cordon test
+// binary until done, and returns how many it sent.
+func signalCordons(done <-chan struct{}) int {
+	n := 0
+	for {
+		select {
+		case <-done:
+			return n
+		default:
+		}
+		procs, _ := os.ReadDir("/proc")
+		for _, p := range procs {
+			pid, err := strconv.Atoi(p.Name())
+			if err != nil {
+				continue
+			}
+			if exe, _ := os.Readlink("/proc/" + p.Name() + "/exe"); exe != cordonBin {
+				continue
+			}
+			tasks, _ := os.ReadDir("/proc/" + p.Name() + "/task")
+			for _, task := range tasks {
+				if tid, err := strconv.Atoi(task.Name()); err == nil && unix.Tgkill(pid, tid, unix.SIGURG) == nil {
+					n++
+				}
+			}
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 }

@@ -225,7 +225,24 @@ func RespondFD(fd int, id uint64, src int, cloexec bool) error {
 	if cloexec {
 		a.NewfdFlags = unix.O_CLOEXEC
 	}
-	return ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&a))
+	// The kernel marks the call answered before it waits for the caller
+	// to install the descriptor, and an ADDFD whose wait a signal
+	// interrupts (Go signals its threads all the time) takes the
+	// descriptor back without undoing that: the caller's call returns 0,
+	// and its open "succeeds" with its standard input. So no signal may
+	// reach this thread while it waits.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all, old unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
+		return fmt.Errorf("holding signals off: %w", err)
+	}
+	err := ioctlPtr(fd, unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&a))
+	unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return err
 }
 
 // Handle answers one connect() notification received on the seccomp

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -53,6 +54,8 @@ func main() {
 		err = tiocsti()
 	case "race_create":
 		err = raceCreate()
+	case "concurrent_create":
+		err = concurrentCreate()
 	case "signal_mkdir":
 		err = signalMkdir()
 	case "race_rename":
@@ -235,4 +238,55 @@ func signalMkdir() error {
 		return nil
 	}
 	return fmt.Errorf("made 2000 names, signalled %d times, none twice", n)
+}
+
+// concurrentCreate makes and writes 4,000 new files from eight threads at
+// once, the way go's module unzip and npm do: each open must give a
+// descriptor of the file it made (a supervisor that answers one with
+// another number, 0 say, makes the write fail or land elsewhere). Refused
+// when every write reached its own file.
+func concurrentCreate() error {
+	if err := os.Mkdir("cc", 0o755); err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for i := 0; i < 500; i++ {
+				name := "cc/" + strconv.Itoa(g) + "-" + strconv.Itoa(i)
+				f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+				if err != nil {
+					errs <- fmt.Errorf("control: %w", err)
+					return
+				}
+				_, werr := f.WriteString(name)
+				fd := f.Fd()
+				f.Close()
+				if werr != nil || fd <= 2 {
+					errs <- fmt.Errorf("open of %s answered with descriptor %d (%v)", name, fd, werr)
+					return
+				}
+				if b, err := os.ReadFile(name); err != nil || string(b) != name {
+					errs <- fmt.Errorf("%s holds %q (%v)", name, b, err)
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	var first error
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	os.RemoveAll("cc")
+	if first != nil {
+		if strings.HasPrefix(first.Error(), "control: ") {
+			return first
+		}
+		fmt.Println(first)
+		return nil
+	}
+	return fmt.Errorf("every open gave its own file (4000 made)")
 }
