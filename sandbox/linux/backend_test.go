@@ -65,7 +65,9 @@ func (e *launchEnv) launch(out io.Writer, argv ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// Killed, not waited for: waitCmd may be waiting for it already, and
+	// a second Wait alongside it would block for ever.
+	e.t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return cmd
 }
 
